@@ -1,0 +1,51 @@
+// `wma` entry point: dispatches to a subcommand and turns errors into one-line messages.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string_view>
+
+#include "app/commands.h"
+#include "core/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"inspect", wma::app::cmd_inspect, "list the tensors of a .ckpt or .safetensors file"},
+    {"convert", wma::app::cmd_convert, "convert a checkpoint to .safetensors (--dtype fp32|fp16|bf16)"},
+};
+
+void print_usage() {
+  std::fprintf(stderr, "usage: wma <command> [args]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string_view name = argv[1];
+  for (const auto& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const wma::Error& e) {
+      std::fprintf(stderr, "wma %s: error: %s\n", c.name, e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "wma %s: internal error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "wma: unknown command '%s'\n", argv[1]);
+  print_usage();
+  return 2;
+}

@@ -1,0 +1,116 @@
+// The op set, declared once. Each op checks its arguments here (errors are tagged
+// "[op]"), allocates its output on the input's device from the current allocator, and
+// dispatches to backends/cpu or backends/cuda (same function names, see
+// backends/kernels.inc). Layouts are channels-last: images [N, H, W, C], video [B, T, H, W, C].
+//
+// dtypes: the CPU backend computes in f32 only (it is the reference). The CUDA backend
+// takes f32, f16 or bf16 activations and weights of the same dtype, accumulates in f32,
+// and keeps norm statistics and softmax in f32. Norm affine parameters may be any float dtype.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace wma::ops {
+
+enum class Activation : std::uint8_t { None, SiLU, GELU, GELUTanh, Mish, ReLU };
+
+// ---- data movement -------------------------------------------------------------------
+
+// dst = src, element by element; shapes must match, any strides, any dtypes (converted),
+// both on the same device.
+void copy_into(const Tensor& dst, const Tensor& src);
+Tensor contiguous(const Tensor& x);                 // returns x itself when already contiguous
+Tensor cast(const Tensor& x, DType dtype);          // returns x itself when dtype matches
+Tensor to_device(const Tensor& x, Device device);   // contiguous copy on `device`
+Tensor concat(const std::vector<Tensor>& xs, int dim);
+// Tiles x `times` times along dim: [a, b] -> [a, b, a, b].
+Tensor repeat(const Tensor& x, int dim, std::int64_t times);
+// Repeats each slice along dim `times` times: [a, b] -> [a, a, b, b] (torch.repeat_interleave).
+Tensor repeat_interleave(const Tensor& x, int dim, std::int64_t times);
+void fill(const Tensor& dst, float value);
+
+// ---- elementwise ---------------------------------------------------------------------
+
+// Binary ops broadcast numpy-style (trailing dims aligned, size-1 dims stretch).
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+// alpha * x + beta * y, same shapes.
+Tensor axpby(float alpha, const Tensor& x, float beta, const Tensor& y);
+Tensor scale(const Tensor& x, float alpha);
+Tensor activation(const Tensor& x, Activation act);
+// x[..., 2N] -> x[..., :N] * GELU(x[..., N:]) (exact erf GELU; the gate is the second half).
+Tensor geglu(const Tensor& x);
+
+// ---- linear algebra ------------------------------------------------------------------
+
+struct LinearEpilogue {
+  Activation act = Activation::None;  // applied after the bias
+  const Tensor* residual = nullptr;   // added last, shape of the output
+};
+// x [..., K], weight [N, K] (torch layout), bias [N] or null -> [..., N].
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias, const LinearEpilogue& epilogue = {});
+// Batched a [B, M, K] x b [B or 1, K, N] -> [B, M, N].
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- convolutions (weights pre-arranged by the loader, see nn/) ------------------------
+
+struct Conv2dParams {
+  int stride = 1;
+  int padding = 0;  // zeros, same on all four sides
+};
+// x [N, H, W, Cin], weight [Cout, kh, kw, Cin] (OHWI), bias [Cout] or null -> [N, Ho, Wo, Cout].
+// `residual` (shape of the output) is added last.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
+              const Tensor* residual = nullptr);
+// Convolution over frames with a (k,1,1) kernel and zero padding `padding` in time:
+// x [B, T, S, Cin] (S = H*W), weight [Cout, k, Cin], bias [Cout] or null -> [B, T', S, Cout].
+Tensor conv_temporal(const Tensor& x, const Tensor& weight, const Tensor* bias, int padding);
+
+struct Conv1dParams {
+  int stride = 1;
+  int padding = 0;
+};
+// x [N, L, Cin], weight [Cout, k, Cin], bias [Cout] or null -> [N, Lo, Cout].
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv1dParams& params);
+// Transposed: Lo = (L - 1) * stride - 2 * padding + k. weight [Cout, k, Cin] (the loader
+// permutes torch's [Cin, Cout, k]); out[n, o, co] = sum over l, j with l*stride - padding + j == o
+// of x[n, l, ci] * weight[co, j, ci].
+Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv1dParams& params);
+
+// ---- normalisation -------------------------------------------------------------------
+
+// x [N, L, C]: statistics per (n, group) over L x C/groups (biased variance), then
+// y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c], then `act` (None or SiLU).
+// Per-frame norms pass [B*T, H*W, C]; norms across frames pass [B, T*H*W, C].
+Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps,
+                  Activation act = Activation::None);
+// Over the last dim; weight/bias [C] or null.
+Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps);
+// Over the last dim.
+Tensor softmax(const Tensor& x);
+
+// ---- attention -----------------------------------------------------------------------
+
+// q [B, Lq, H, D], k [B, Lk, H, D], v [B, Lk, H, Dv] (any strides with the last dim
+// contiguous, so slices of a fused projection work); mask: null or an additive bias
+// [Bm, Lq, Lk] with Bm == B or 1, shared by all heads (-inf masks a key).
+// out[b, i, h] = softmax_j(scale * q[b,i,h] . k[b,j,h] + mask[b,i,j]) v[b,j,h] -> [B, Lq, H, Dv].
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale);
+
+// ---- resampling and embeddings -------------------------------------------------------
+
+// x [N, H, W, C] -> [N, 2H, 2W, C], out[i, j] = x[i/2, j/2].
+Tensor upsample_nearest2x(const Tensor& x);
+
+enum class TimestepStyle : std::uint8_t {
+  CosSin,         // UNet: freq_i = exp(-ln(10000) i / half), output [cos | sin]
+  SinCosHalfM1,   // 1-D heads: freq_i = exp(-ln(10000) i / (half - 1)), output [sin | cos]
+};
+// t [B] (i64, i32 or f32 timesteps) -> [B, dim] f32 on t's device.
+Tensor timestep_embedding(const Tensor& t, int dim, TimestepStyle style);
+
+}  // namespace wma::ops
