@@ -21,3 +21,14 @@ namespace cuda {
 #endif
 
 }  // namespace wma
+
+#if WMA_WITH_CUDA
+namespace wma::cuda {
+// Initialises the device (once) and registers the CUDA default allocator; throws when no GPU.
+void init();
+bool available();
+// dst and src contiguous, same dtype and shape; at least one of them on the GPU.
+void copy_across_devices(const Tensor& dst, const Tensor& src);
+void synchronize();
+}  // namespace wma::cuda
+#endif
