@@ -1,0 +1,86 @@
+#include "nn/weights.h"
+
+#include <sstream>
+
+#include "ops/ops.h"
+
+namespace wma::nn {
+
+WeightBinder::WeightBinder(const io::WeightStore& store, std::string prefix, LoadOptions options)
+    : WeightBinder(store, std::move(prefix), options, std::make_shared<BindLog>()) {}
+
+WeightBinder::WeightBinder(const io::WeightStore& store, std::string prefix, LoadOptions options,
+                           std::shared_ptr<BindLog> log)
+    : store_(&store), prefix_(std::move(prefix)), options_(options), log_(std::move(log)) {}
+
+WeightBinder WeightBinder::child(const std::string& name) const {
+  return WeightBinder(*store_, prefix_ + name + ".", options_, log_);
+}
+
+bool WeightBinder::has(const std::string& name) const { return store_->contains(prefix_ + name); }
+
+Tensor WeightBinder::fetch_checked(const std::string& key, const Shape& expected) const {
+  const io::TensorInfo* info = store_->find(key);
+  if (info == nullptr) {
+    log_->missing.push_back(key);
+    return Tensor();
+  }
+  log_->used.insert(key);
+  if (info->shape != expected) {
+    log_->misshaped.push_back(str_cat(key, " (expected ", shape_str(expected), ", file has ", shape_str(info->shape), ")"));
+    return Tensor();
+  }
+  return store_->load(key);
+}
+
+Tensor WeightBinder::take_host_f32(const std::string& name, const Shape& expected) const {
+  Tensor t = fetch_checked(prefix_ + name, expected);
+  if (!t.defined()) return Tensor::zeros(expected);
+  return ops::contiguous(ops::cast(t, dtype_is_float(t.dtype()) ? DType::F32 : t.dtype()));
+}
+
+Tensor WeightBinder::take_permuted(const std::string& name, const Shape& expected, const std::vector<int>& dims) const {
+  Tensor t = fetch_checked(prefix_ + name, expected);
+  if (!t.defined()) t = Tensor::zeros(expected);
+  if (dtype_is_float(t.dtype())) t = ops::cast(t, DType::F32);
+  if (!dims.empty()) t = t.permute(dims);
+  t = ops::contiguous(t);
+  if (dtype_is_float(t.dtype())) t = ops::cast(t, options_.dtype);
+  return options_.device == Device::CPU ? t : ops::to_device(t, options_.device);
+}
+
+Tensor WeightBinder::take(const std::string& name, const Shape& expected) const {
+  return take_permuted(name, expected, {});
+}
+
+void WeightBinder::ignore(const std::string& name) const {
+  if (store_->contains(prefix_ + name)) log_->used.insert(prefix_ + name);
+}
+
+void WeightBinder::ignore_subtree(const std::string& name) const {
+  const std::string sub = prefix_ + name + ".";
+  for (const auto& key : store_->keys())
+    if (key.compare(0, sub.size(), sub) == 0) log_->used.insert(key);
+}
+
+void WeightBinder::finish(const std::string& what) const {
+  std::vector<std::string> unexpected;
+  for (const auto& key : store_->keys())
+    if (key.compare(0, prefix_.size(), prefix_) == 0 && !log_->used.count(key)) unexpected.push_back(key);
+  if (log_->missing.empty() && log_->misshaped.empty() && unexpected.empty()) return;
+  std::ostringstream os;
+  os << "[load] " << what << " from " << store_->path() << ":";
+  auto list = [&](const char* label, const std::vector<std::string>& keys) {
+    if (keys.empty()) return;
+    os << ' ' << keys.size() << ' ' << label << " (";
+    for (std::size_t i = 0; i < keys.size() && i < 8; ++i) os << (i ? ", " : "") << keys[i];
+    if (keys.size() > 8) os << ", ...";
+    os << ");";
+  };
+  list("missing", log_->missing);
+  list("mis-shaped", log_->misshaped);
+  list("unexpected", unexpected);
+  fail(os.str());
+}
+
+}  // namespace wma::nn
