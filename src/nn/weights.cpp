@@ -5,6 +5,17 @@
 #include "ops/ops.h"
 
 namespace wma::nn {
+namespace {
+
+thread_local std::vector<io::TensorInfo>* t_request_sink = nullptr;
+
+}  // namespace
+
+ScopedRequestLog::ScopedRequestLog(std::vector<io::TensorInfo>& sink) : previous_(t_request_sink) {
+  t_request_sink = &sink;
+}
+
+ScopedRequestLog::~ScopedRequestLog() { t_request_sink = previous_; }
 
 WeightBinder::WeightBinder(const io::WeightStore& store, std::string prefix, LoadOptions options)
     : WeightBinder(store, std::move(prefix), options, std::make_shared<BindLog>()) {}
@@ -20,6 +31,7 @@ WeightBinder WeightBinder::child(const std::string& name) const {
 bool WeightBinder::has(const std::string& name) const { return store_->contains(prefix_ + name); }
 
 Tensor WeightBinder::fetch_checked(const std::string& key, const Shape& expected) const {
+  if (t_request_sink != nullptr) t_request_sink->push_back({key, DType::F32, expected});
   const io::TensorInfo* info = store_->find(key);
   if (info == nullptr) {
     log_->missing.push_back(key);

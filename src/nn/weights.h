@@ -26,6 +26,19 @@ struct BindLog {
   std::vector<std::string> misshaped;
 };
 
+// While alive, every (key, expected shape) any binder on this thread asks for is appended
+// to `sink`: building a model once against an empty store yields its checkpoint listing.
+class ScopedRequestLog {
+ public:
+  explicit ScopedRequestLog(std::vector<io::TensorInfo>& sink);
+  ~ScopedRequestLog();
+  ScopedRequestLog(const ScopedRequestLog&) = delete;
+  ScopedRequestLog& operator=(const ScopedRequestLog&) = delete;
+
+ private:
+  std::vector<io::TensorInfo>* previous_;
+};
+
 class WeightBinder {
  public:
   WeightBinder(const io::WeightStore& store, std::string prefix, LoadOptions options);
