@@ -1,0 +1,310 @@
+// Building blocks of upstream's WMAModel video UNet (wma_model.py ResBlock/TemporalConvBlock/
+// Downsample/Upsample; attention.py SpatialTransformer/TemporalTransformer/CrossAttention).
+// Written against ops/nn only, so every backend runs the same code.
+#include "models/unet_blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace wma::models {
+namespace {
+
+constexpr float kResNormEps = 1e-5f;          // normalization() and TemporalConvBlock's GroupNorms
+constexpr float kTransformerNormEps = 1e-6f;  // Spatial/TemporalTransformer GroupNorm
+constexpr int kGroups = 32;
+// upstream's _get_attn_mask_aa: block_size=16 is a literal, independent of the video length.
+constexpr std::int64_t kActionMaskBlock = 16;
+
+// [N, L, heads*dim_head] -> [N, L, heads, dim_head] (a view).
+Tensor split_heads(const Tensor& x, int heads, int dim_head) {
+  return x.reshape({x.size(0), x.size(1), heads, dim_head});
+}
+
+Tensor merge_heads(const Tensor& x) { return x.reshape({x.size(0), x.size(1), x.size(2) * x.size(3)}); }
+
+float attention_scale(int dim_head) { return 1.0f / std::sqrt(static_cast<float>(dim_head)); }
+
+// Additive bias of upstream's action branch: batch row r belongs to frame r mod 16, which sees
+// the first (frame + 1) * (La / 16) action keys; the rest get -inf. Same for every query.
+Tensor action_mask(std::int64_t rows, std::int64_t query_len, std::int64_t keys, Device device) {
+  const std::int64_t per_frame = keys / kActionMaskBlock;
+  std::vector<float> bias(static_cast<std::size_t>(rows * query_len * keys), 0.0f);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t allowed = (r % kActionMaskBlock + 1) * per_frame;
+    for (std::int64_t i = 0; i < query_len; ++i)
+      for (std::int64_t j = allowed; j < keys; ++j)
+        bias[static_cast<std::size_t>((r * query_len + i) * keys + j)] = -std::numeric_limits<float>::infinity();
+  }
+  Tensor mask = Tensor::from_floats({rows, query_len, keys}, bias);
+  return device == Device::CPU ? mask : ops::to_device(mask, device);
+}
+
+}  // namespace
+
+// ---- PointwiseProjection ----------------------------------------------------------------
+
+void PointwiseProjection::load(const nn::WeightBinder& w, std::int64_t in, std::int64_t out, Form form) {
+  switch (form) {
+    case Form::Linear:
+      linear.load(w, in, out);
+      return;
+    case Form::Conv1d:
+      linear.weight = w.take("weight", {out, in, 1}).reshape({out, in});
+      break;
+    case Form::Conv2d:
+      linear.weight = w.take("weight", {out, in, 1, 1}).reshape({out, in});
+      break;
+  }
+  linear.bias = w.take("bias", {out});
+}
+
+// ---- TemporalConvBlock -------------------------------------------------------------------
+
+void TemporalConvBlock::load(const nn::WeightBinder& w, std::int64_t channels) {
+  for (int i = 0; i < 4; ++i) {
+    const nn::WeightBinder stage = w.child("conv" + std::to_string(i + 1));
+    norms_[i].load(stage.child("0"), kGroups, channels, kResNormEps);
+    // conv1 is Sequential(GN, SiLU, Conv3d); conv2..4 have a Dropout before the conv.
+    convs_[i].load(stage.child(i == 0 ? "2" : "3"), channels, channels, 3, 1);
+  }
+}
+
+Tensor TemporalConvBlock::operator()(const Tensor& x, std::int64_t batch) const {
+  const std::int64_t frames = x.size(0) / batch, pixels = x.size(1) * x.size(2), channels = x.size(3);
+  Tensor h = x;
+  for (int i = 0; i < 4; ++i) {
+    Tensor n = norms_[i](h.reshape({batch, frames * pixels, h.size(-1)}), ops::Activation::SiLU);
+    h = convs_[i](n.reshape({batch, frames, pixels, n.size(-1)}));
+  }
+  return ops::add(x, h.reshape({batch * frames, x.size(1), x.size(2), channels}));
+}
+
+// ---- ResBlock ----------------------------------------------------------------------------
+
+void ResBlock::load(const nn::WeightBinder& w, std::int64_t in_channels, std::int64_t out_channels,
+                    std::int64_t emb_channels, bool temporal_conv) {
+  out_channels_ = out_channels;
+  in_norm_.load(w.child("in_layers").child("0"), kGroups, in_channels, kResNormEps);
+  in_conv_.load(w.child("in_layers").child("2"), in_channels, out_channels, 3, {1, 1});
+  emb_proj_.load(w.child("emb_layers").child("1"), emb_channels, out_channels);
+  out_norm_.load(w.child("out_layers").child("0"), kGroups, out_channels, kResNormEps);
+  out_conv_.load(w.child("out_layers").child("3"), out_channels, out_channels, 3, {1, 1});
+  if (in_channels != out_channels) skip_.load(w.child("skip_connection"), in_channels, out_channels, 1, {1, 0});
+  has_temporal_conv_ = temporal_conv;
+  if (temporal_conv) temporal_conv_.load(w.child("temopral_conv"), out_channels);  // upstream's key typo
+}
+
+Tensor ResBlock::operator()(const Tensor& x, const Tensor& emb_silu, std::int64_t batch) const {
+  const std::int64_t n = x.size(0), height = x.size(1), width = x.size(2), cin = x.size(3);
+  Tensor h = in_conv_(in_norm_(x.reshape({n, height * width, cin}), ops::Activation::SiLU).reshape(x.shape()));
+  // The embedding is per batch element; broadcast it over the frames and pixels.
+  Tensor e = emb_proj_(emb_silu).reshape({batch, 1, out_channels_});
+  h = ops::add(h.reshape({batch, (n / batch) * height * width, out_channels_}), e);
+  h = out_norm_(h.reshape({n, height * width, out_channels_}), ops::Activation::SiLU);
+  Tensor skip = skip_.weight.defined() ? skip_(x) : x;
+  h = out_conv_(h.reshape({n, height, width, out_channels_}), &skip);
+  return has_temporal_conv_ ? temporal_conv_(h, batch) : h;
+}
+
+// ---- Downsample / Upsample ---------------------------------------------------------------
+
+void Downsample::load(const nn::WeightBinder& w, std::int64_t channels) {
+  conv_.load(w.child("op"), channels, channels, 3, {2, 1});
+}
+
+void Upsample::load(const nn::WeightBinder& w, std::int64_t channels) {
+  conv_.load(w.child("conv"), channels, channels, 3, {1, 1});
+}
+
+// ---- SelfAttention -----------------------------------------------------------------------
+
+void SelfAttention::load(const nn::WeightBinder& w, std::int64_t dim, int heads, int dim_head) {
+  heads_ = heads;
+  dim_head_ = dim_head;
+  const std::int64_t inner = std::int64_t{heads} * dim_head;
+  nn::Linear q, k, v;
+  q.load(w.child("to_q"), dim, inner, nn::HasBias::No);
+  k.load(w.child("to_k"), dim, inner, nn::HasBias::No);
+  v.load(w.child("to_v"), dim, inner, nn::HasBias::No);
+  qkv_.weight = ops::concat({q.weight, k.weight, v.weight}, 0);
+  to_out_.load(w.child("to_out").child("0"), inner, dim);
+}
+
+Tensor SelfAttention::operator()(const Tensor& x, const Tensor& residual) const {
+  const std::int64_t n = x.size(0), len = x.size(1);
+  // [N, L, 3, heads, dim_head]: q, k and v are strided views of one projection.
+  Tensor qkv = qkv_(x).reshape({n, len, 3, heads_, dim_head_});
+  Tensor o = ops::attention(qkv.select(2, 0), qkv.select(2, 1), qkv.select(2, 2), nullptr, attention_scale(dim_head_));
+  return to_out_(merge_heads(o), {.residual = &residual});
+}
+
+// ---- CrossAttention ----------------------------------------------------------------------
+
+void CrossAttention::load(const nn::WeightBinder& w, std::int64_t dim, std::int64_t context_dim, int heads,
+                          int dim_head, ContextSplit split) {
+  heads_ = heads;
+  dim_head_ = dim_head;
+  split_ = split;
+  const std::int64_t inner = std::int64_t{heads} * dim_head;
+  to_q_.load(w.child("to_q"), dim, inner, nn::HasBias::No);
+  to_k_.load(w.child("to_k"), context_dim, inner, nn::HasBias::No);
+  to_v_.load(w.child("to_v"), context_dim, inner, nn::HasBias::No);
+  to_k_ip_.load(w.child("to_k_ip"), context_dim, inner, nn::HasBias::No);
+  to_v_ip_.load(w.child("to_v_ip"), context_dim, inner, nn::HasBias::No);
+  to_k_as_.load(w.child("to_k_as"), context_dim, inner, nn::HasBias::No);
+  to_v_as_.load(w.child("to_v_as"), context_dim, inner, nn::HasBias::No);
+  to_k_aa_.load(w.child("to_k_aa"), context_dim, inner, nn::HasBias::No);
+  to_v_aa_.load(w.child("to_v_aa"), context_dim, inner, nn::HasBias::No);
+  to_out_.load(w.child("to_out").child("0"), inner, dim);
+}
+
+AttentionBranch CrossAttention::project(const nn::Linear& to_k, const nn::Linear& to_v, const Tensor& tokens) const {
+  WMA_CHECK(tokens.size(1) > 0, "[CrossAttention] empty context segment (", tokens.describe(), ")");
+  Tensor t = ops::contiguous(tokens);
+  return {split_heads(to_k(t), heads_, dim_head_), split_heads(to_v(t), heads_, dim_head_), Tensor()};
+}
+
+CrossAttentionCache CrossAttention::prepare(const Tensor& context, std::int64_t query_len,
+                                            ActionMaskCache& masks) const {
+  const std::int64_t len = context.size(1);
+  const std::int64_t text = split_.text, state = split_.state, action = split_.action;
+  auto segment = [&](std::int64_t begin, std::int64_t end) { return context.slice(1, begin, std::min(end, len)); };
+  CrossAttentionCache cache;
+  if (len == text + split_.video_length) {
+    // Base-model layout [text | image]: the text branch sees the image tokens too (pitfall 4).
+    cache.branches.push_back(project(to_k_, to_v_, context));
+    cache.branches.push_back(project(to_k_ip_, to_v_ip_, segment(text, len)));
+  } else if (len == state + text + split_.video_length) {
+    cache.branches.push_back(project(to_k_, to_v_, segment(state, state + text)));
+    cache.branches.push_back(project(to_k_ip_, to_v_ip_, segment(state + text, len)));
+    cache.branches.push_back(project(to_k_as_, to_v_as_, segment(0, state)));
+  } else {
+    // [state | action | text | image] cut with this block's action length, which in the output
+    // blocks (16) differs from the context's real layout (256): pitfall 1, kept on purpose.
+    cache.branches.push_back(project(to_k_, to_v_, segment(state + action, state + action + text)));
+    cache.branches.push_back(project(to_k_ip_, to_v_ip_, segment(state + action + text, len)));
+    cache.branches.push_back(project(to_k_as_, to_v_as_, segment(0, state)));
+    AttentionBranch aa = project(to_k_aa_, to_v_aa_, segment(state, state + action));
+    const std::int64_t rows = context.size(0), keys = aa.k.size(1);
+    Tensor& mask = masks[{rows, query_len, keys}];
+    if (!mask.defined()) mask = action_mask(rows, query_len, keys, context.device());
+    aa.mask = mask;
+    cache.branches.push_back(std::move(aa));
+  }
+  return cache;
+}
+
+Tensor CrossAttention::operator()(const Tensor& x, const CrossAttentionCache& cache, const Tensor& residual) const {
+  Tensor q = split_heads(to_q_(x), heads_, dim_head_);
+  const float scale = attention_scale(dim_head_);
+  Tensor sum;
+  for (const AttentionBranch& b : cache.branches) {
+    Tensor o = ops::attention(q, b.k, b.v, b.mask.defined() ? &b.mask : nullptr, scale);
+    sum = sum.defined() ? ops::add(sum, o) : o;
+  }
+  return to_out_(merge_heads(sum), {.residual = &residual});
+}
+
+// ---- GegluFeedForward --------------------------------------------------------------------
+
+void GegluFeedForward::load(const nn::WeightBinder& w, std::int64_t dim) {
+  proj_.load(w.child("net").child("0").child("proj"), dim, 8 * dim);
+  out_.load(w.child("net").child("2"), 4 * dim, dim);
+}
+
+Tensor GegluFeedForward::operator()(const Tensor& x, const Tensor& residual) const {
+  return out_(ops::geglu(proj_(x)), {.residual = &residual});
+}
+
+// ---- transformer blocks ------------------------------------------------------------------
+
+void SpatialTransformerBlock::load(const nn::WeightBinder& w, std::int64_t dim, std::int64_t context_dim, int heads,
+                                   int dim_head, ContextSplit split) {
+  norm1_.load(w.child("norm1"), dim);
+  norm2_.load(w.child("norm2"), dim);
+  norm3_.load(w.child("norm3"), dim);
+  attn1_.load(w.child("attn1"), dim, heads, dim_head);
+  attn2_.load(w.child("attn2"), dim, context_dim, heads, dim_head, split);
+  ff_.load(w.child("ff"), dim);
+}
+
+Tensor SpatialTransformerBlock::operator()(const Tensor& x, const CrossAttentionCache& cache) const {
+  Tensor h = attn1_(norm1_(x), x);
+  h = attn2_(norm2_(h), cache, h);
+  return ff_(norm3_(h), h);
+}
+
+void TemporalTransformerBlock::load(const nn::WeightBinder& w, std::int64_t dim, int heads, int dim_head) {
+  norm1_.load(w.child("norm1"), dim);
+  norm2_.load(w.child("norm2"), dim);
+  norm3_.load(w.child("norm3"), dim);
+  attn1_.load(w.child("attn1"), dim, heads, dim_head);
+  attn2_.load(w.child("attn2"), dim, heads, dim_head);
+  ff_.load(w.child("ff"), dim);
+}
+
+Tensor TemporalTransformerBlock::operator()(const Tensor& x) const {
+  Tensor h = attn1_(norm1_(x), x);
+  h = attn2_(norm2_(h), h);
+  return ff_(norm3_(h), h);
+}
+
+// ---- SpatialTransformer ------------------------------------------------------------------
+
+void SpatialTransformer::load(const nn::WeightBinder& w, std::int64_t channels, int heads, int dim_head, int depth,
+                              std::int64_t context_dim, bool use_linear, ContextSplit split) {
+  const std::int64_t inner = std::int64_t{heads} * dim_head;
+  const auto form = use_linear ? PointwiseProjection::Form::Linear : PointwiseProjection::Form::Conv2d;
+  norm_.load(w.child("norm"), kGroups, channels, kTransformerNormEps);
+  proj_in_.load(w.child("proj_in"), channels, inner, form);
+  proj_out_.load(w.child("proj_out"), inner, channels, form);
+  blocks_.resize(static_cast<std::size_t>(depth));
+  for (int d = 0; d < depth; ++d)
+    blocks_[d].load(w.child("transformer_blocks").child(std::to_string(d)), inner, context_dim, heads, dim_head, split);
+}
+
+std::vector<CrossAttentionCache> SpatialTransformer::prepare(const Tensor& context, std::int64_t query_len,
+                                                             ActionMaskCache& masks) const {
+  std::vector<CrossAttentionCache> caches;
+  for (const auto& block : blocks_) caches.push_back(block.cross_attention().prepare(context, query_len, masks));
+  return caches;
+}
+
+Tensor SpatialTransformer::operator()(const Tensor& x, const std::vector<CrossAttentionCache>& caches) const {
+  const std::int64_t n = x.size(0), tokens = x.size(1) * x.size(2), channels = x.size(3);
+  Tensor x_in = x.reshape({n, tokens, channels});
+  Tensor h = proj_in_(norm_(x_in));
+  for (std::size_t d = 0; d < blocks_.size(); ++d) h = blocks_[d](h, caches[d]);
+  return proj_out_(h, {.residual = &x_in}).reshape(x.shape());
+}
+
+// ---- TemporalTransformer -----------------------------------------------------------------
+
+void TemporalTransformer::load(const nn::WeightBinder& w, std::int64_t channels, int heads, int dim_head, int depth,
+                               bool use_linear) {
+  const std::int64_t inner = std::int64_t{heads} * dim_head;
+  const auto form = use_linear ? PointwiseProjection::Form::Linear : PointwiseProjection::Form::Conv1d;
+  norm_.load(w.child("norm"), kGroups, channels, kTransformerNormEps);
+  proj_in_.load(w.child("proj_in"), channels, inner, form);
+  proj_out_.load(w.child("proj_out"), inner, channels, form);
+  blocks_.resize(static_cast<std::size_t>(depth));
+  for (int d = 0; d < depth; ++d)
+    blocks_[d].load(w.child("transformer_blocks").child(std::to_string(d)), inner, heads, dim_head);
+}
+
+Tensor TemporalTransformer::operator()(const Tensor& x, std::int64_t batch) const {
+  const std::int64_t frames = x.size(0) / batch, pixels = x.size(1) * x.size(2), channels = x.size(3);
+  Tensor x_in = x.reshape({batch, frames, pixels, channels});
+  Tensor n = norm_(x.reshape({batch, frames * pixels, channels})).reshape(x_in.shape());
+  // Sequences are the frames of one pixel: [B, T, HW, C] -> [B*HW, T, C]. The projections are
+  // per token, so proj_in runs before and proj_out after the transposes.
+  Tensor h = proj_in_(n);
+  h = ops::contiguous(h.permute({0, 2, 1, 3})).reshape({batch * pixels, frames, h.size(-1)});
+  for (const auto& block : blocks_) h = block(h);
+  h = ops::contiguous(h.reshape({batch, pixels, frames, h.size(-1)}).permute({0, 2, 1, 3}));
+  return proj_out_(h, {.residual = &x_in}).reshape(x.shape());
+}
+
+}  // namespace wma::models
