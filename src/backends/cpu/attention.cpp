@@ -1,0 +1,60 @@
+// CPU attention in f32: one query row at a time, scores over all keys, max-subtracted
+// softmax, then the weighted sum of values. q, k, v are read through their strides.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/cpu/common.h"
+
+namespace wma::cpu {
+
+void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+               float scale) {
+  require_f32("attention", q);
+  require_f32("attention", k);
+  require_f32("attention", v);
+  if (mask) require_f32("attention", *mask);
+  const std::int64_t batch = q.size(0), lq = q.size(1), heads = q.size(2), d = q.size(3);
+  const std::int64_t lk = k.size(1), dv = v.size(3);
+  const bool mask_shared = mask && mask->size(0) == 1;
+  const float* qp = q.data<float>();
+  const float* kp = k.data<float>();
+  const float* vp = v.data<float>();
+  const float* mp = mask ? mask->data<float>() : nullptr;
+  float* op = out.data<float>();
+  parallel_for(batch * heads * lq, lk * (d + dv + 20), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> scores(static_cast<std::size_t>(lk));
+    std::vector<float> acc(static_cast<std::size_t>(dv));
+    for (std::int64_t task = begin; task < end; ++task) {
+      // Heads outermost within a batch element so consecutive tasks reuse one head's keys.
+      const std::int64_t b = task / (heads * lq), h = (task / lq) % heads, i = task % lq;
+      const float* qrow = qp + b * q.stride(0) + i * q.stride(1) + h * q.stride(2);
+      const float* mrow = mp ? mp + ((mask_shared ? 0 : b) * lq + i) * lk : nullptr;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (std::int64_t j = 0; j < lk; ++j) {
+        const float* krow = kp + b * k.stride(0) + j * k.stride(1) + h * k.stride(2);
+        float s = scale * dot(qrow, krow, d);
+        if (mrow) s += mrow[j];
+        scores[j] = s;
+        mx = std::max(mx, s);
+      }
+      double sum = 0.0;
+      for (std::int64_t j = 0; j < lk; ++j) {
+        scores[j] = std::exp(scores[j] - mx);
+        sum += scores[j];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (std::int64_t j = 0; j < lk; ++j) {
+        const float p = scores[j] * inv;
+        const float* vrow = vp + b * v.stride(0) + j * v.stride(1) + h * v.stride(2);
+        for (std::int64_t e = 0; e < dv; ++e) acc[e] += p * vrow[e];
+      }
+      std::copy(acc.begin(), acc.end(), op + ((b * lq + i) * heads + h) * dv);
+    }
+  });
+}
+
+}  // namespace wma::cpu

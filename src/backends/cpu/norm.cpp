@@ -1,0 +1,90 @@
+// CPU normalisations in f32 with statistics in double: two-pass mean/variance for group and
+// layer norm (biased variance, as torch), max-subtracted softmax.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "backends/backend.h"
+#include "backends/cpu/common.h"
+
+namespace wma::cpu {
+
+void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* weight, const Tensor* bias,
+                float eps, ops::Activation act) {
+  require_f32("group_norm", x);
+  const std::int64_t n = x.size(0), l = x.size(1), c = x.size(2), cg = c / groups;
+  const std::vector<float> wv = affine_values(weight, c, 1.0f);
+  const std::vector<float> bv = affine_values(bias, c, 0.0f);
+  const float* xp = x.data<float>();
+  float* op = out.data<float>();
+  parallel_for(n * groups, 4 * l * cg, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t b = task / groups, c0 = (task % groups) * cg;
+      const float* xg = xp + b * l * c + c0;
+      float* og = op + b * l * c + c0;
+      double sum = 0.0;
+      for (std::int64_t i = 0; i < l; ++i)
+        for (std::int64_t j = 0; j < cg; ++j) sum += xg[i * c + j];
+      const double mean = sum / static_cast<double>(l * cg);
+      double sq = 0.0;
+      for (std::int64_t i = 0; i < l; ++i)
+        for (std::int64_t j = 0; j < cg; ++j) {
+          const double d = xg[i * c + j] - mean;
+          sq += d * d;
+        }
+      const float meanf = static_cast<float>(mean);
+      const float rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(l * cg) + eps));
+      for (std::int64_t i = 0; i < l; ++i)
+        for (std::int64_t j = 0; j < cg; ++j) {
+          const float y = (xg[i * c + j] - meanf) * rstd * wv[c0 + j] + bv[c0 + j];
+          og[i * c + j] = apply_activation(y, act);
+        }
+    }
+  });
+}
+
+void layer_norm(const Tensor& out, const Tensor& x, const Tensor* weight, const Tensor* bias, float eps) {
+  require_f32("layer_norm", x);
+  const std::int64_t c = x.size(-1), rows = x.numel() / std::max<std::int64_t>(c, 1);
+  const std::vector<float> wv = affine_values(weight, c, 1.0f);
+  const std::vector<float> bv = affine_values(bias, c, 0.0f);
+  const float* xp = x.data<float>();
+  float* op = out.data<float>();
+  parallel_for(rows, 6 * c, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      const float* xr = xp + r * c;
+      float* orow = op + r * c;
+      double sum = 0.0;
+      for (std::int64_t i = 0; i < c; ++i) sum += xr[i];
+      const double mean = sum / static_cast<double>(c);
+      double sq = 0.0;
+      for (std::int64_t i = 0; i < c; ++i) sq += (xr[i] - mean) * (xr[i] - mean);
+      const float meanf = static_cast<float>(mean);
+      const float rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(c) + eps));
+      for (std::int64_t i = 0; i < c; ++i) orow[i] = (xr[i] - meanf) * rstd * wv[i] + bv[i];
+    }
+  });
+}
+
+void softmax(const Tensor& out, const Tensor& x) {
+  require_f32("softmax", x);
+  const std::int64_t c = x.size(-1), rows = x.numel() / std::max<std::int64_t>(c, 1);
+  const float* xp = x.data<float>();
+  float* op = out.data<float>();
+  parallel_for(rows, 20 * c, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      const float* xr = xp + r * c;
+      float* orow = op + r * c;
+      const float mx = *std::max_element(xr, xr + c);
+      double sum = 0.0;
+      for (std::int64_t i = 0; i < c; ++i) {
+        orow[i] = std::exp(xr[i] - mx);
+        sum += orow[i];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (std::int64_t i = 0; i < c; ++i) orow[i] *= inv;
+    }
+  });
+}
+
+}  // namespace wma::cpu

@@ -1,0 +1,62 @@
+// Front door of group norm, layer norm and softmax. Affine parameters may be any float
+// dtype (the backends read them in f32); they must sit on x's device.
+#include "ops/checks.h"
+#include "ops/ops.h"
+
+namespace wma::ops {
+
+using namespace detail;
+
+namespace {
+
+// Returns a contiguous copy of an optional affine parameter of shape [c], or an undefined tensor.
+Tensor checked_affine(const char* op, const char* name, const Tensor& x, const Tensor* p, std::int64_t c) {
+  if (!p) return Tensor();
+  check_same_device(op, "x", x, name, *p);
+  check_float(op, name, *p);
+  check_shape(op, name, *p, {c});
+  return contiguous(*p);
+}
+
+}  // namespace
+
+Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps, Activation act) {
+  check_rank("group_norm", "x", x, 3, "[N, L, C]");
+  const std::int64_t c = x.size(2);
+  WMA_CHECK(groups >= 1 && c % groups == 0, "[group_norm] ", c, " channels do not split into ", groups, " groups (x ",
+            x.describe(), ")");
+  WMA_CHECK(act == Activation::None || act == Activation::SiLU, "[group_norm] supports act None or SiLU only");
+  const Tensor wc = checked_affine("group_norm", "weight", x, weight, c);
+  const Tensor bc = checked_affine("group_norm", "bias", x, bias, c);
+  const Tensor xc = contiguous(x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (out.numel() == 0) return out;
+  WMA_DISPATCH("group_norm", x.device(),
+               group_norm(out, xc, groups, weight ? &wc : nullptr, bias ? &bc : nullptr, eps, act));
+  return out;
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps) {
+  check_defined("layer_norm", "x", x);
+  WMA_CHECK(x.dim() >= 1, "[layer_norm] expected x [..., C], got ", x.describe());
+  const std::int64_t c = x.size(-1);
+  const Tensor wc = checked_affine("layer_norm", "weight", x, weight, c);
+  const Tensor bc = checked_affine("layer_norm", "bias", x, bias, c);
+  const Tensor xc = contiguous(x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (out.numel() == 0) return out;
+  WMA_DISPATCH("layer_norm", x.device(), layer_norm(out, xc, weight ? &wc : nullptr, bias ? &bc : nullptr, eps));
+  return out;
+}
+
+Tensor softmax(const Tensor& x) {
+  check_defined("softmax", "x", x);
+  WMA_CHECK(x.dim() >= 1, "[softmax] expected x [..., C], got ", x.describe());
+  const Tensor xc = contiguous(x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (out.numel() == 0) return out;
+  WMA_DISPATCH("softmax", x.device(), softmax(out, xc));
+  return out;
+}
+
+}  // namespace wma::ops
