@@ -1,0 +1,26 @@
+// Upstream's observation image pipeline (spec §8.3, pitfall 21): torchvision Resize(short side)
+// with antialiased bilinear on float data, CenterCrop (zero-padding when the crop is larger),
+// then (x / 255 - 0.5) * 2. Reproduces ATen's _upsample_bilinear2d_aa on the CPU in float32.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace wma::pipeline {
+
+// x f32 [C, H, W] -> [C, out_h, out_w], ATen's antialiased bilinear (align_corners false).
+Tensor resize_bilinear_antialias(const Tensor& x, std::int64_t out_h, std::int64_t out_w);
+
+// torchvision Resize(size) for an int: the short side becomes `size`, the long side
+// int(size * long / short).
+Tensor resize_short_side(const Tensor& x, std::int64_t size);
+
+// torchvision CenterCrop((h, w)): zero-pads first when the image is smaller, then crops.
+Tensor center_crop(const Tensor& x, std::int64_t h, std::int64_t w);
+
+// RGB8 pixels [H, W, 3] -> f32 [3, height, width] in [-1, 1], as upstream prepares an
+// observation frame (Resize(height) -> CenterCrop((height, width)) -> (x/255 - 0.5) * 2).
+Tensor prepare_observation_image(const Tensor& rgb8, std::int64_t height, std::int64_t width);
+
+}  // namespace wma::pipeline
