@@ -28,7 +28,8 @@ float attention_scale(int dim_head) { return 1.0f / std::sqrt(static_cast<float>
 
 // Additive bias of upstream's action branch: batch row r belongs to frame r mod 16, which sees
 // the first (frame + 1) * (La / 16) action keys; the rest get -inf. Same for every query.
-Tensor action_mask(std::int64_t rows, std::int64_t query_len, std::int64_t keys, Device device) {
+// Built in the activations' dtype and device (the attention op takes the mask like q).
+Tensor action_mask(std::int64_t rows, std::int64_t query_len, std::int64_t keys, const Tensor& like) {
   const std::int64_t per_frame = keys / kActionMaskBlock;
   std::vector<float> bias(static_cast<std::size_t>(rows * query_len * keys), 0.0f);
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -37,8 +38,8 @@ Tensor action_mask(std::int64_t rows, std::int64_t query_len, std::int64_t keys,
       for (std::int64_t j = allowed; j < keys; ++j)
         bias[static_cast<std::size_t>((r * query_len + i) * keys + j)] = -std::numeric_limits<float>::infinity();
   }
-  Tensor mask = Tensor::from_floats({rows, query_len, keys}, bias);
-  return device == Device::CPU ? mask : ops::to_device(mask, device);
+  Tensor mask = ops::cast(Tensor::from_floats({rows, query_len, keys}, bias), like.dtype());
+  return like.device() == Device::CPU ? mask : ops::to_device(mask, like.device());
 }
 
 }  // namespace
@@ -162,8 +163,7 @@ void CrossAttention::load(const nn::WeightBinder& w, std::int64_t dim, std::int6
 
 AttentionBranch CrossAttention::project(const nn::Linear& to_k, const nn::Linear& to_v, const Tensor& tokens) const {
   WMA_CHECK(tokens.size(1) > 0, "[CrossAttention] empty context segment (", tokens.describe(), ")");
-  Tensor t = ops::contiguous(tokens);
-  return {split_heads(to_k(t), heads_, dim_head_), split_heads(to_v(t), heads_, dim_head_), Tensor()};
+  return {split_heads(to_k(tokens), heads_, dim_head_), split_heads(to_v(tokens), heads_, dim_head_), Tensor()};
 }
 
 CrossAttentionCache CrossAttention::prepare(const Tensor& context, std::int64_t query_len,
@@ -189,7 +189,7 @@ CrossAttentionCache CrossAttention::prepare(const Tensor& context, std::int64_t 
     AttentionBranch aa = project(to_k_aa_, to_v_aa_, segment(state, state + action));
     const std::int64_t rows = context.size(0), keys = aa.k.size(1);
     Tensor& mask = masks[{rows, query_len, keys}];
-    if (!mask.defined()) mask = action_mask(rows, query_len, keys, context.device());
+    if (!mask.defined()) mask = action_mask(rows, query_len, keys, context);
     aa.mask = mask;
     cache.branches.push_back(std::move(aa));
   }
