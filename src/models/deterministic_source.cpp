@@ -9,6 +9,7 @@ namespace {
 
 class EmptySource : public io::TensorSource {
  public:
+  std::string format() const override { return "empty"; }
   const std::string& path() const override { return name_; }
   const std::vector<io::TensorInfo>& tensors() const override { return none_; }
   Tensor load(const std::string& name) const override { fail("[load] empty store has no key ", name); }

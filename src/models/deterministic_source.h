@@ -15,6 +15,7 @@ namespace wma::models {
 class DeterministicSource : public io::TensorSource {
  public:
   explicit DeterministicSource(std::vector<io::TensorInfo> listing, std::string name = "<deterministic weights>");
+  std::string format() const override { return "deterministic weights"; }
   const std::string& path() const override { return name_; }
   const std::vector<io::TensorInfo>& tensors() const override { return listing_; }
   Tensor load(const std::string& name) const override;
