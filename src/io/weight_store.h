@@ -3,6 +3,7 @@
 // upstream's loading quirks on top, so models see the names of upstream's state_dict.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,9 +18,15 @@ struct TensorInfo {
   Shape shape;
 };
 
+// How the file's tensor names relate to the model's: DeepSpeed checkpoints prefix every key
+// with the 16 characters `_forward_module.` (upstream strips them blindly).
+enum class KeyLayout { Plain, DeepSpeed };
+
 class TensorSource {
  public:
   virtual ~TensorSource() = default;
+  virtual std::string format() const = 0;  // human-readable, e.g. "safetensors"
+  virtual KeyLayout key_layout() const { return KeyLayout::Plain; }
   virtual const std::string& path() const = 0;
   virtual const std::vector<TensorInfo>& tensors() const = 0;
   // CPU tensor in the stored dtype (may be a view of a memory-mapped file); throws
@@ -36,17 +43,22 @@ class WeightStore {
   static WeightStore open(const std::string& path) { return WeightStore(open_tensor_file(path)); }
 
   const std::string& path() const { return source_->path(); }
+  const TensorSource& source() const { return *source_; }
   // Names after upstream's quirks (DeepSpeed `module` prefix stripped, `framestride_embed`
   // renamed to `fps_embedding`).
   std::vector<std::string> keys() const;
   const TensorInfo* find(const std::string& key) const;  // null when absent
   bool contains(const std::string& key) const { return find(key) != nullptr; }
-  Tensor load(const std::string& key) const;  // throws naming the file and key when absent
+  // Contiguous CPU tensor in the stored dtype; throws naming the file and key when absent.
+  Tensor load(const std::string& key) const;
+  // The name `key` has in the file.
+  const std::string& source_name(const std::string& key) const;
 
  private:
   std::unique_ptr<TensorSource> source_;
   std::vector<TensorInfo> renamed_;       // index under the names models use
   std::vector<std::string> source_names_;  // parallel to renamed_: the name in the file
+  std::map<std::string, std::size_t> index_;  // model name -> position in renamed_
 };
 
 }  // namespace wma::io

@@ -1,0 +1,97 @@
+// `wma inspect FILE [--values N]`: one line per tensor (name, dtype, shape, bytes, optionally the
+// first N values in row-major order) and a totals line. Names are as stored in the file.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "app/commands.h"
+#include "core/error.h"
+#include "io/tensor_bytes.h"
+#include "io/weight_store.h"
+
+namespace wma::app {
+
+namespace {
+
+std::string compact_shape(const Shape& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  s += ']';
+  return s;
+}
+
+std::string first_values(const Tensor& t, std::int64_t n) {
+  const std::int64_t count = std::min(n, t.numel());
+  const Tensor head = io::contiguous_as(t, t.dtype()).reshape({t.numel()}).slice(0, 0, count);
+  std::string out;
+  char buf[40];
+  if (dtype_is_float(t.dtype())) {
+    for (const float v : head.to_floats()) {
+      std::snprintf(buf, sizeof buf, " %.9g", static_cast<double>(v));
+      out += buf;
+    }
+  } else {
+    for (const std::int64_t v : head.to_ints()) {
+      std::snprintf(buf, sizeof buf, " %" PRId64, v);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_inspect(int argc, char** argv) {
+  std::string path;
+  std::int64_t values = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--values") {
+      WMA_CHECK(i + 1 < argc, "[inspect] --values needs a count");
+      char* end = nullptr;
+      values = std::strtoll(argv[++i], &end, 10);
+      WMA_CHECK(end != argv[i] && *end == '\0' && values >= 0, "[inspect] --values needs a count, got '", argv[i],
+                "'");
+    } else if (arg == "-h" || arg == "--help") {
+      std::printf("usage: wma inspect FILE [--values N]\n");
+      return 0;
+    } else {
+      WMA_CHECK(arg.empty() || arg[0] != '-', "[inspect] unknown option '", arg, "'");
+      WMA_CHECK(path.empty(), "[inspect] more than one file given");
+      path = arg;
+    }
+  }
+  WMA_CHECK(!path.empty(), "[inspect] usage: wma inspect FILE [--values N]");
+
+  const auto source = io::open_tensor_file(path);
+  const auto& tensors = source->tensors();
+  std::size_t width = 4;
+  for (const auto& info : tensors) width = std::max(width, info.name.size());
+  std::printf("# %s: %s\n", path.c_str(), source->format().c_str());
+  std::int64_t params = 0;
+  std::int64_t bytes = 0;
+  for (const auto& info : tensors) {
+    const std::int64_t numel = shape_numel(info.shape);
+    const std::int64_t nbytes = numel * static_cast<std::int64_t>(dtype_size(info.dtype));
+    params += numel;
+    bytes += nbytes;
+    std::string line = info.name + std::string(width - info.name.size() + 2, ' ');
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%-4s  ", std::string(dtype_name(info.dtype)).c_str());
+    line += buf;
+    line += compact_shape(info.shape);
+    std::snprintf(buf, sizeof buf, "  %" PRId64, nbytes);
+    line += buf;
+    if (values > 0 && numel > 0) line += "  values:" + first_values(source->load(info.name), values);
+    std::printf("%s\n", line.c_str());
+  }
+  std::printf("total: %zu tensors, %" PRId64 " params, %" PRId64 " bytes\n", tensors.size(), params, bytes);
+  return 0;
+}
+
+}  // namespace wma::app

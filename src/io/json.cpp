@@ -1,0 +1,409 @@
+// JSON parser (recursive descent with a depth limit) and compact writer.
+#include "io/json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+
+namespace wma::io::json {
+
+namespace {
+
+const char* kind_name(Value::Kind k) {
+  switch (k) {
+    case Value::Kind::Null: return "null";
+    case Value::Kind::Bool: return "bool";
+    case Value::Kind::Number: return "number";
+    case Value::Kind::String: return "string";
+    case Value::Kind::Array: return "array";
+    case Value::Kind::Object: return "object";
+  }
+  return "?";
+}
+
+void expect_kind(const Value& v, Value::Kind k) {
+  WMA_CHECK(v.kind() == k, "[json] expected a ", kind_name(k), ", got a ", kind_name(v.kind()));
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+class Parser {
+ public:
+  Parser(std::string_view text, const ParseOptions& options) : text_(text), options_(options) {}
+
+  Value document() {
+    skip_ws();
+    Value v = value(0);
+    skip_ws();
+    if (pos_ != text_.size()) error("unexpected characters after the document");
+    return v;
+  }
+
+ private:
+  [[noreturn]] void error(const std::string& what) const {
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i < pos_ && i < text_.size(); ++i) {
+      if (text_[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    fail("[json] line ", line, " column ", col, ": ", what);
+  }
+
+  bool at_end() const { return pos_ >= text_.size(); }
+  char peek() const { return at_end() ? '\0' : text_[pos_]; }
+
+  void skip_ws() {
+    while (!at_end() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
+      ++pos_;
+  }
+
+  void expect(char c) {
+    if (peek() != c || at_end()) error(str_cat("expected '", c, "'"));
+    ++pos_;
+  }
+
+  void literal(std::string_view word) {
+    if (text_.substr(pos_, word.size()) != word) error("invalid literal");
+    pos_ += word.size();
+  }
+
+  Value value(int depth) {
+    if (depth > options_.max_depth) error(str_cat("nesting deeper than ", options_.max_depth));
+    if (at_end()) error("unexpected end of input");
+    switch (peek()) {
+      case '{': return object(depth);
+      case '[': return array(depth);
+      case '"': return Value(string());
+      case 't': literal("true"); return Value(true);
+      case 'f': literal("false"); return Value(false);
+      case 'n': literal("null"); return Value(nullptr);
+      default:
+        if (peek() == '-' || (peek() >= '0' && peek() <= '9')) return number();
+        error(str_cat("unexpected character '", peek(), "'"));
+    }
+  }
+
+  Value object(int depth) {
+    expect('{');
+    Object members;
+    skip_ws();
+    if (peek() == '}') {
+      ++pos_;
+      return Value(std::move(members));
+    }
+    for (;;) {
+      skip_ws();
+      if (peek() != '"') error("expected a string key");
+      std::string key = string();
+      for (const auto& m : members)
+        if (m.first == key) error(str_cat("duplicate key ", quote(key)));
+      skip_ws();
+      expect(':');
+      skip_ws();
+      members.emplace_back(std::move(key), value(depth + 1));
+      skip_ws();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      expect('}');
+      return Value(std::move(members));
+    }
+  }
+
+  Value array(int depth) {
+    expect('[');
+    Array items;
+    skip_ws();
+    if (peek() == ']') {
+      ++pos_;
+      return Value(std::move(items));
+    }
+    for (;;) {
+      skip_ws();
+      items.push_back(value(depth + 1));
+      skip_ws();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      expect(']');
+      return Value(std::move(items));
+    }
+  }
+
+  std::uint32_t hex4() {
+    if (pos_ + 4 > text_.size()) error("truncated \\u escape");
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = text_[pos_++];
+      v <<= 4;
+      if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') v |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else error("invalid \\u escape");
+    }
+    return v;
+  }
+
+  std::string string() {
+    expect('"');
+    std::string out;
+    for (;;) {
+      if (at_end()) error("unterminated string");
+      const unsigned char c = static_cast<unsigned char>(text_[pos_]);
+      if (c == '"') {
+        ++pos_;
+        return out;
+      }
+      if (c < 0x20) error("control character in string");
+      if (c != '\\') {
+        out += static_cast<char>(c);
+        ++pos_;
+        continue;
+      }
+      ++pos_;
+      if (at_end()) error("unterminated escape");
+      const char e = text_[pos_++];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          std::uint32_t cp = hex4();
+          if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (text_.substr(pos_, 2) != "\\u") error("unpaired surrogate in \\u escape");
+            pos_ += 2;
+            const std::uint32_t lo = hex4();
+            if (lo < 0xdc00 || lo > 0xdfff) error("unpaired surrogate in \\u escape");
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+            error("unpaired surrogate in \\u escape");
+          }
+          append_utf8(out, cp);
+          break;
+        }
+        default: error(str_cat("invalid escape '\\", e, "'"));
+      }
+    }
+  }
+
+  Value number() {
+    const std::size_t start = pos_;
+    bool integral = true;
+    if (peek() == '-') ++pos_;
+    if (peek() == '0') {
+      ++pos_;
+    } else if (peek() >= '1' && peek() <= '9') {
+      while (peek() >= '0' && peek() <= '9') ++pos_;
+    } else {
+      error("invalid number");
+    }
+    if (peek() == '.') {
+      integral = false;
+      ++pos_;
+      if (!(peek() >= '0' && peek() <= '9')) error("invalid number: digit expected after '.'");
+      while (peek() >= '0' && peek() <= '9') ++pos_;
+    }
+    if (peek() == 'e' || peek() == 'E') {
+      integral = false;
+      ++pos_;
+      if (peek() == '+' || peek() == '-') ++pos_;
+      if (!(peek() >= '0' && peek() <= '9')) error("invalid number: digit expected in exponent");
+      while (peek() >= '0' && peek() <= '9') ++pos_;
+    }
+    const std::string_view token = text_.substr(start, pos_ - start);
+    if (integral) {
+      std::int64_t i = 0;
+      const auto r = std::from_chars(token.data(), token.data() + token.size(), i);
+      if (r.ec == std::errc() && r.ptr == token.data() + token.size()) return Value(i);
+    }
+    // strtod needs a terminated buffer; tokens are short.
+    const std::string buf(token);
+    char* end = nullptr;
+    const double d = std::strtod(buf.c_str(), &end);
+    if (end != buf.c_str() + buf.size()) error("invalid number");
+    if (!std::isfinite(d)) error("number out of range");
+    return Value(d);
+  }
+
+  std::string_view text_;
+  ParseOptions options_;
+  std::size_t pos_ = 0;
+};
+
+void dump_to(const Value& v, std::string& out) {
+  switch (v.kind()) {
+    case Value::Kind::Null: out += "null"; break;
+    case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; break;
+    case Value::Kind::Number: {
+      if (v.is_int()) {
+        out += std::to_string(v.as_int());
+        break;
+      }
+      const double d = v.as_number();
+      WMA_CHECK(std::isfinite(d), "[json] cannot write the non-finite number ", d);
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, d);
+      out.append(buf, r.ptr);
+      break;
+    }
+    case Value::Kind::String: out += quote(v.as_string()); break;
+    case Value::Kind::Array: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : v.as_array()) {
+        if (!first) out += ',';
+        first = false;
+        dump_to(item, out);
+      }
+      out += ']';
+      break;
+    }
+    case Value::Kind::Object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [key, item] : v.as_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += quote(key);
+        out += ':';
+        dump_to(item, out);
+      }
+      out += '}';
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+bool Value::as_bool() const {
+  expect_kind(*this, Kind::Bool);
+  return bool_;
+}
+
+double Value::as_number() const {
+  expect_kind(*this, Kind::Number);
+  return number_;
+}
+
+std::int64_t Value::as_int() const {
+  expect_kind(*this, Kind::Number);
+  WMA_CHECK(is_int_, "[json] expected an integer, got ", number_);
+  return int_;
+}
+
+const std::string& Value::as_string() const {
+  expect_kind(*this, Kind::String);
+  return string_;
+}
+
+const Array& Value::as_array() const {
+  expect_kind(*this, Kind::Array);
+  return array_;
+}
+
+Array& Value::as_array() {
+  expect_kind(*this, Kind::Array);
+  return array_;
+}
+
+const Object& Value::as_object() const {
+  expect_kind(*this, Kind::Object);
+  return object_;
+}
+
+Object& Value::as_object() {
+  expect_kind(*this, Kind::Object);
+  return object_;
+}
+
+const Value* Value::find(std::string_view key) const {
+  if (kind_ != Kind::Object) return nullptr;
+  for (const auto& m : object_)
+    if (m.first == key) return &m.second;
+  return nullptr;
+}
+
+const Value& Value::at(std::string_view key) const {
+  expect_kind(*this, Kind::Object);
+  const Value* v = find(key);
+  WMA_CHECK(v != nullptr, "[json] missing key ", quote(key));
+  return *v;
+}
+
+void Value::set(std::string key, Value value) {
+  expect_kind(*this, Kind::Object);
+  for (auto& m : object_) {
+    if (m.first == key) {
+      m.second = std::move(value);
+      return;
+    }
+  }
+  object_.emplace_back(std::move(key), std::move(value));
+}
+
+Value parse(std::string_view text, const ParseOptions& options) { return Parser(text, options).document(); }
+
+std::string dump(const Value& value) {
+  std::string out;
+  dump_to(value, out);
+  return out;
+}
+
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace wma::io::json
