@@ -25,7 +25,7 @@ enum class KeyLayout { Plain, DeepSpeed };
 class TensorSource {
  public:
   virtual ~TensorSource() = default;
-  virtual std::string format() const = 0;  // human-readable, e.g. "safetensors"
+  virtual std::string format() const { return "tensor source"; }  // human-readable, e.g. "safetensors"
   virtual KeyLayout key_layout() const { return KeyLayout::Plain; }
   virtual const std::string& path() const = 0;
   virtual const std::vector<TensorInfo>& tensors() const = 0;
