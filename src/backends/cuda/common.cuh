@@ -1,0 +1,191 @@
+// Shared device helpers for the CUDA kernels: float <-> storage-type conversion, dtype
+// dispatch onto template lambdas, strided index maps passed by value, launch sizing and
+// block reductions. Kernels compute in fp32 whatever the storage type.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "backends/backend.h"
+#include "backends/cuda/context.h"
+#include "backends/cuda/cuda_check.h"
+#include "core/tensor.h"
+
+namespace wma::cuda {
+
+// ---- element conversion ----------------------------------------------------------------
+
+template <typename T>
+__device__ __forceinline__ float to_float(T v) {
+  return static_cast<float>(v);
+}
+template <>
+__device__ __forceinline__ float to_float<__half>(__half v) {
+  return __half2float(v);
+}
+template <>
+__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+
+template <typename T>
+__device__ __forceinline__ T from_float(float v) {
+  return static_cast<T>(v);
+}
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// Loads element i of a buffer whose dtype is known only at run time (norm affine
+// parameters may differ from the activation dtype).
+__device__ __forceinline__ float load_any(const void* p, DType t, std::int64_t i) {
+  switch (t) {
+    case DType::F32: return static_cast<const float*>(p)[i];
+    case DType::F16: return __half2float(static_cast<const __half*>(p)[i]);
+    case DType::BF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    case DType::I32: return static_cast<float>(static_cast<const std::int32_t*>(p)[i]);
+    case DType::I64: return static_cast<float>(static_cast<const std::int64_t*>(p)[i]);
+  }
+  return 0.0f;
+}
+
+// ---- activations (same formulas as the CPU reference) ------------------------------------
+
+__device__ __forceinline__ float apply_activation(float x, ops::Activation act) {
+  switch (act) {
+    case ops::Activation::None: return x;
+    case ops::Activation::SiLU: return x / (1.0f + expf(-x));
+    case ops::Activation::GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case ops::Activation::GELUTanh: {
+      const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);
+      return 0.5f * x * (1.0f + tanhf(inner));
+    }
+    case ops::Activation::Mish: {
+      // softplus with torch's threshold of 20, where log1p(exp(x)) == x in fp32.
+      const float sp = x > 20.0f ? x : log1pf(expf(x));
+      return x * tanhf(sp);
+    }
+    case ops::Activation::ReLU: return x > 0.0f ? x : 0.0f;
+  }
+  return x;
+}
+
+// ---- dtype dispatch --------------------------------------------------------------------
+
+// Calls fn.template operator()<T>() with T the storage type of a float dtype.
+template <typename Fn>
+void dispatch_float(DType t, const char* op, Fn&& fn) {
+  switch (t) {
+    case DType::F32: fn.template operator()<float>(); return;
+    case DType::F16: fn.template operator()<__half>(); return;
+    case DType::BF16: fn.template operator()<__nv_bfloat16>(); return;
+    default: fail("[", op, "] CUDA kernel needs f32, f16 or bf16, got ", dtype_name(t));
+  }
+}
+
+template <typename Fn>
+void dispatch_any(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::F32: fn.template operator()<float>(); return;
+    case DType::F16: fn.template operator()<__half>(); return;
+    case DType::BF16: fn.template operator()<__nv_bfloat16>(); return;
+    case DType::I32: fn.template operator()<std::int32_t>(); return;
+    case DType::I64: fn.template operator()<std::int64_t>(); return;
+  }
+}
+
+// ---- strided index maps ----------------------------------------------------------------
+
+constexpr int kMaxDims = 8;
+
+// Up to three strided operands over one shape, passed to kernels by value. Dimensions of
+// size 1 are dropped and adjacent dimensions that are contiguous in every operand merged,
+// so common cases run with rank 1 or 2.
+struct StridedMap {
+  int rank = 0;
+  std::int64_t shape[kMaxDims] = {};
+  std::int64_t strides[3][kMaxDims] = {};
+
+  __device__ __forceinline__ void offsets(std::int64_t linear, std::int64_t* off, int n) const {
+    for (int k = 0; k < n; ++k) off[k] = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      const std::int64_t i = linear % shape[d];
+      linear /= shape[d];
+      for (int k = 0; k < n; ++k) off[k] += i * strides[k][d];
+    }
+  }
+};
+
+StridedMap make_strided_map(const Shape& shape, const Shape* const* strides, int n, const char* op);
+
+// ---- launch helpers --------------------------------------------------------------------
+
+constexpr int kThreads = 256;
+
+inline unsigned grid_for(std::int64_t n, int threads = kThreads) {
+  const std::int64_t blocks = (n + threads - 1) / threads;
+  // Grid-stride loops cover the rest; a few waves per SM keep every SM busy.
+  const std::int64_t cap = static_cast<std::int64_t>(context().sm_count_) * 32;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
+}
+
+inline void check_float_same(const char* op, std::initializer_list<const Tensor*> ts) {
+  const DType t = (*ts.begin())->dtype();
+  for (const Tensor* x : ts) {
+    if (x == nullptr) continue;
+    WMA_CHECK(x->device() == Device::CUDA, "[", op, "] expected a CUDA tensor, got ", x->describe());
+    WMA_CHECK(x->dtype() == t, "[", op, "] mixed dtypes: ", x->describe(), " vs ", dtype_name(t));
+  }
+}
+
+inline void check_contiguous(const char* op, std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* x : ts)
+    if (x != nullptr) WMA_CHECK(x->is_contiguous(), "[", op, "] CUDA kernel needs a contiguous tensor, got ", x->describe());
+}
+
+// ---- block reductions --------------------------------------------------------------------
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Sum over the block, returned to every thread. `scratch` holds 32 floats; the trailing
+// barrier lets the caller reuse it straight away.
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+  v = warp_sum(v);
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float r = lane < warps ? scratch[lane] : 0.0f;
+  r = warp_sum(r);
+  __syncthreads();
+  return r;
+}
+
+__device__ __forceinline__ float block_max(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+  v = warp_max(v);
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float r = lane < warps ? scratch[lane] : -INFINITY;
+  r = warp_max(r);
+  __syncthreads();
+  return r;
+}
+
+}  // namespace wma::cuda

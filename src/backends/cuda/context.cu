@@ -1,0 +1,111 @@
+// cuda::init() and the other backend entry points that are not kernels: device set-up,
+// the cudaMalloc allocator registered as the CUDA default, cross-device copies, sync.
+#include <memory>
+#include <mutex>
+
+#include "backends/backend.h"
+#include "backends/cuda/context.h"
+#include "backends/cuda/cuda_check.h"
+#include "core/allocator.h"
+#include "core/log.h"
+
+namespace wma::cuda {
+namespace {
+
+// cuBLASLt picks faster split-K and stream-K kernels when it has scratch; 32 MiB is what
+// NVIDIA recommends for Hopper.
+constexpr std::size_t kLtWorkspaceBytes = 32u << 20;
+
+class CudaAllocator : public Allocator {
+ public:
+  std::shared_ptr<Storage> allocate(std::size_t bytes) override {
+    auto storage = std::make_shared<Storage>();
+    storage->bytes = bytes;
+    storage->device = Device::CUDA;
+    if (bytes == 0) return storage;
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, bytes);
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky-free error so later calls are not blamed
+      std::size_t free_bytes = 0, total_bytes = 0;
+      cudaMemGetInfo(&free_bytes, &total_bytes);
+      fail("[alloc] cudaMalloc of ", bytes, " bytes failed: ", cudaGetErrorString(e), " (", free_bytes >> 20,
+           " MiB free of ", total_bytes >> 20, " MiB)");
+    }
+    storage->data = p;
+    // cudaFree waits for the device, so a block freed while kernels still read it is safe.
+    storage->owner = std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+    return storage;
+  }
+  Device device() const override { return Device::CUDA; }
+};
+
+Context g_context;
+bool g_ready = false;
+std::once_flag g_once;
+
+void init_once() {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    fail("[cuda] no usable GPU: ", e != cudaSuccess ? cudaGetErrorString(e) : "no devices found");
+  }
+  Context& c = g_context;
+  WMA_CUDA_CHECK(cudaGetDevice(&c.device_));
+  cudaDeviceProp prop{};
+  WMA_CUDA_CHECK(cudaGetDeviceProperties(&prop, c.device_));
+  c.sm_count_ = prop.multiProcessorCount;
+  c.max_smem_per_block_ = prop.sharedMemPerBlockOptin;
+  WMA_CUDA_CHECK(cudaStreamCreateWithFlags(&c.stream_, cudaStreamNonBlocking));
+  WMA_CUBLAS_CHECK(cublasLtCreate(&c.lt_));
+  WMA_CUDA_CHECK(cudaMalloc(&c.workspace_, kLtWorkspaceBytes));
+  c.workspace_bytes_ = kLtWorkspaceBytes;
+  static CudaAllocator allocator;
+  register_default_allocator(Device::CUDA, &allocator);
+  g_ready = true;
+  log_info("[cuda] ", prop.name, ", ", prop.multiProcessorCount, " SMs, ", prop.totalGlobalMem >> 20, " MiB, sm_",
+           prop.major, prop.minor);
+}
+
+}  // namespace
+
+Context& context() {
+  WMA_CHECK(g_ready, "[cuda] backend used before cuda::init()");
+  return g_context;
+}
+
+void init() {
+  // A failed first attempt (no GPU) rethrows here and leaves the flag unset, so a later
+  // call tries again and fails just as loudly.
+  std::call_once(g_once, init_once);
+}
+
+bool available() {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return count > 0;
+}
+
+void copy_across_devices(const Tensor& dst, const Tensor& src) {
+  WMA_CHECK(dst.shape() == src.shape() && dst.dtype() == src.dtype(), "[copy_across_devices] ", dst.describe(),
+            " <- ", src.describe(), ": shapes and dtypes must match");
+  WMA_CHECK(dst.is_contiguous() && src.is_contiguous(), "[copy_across_devices] needs contiguous tensors, got ",
+            dst.describe(), " <- ", src.describe());
+  WMA_CHECK(dst.device() == Device::CUDA || src.device() == Device::CUDA,
+            "[copy_across_devices] neither side is on the GPU");
+  if (dst.nbytes() == 0) return;
+  cudaStream_t s = stream();
+  WMA_CUDA_CHECK(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), dst.nbytes(), cudaMemcpyDefault, s));
+  // Pageable host memory may still be read after the call returns; waiting makes the copy
+  // safe for callers that free or reuse the host buffer next.
+  WMA_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void synchronize() { WMA_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+}  // namespace wma::cuda

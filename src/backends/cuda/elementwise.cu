@@ -1,0 +1,312 @@
+// Elementwise and data-movement kernels: copy_into (any dtype pair, any strides), fill,
+// binary ops over broadcast views, axpby, activations, GEGLU, nearest 2x upsampling and
+// the sinusoidal timestep embedding. All are memory-bound; this version favours generality
+// (strided index maps) with a flat fast path when every operand is contiguous.
+#include <type_traits>
+
+#include "backends/cuda/common.cuh"
+
+namespace wma::cuda {
+
+StridedMap make_strided_map(const Shape& shape, const Shape* const* strides, int n, const char* op) {
+  StridedMap m;
+  // Walk from the innermost dimension, dropping size-1 dims and merging a dim into the
+  // one inside it when every operand steps through both as one run.
+  std::int64_t dims[64], st[3][64];
+  int r = 0;
+  for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
+    if (shape[d] == 1) continue;
+    bool merge = r > 0;
+    for (int k = 0; k < n && merge; ++k) merge = (*strides[k])[d] == st[k][r - 1] * dims[r - 1];
+    if (merge) {
+      dims[r - 1] *= shape[d];
+      continue;
+    }
+    WMA_CHECK(r < 64, "[", op, "] too many dimensions");
+    dims[r] = shape[d];
+    for (int k = 0; k < n; ++k) st[k][r] = (*strides[k])[d];
+    ++r;
+  }
+  WMA_CHECK(r <= kMaxDims, "[", op, "] CUDA strided kernels handle at most ", kMaxDims,
+            " non-mergeable dimensions, got ", r, " for shape ", shape_str(shape));
+  m.rank = r;
+  for (int i = 0; i < r; ++i) {
+    m.shape[r - 1 - i] = dims[i];
+    for (int k = 0; k < n; ++k) m.strides[k][r - 1 - i] = st[k][i];
+  }
+  return m;
+}
+
+namespace {
+
+template <typename D, typename S>
+__device__ __forceinline__ D convert(S v) {
+  if constexpr (std::is_integral_v<D> && std::is_integral_v<S>)
+    return static_cast<D>(v);
+  else
+    return from_float<D>(to_float<S>(v));
+}
+
+bool map_is_flat(const StridedMap& m, int n) {
+  if (m.rank > 1) return false;
+  for (int k = 0; k < n; ++k)
+    if (m.rank == 1 && m.strides[k][0] != 1) return false;
+  return true;
+}
+
+template <typename D, typename S>
+__global__ void copy_kernel(D* dst, const S* src, StridedMap m, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    std::int64_t off[2];
+    m.offsets(i, off, 2);
+    dst[off[0]] = convert<D, S>(src[off[1]]);
+  }
+}
+
+template <typename T>
+__global__ void fill_kernel(T* dst, StridedMap m, std::int64_t n, T value) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    std::int64_t off[1];
+    m.offsets(i, off, 1);
+    dst[off[0]] = value;
+  }
+}
+
+__device__ __forceinline__ float binary_apply(float a, float b, BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+  }
+  return 0.0f;
+}
+
+template <typename T, bool Flat>
+__global__ void binary_kernel(T* out, const T* a, const T* b, StridedMap m, std::int64_t n, BinaryOp op) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    std::int64_t off[3] = {i, i, i};
+    if constexpr (!Flat) m.offsets(i, off, 3);
+    out[off[0]] = from_float<T>(binary_apply(to_float(a[off[1]]), to_float(b[off[2]]), op));
+  }
+}
+
+template <typename T>
+__global__ void axpby_kernel(T* out, float alpha, const T* x, float beta, const T* y, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    out[i] = from_float<T>(alpha * to_float(x[i]) + beta * to_float(y[i]));
+}
+
+template <typename T>
+__global__ void activation_kernel(T* out, const T* x, std::int64_t n, ops::Activation act) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    out[i] = from_float<T>(apply_activation(to_float(x[i]), act));
+}
+
+template <typename T>
+__global__ void geglu_kernel(T* out, const T* x, std::int64_t n, std::int64_t half) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t row = i / half, j = i - row * half;
+    const T* xr = x + row * 2 * half;
+    out[i] = from_float<T>(to_float(xr[j]) * apply_activation(to_float(xr[half + j]), ops::Activation::GELU));
+  }
+}
+
+template <typename T>
+__global__ void upsample2x_kernel(T* out, const T* x, std::int64_t n, std::int64_t h, std::int64_t w,
+                                  std::int64_t c) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    std::int64_t r = i;
+    const std::int64_t ch = r % c;
+    r /= c;
+    const std::int64_t ow = r % (2 * w);
+    r /= 2 * w;
+    const std::int64_t oh = r % (2 * h);
+    const std::int64_t nb = r / (2 * h);
+    out[i] = x[((nb * h + oh / 2) * w + ow / 2) * c + ch];
+  }
+}
+
+// Frequencies are computed on the host (see timestep_embedding) and passed by value, so
+// they are the CPU reference's float32 values bit for bit and the kernel stays capturable.
+constexpr int kMaxTimestepHalf = 2048;
+struct FreqTable {
+  float f[kMaxTimestepHalf];
+};
+
+template <typename TT>
+__global__ void timestep_kernel(float* out, const TT* t, std::int64_t t_stride, int batch, int dim, int half,
+                                bool cos_first, const __grid_constant__ FreqTable freqs) {
+  const std::int64_t n = static_cast<std::int64_t>(batch) * dim;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t b = i / dim;
+    const int j = static_cast<int>(i - b * dim);
+    float v = 0.0f;  // the odd-dim pad column
+    if (j < 2 * half) {
+      const int k = j < half ? j : j - half;
+      const float arg = to_float(t[b * t_stride]) * freqs.f[k];
+      const bool first = j < half;
+      v = (first == cos_first) ? cosf(arg) : sinf(arg);
+    }
+    out[i] = v;
+  }
+}
+
+}  // namespace
+
+void copy_into(const Tensor& dst, const Tensor& src) {
+  WMA_CHECK(dst.shape() == src.shape(), "[copy_into] shape mismatch: ", dst.describe(), " <- ", src.describe());
+  WMA_CHECK(dst.device() == Device::CUDA && src.device() == Device::CUDA, "[copy_into] both tensors must be on the GPU: ",
+            dst.describe(), " <- ", src.describe());
+  const std::int64_t n = dst.numel();
+  if (n == 0) return;
+  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
+    if (dst.data_ptr() != src.data_ptr())
+      WMA_CUDA_CHECK(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), dst.nbytes(), cudaMemcpyDeviceToDevice, stream()));
+    return;
+  }
+  const Shape* st[2] = {&dst.strides(), &src.strides()};
+  const StridedMap m = make_strided_map(dst.shape(), st, 2, "copy_into");
+  dispatch_any(dst.dtype(), [&]<typename D>() {
+    dispatch_any(src.dtype(), [&]<typename S>() {
+      copy_kernel<D, S><<<grid_for(n), kThreads, 0, stream()>>>(dst.data<D>(), src.data<S>(), m, n);
+      WMA_CUDA_CHECK_LAUNCH();
+    });
+  });
+}
+
+void fill(const Tensor& dst, float value) {
+  WMA_CHECK(dst.device() == Device::CUDA, "[fill] expected a CUDA tensor, got ", dst.describe());
+  const std::int64_t n = dst.numel();
+  if (n == 0) return;
+  const Shape* st[1] = {&dst.strides()};
+  const StridedMap m = make_strided_map(dst.shape(), st, 1, "fill");
+  dispatch_any(dst.dtype(), [&]<typename T>() {
+    const T v = [&] {
+      if constexpr (std::is_integral_v<T>)
+        return static_cast<T>(value);
+      else if constexpr (std::is_same_v<T, float>)
+        return value;
+      else if constexpr (std::is_same_v<T, __half>)
+        return __float2half_rn(value);
+      else
+        return __float2bfloat16_rn(value);
+    }();
+    fill_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(dst.data<T>(), m, n, v);
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void binary(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op) {
+  check_float_same("binary", {&out, &a, &b});
+  WMA_CHECK(a.shape() == out.shape() && b.shape() == out.shape(), "[binary] operands ", a.describe(), " and ",
+            b.describe(), " must be expanded to ", out.describe());
+  const std::int64_t n = out.numel();
+  if (n == 0) return;
+  const Shape* st[3] = {&out.strides(), &a.strides(), &b.strides()};
+  const StridedMap m = make_strided_map(out.shape(), st, 3, "binary");
+  const bool flat = map_is_flat(m, 3);
+  dispatch_float(out.dtype(), "binary", [&]<typename T>() {
+    if (flat)
+      binary_kernel<T, true><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, op);
+    else
+      binary_kernel<T, false><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, op);
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void axpby(const Tensor& out, float alpha, const Tensor& x, float beta, const Tensor& y) {
+  check_float_same("axpby", {&out, &x, &y});
+  check_contiguous("axpby", {&out, &x, &y});
+  WMA_CHECK(x.numel() == out.numel() && y.numel() == out.numel(), "[axpby] size mismatch: ", out.describe(), ", ",
+            x.describe(), ", ", y.describe());
+  const std::int64_t n = out.numel();
+  if (n == 0) return;
+  dispatch_float(out.dtype(), "axpby", [&]<typename T>() {
+    axpby_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), alpha, x.data<T>(), beta, y.data<T>(), n);
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void activation(const Tensor& out, const Tensor& x, ops::Activation act) {
+  check_float_same("activation", {&out, &x});
+  check_contiguous("activation", {&out, &x});
+  const std::int64_t n = out.numel();
+  if (n == 0) return;
+  dispatch_float(out.dtype(), "activation", [&]<typename T>() {
+    activation_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, act);
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void geglu(const Tensor& out, const Tensor& x) {
+  check_float_same("geglu", {&out, &x});
+  check_contiguous("geglu", {&out, &x});
+  const std::int64_t half = out.size(-1);
+  WMA_CHECK(x.size(-1) == 2 * half && x.numel() == 2 * out.numel(), "[geglu] ", x.describe(), " -> ",
+            out.describe());
+  const std::int64_t n = out.numel();
+  if (n == 0) return;
+  dispatch_float(out.dtype(), "geglu", [&]<typename T>() {
+    geglu_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, half);
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void upsample_nearest2x(const Tensor& out, const Tensor& x) {
+  check_float_same("upsample_nearest2x", {&out, &x});
+  check_contiguous("upsample_nearest2x", {&out, &x});
+  WMA_CHECK(x.dim() == 4 && out.dim() == 4 && out.size(1) == 2 * x.size(1) && out.size(2) == 2 * x.size(2) &&
+                out.size(0) == x.size(0) && out.size(3) == x.size(3),
+            "[upsample_nearest2x] ", x.describe(), " -> ", out.describe());
+  const std::int64_t n = out.numel();
+  if (n == 0) return;
+  dispatch_float(out.dtype(), "upsample_nearest2x", [&]<typename T>() {
+    upsample2x_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, x.size(1), x.size(2),
+                                                                  x.size(3));
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void timestep_embedding(const Tensor& out, const Tensor& t, ops::TimestepStyle style) {
+  WMA_CHECK(out.device() == Device::CUDA && t.device() == Device::CUDA, "[timestep_embedding] expected CUDA tensors");
+  WMA_CHECK(out.dtype() == DType::F32 && out.dim() == 2 && out.is_contiguous() && t.dim() == 1 &&
+                t.size(0) == out.size(0),
+            "[timestep_embedding] t ", t.describe(), " -> out ", out.describe());
+  const int batch = static_cast<int>(out.size(0));
+  const int dim = static_cast<int>(out.size(1));
+  const int half = dim / 2;
+  WMA_CHECK(half <= kMaxTimestepHalf, "[timestep_embedding] dim ", dim, " above the CUDA limit ",
+            2 * kMaxTimestepHalf);
+  const bool cos_first = style == ops::TimestepStyle::CosSin;
+  const int denom = cos_first ? half : half - 1;
+  WMA_CHECK(denom > 0, "[timestep_embedding] dim ", dim, " too small for this style");
+  FreqTable freqs;
+  // The CPU reference's expressions (upstream's torch order), operation for operation in
+  // float32, so the frequencies agree bit for bit; only device cosf/sinf (<= 2 ulp) differ.
+  for (int i = 0; i < half; ++i) {
+    if (cos_first) {
+      const float scaled = static_cast<float>(-std::log(10000.0)) * static_cast<float>(i);
+      freqs.f[i] = std::exp(scaled / static_cast<float>(half));
+    } else {
+      const float step = static_cast<float>(-(std::log(10000.0) / static_cast<double>(denom)));
+      freqs.f[i] = std::exp(static_cast<float>(i) * step);
+    }
+  }
+  const std::int64_t n = static_cast<std::int64_t>(batch) * dim;
+  if (n == 0) return;
+  dispatch_any(t.dtype(), [&]<typename TT>() {
+    timestep_kernel<TT><<<grid_for(n), kThreads, 0, stream()>>>(out.data<float>(), t.data<TT>(), t.stride(0), batch,
+                                                                 dim, half, cos_first, freqs);
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace wma::cuda

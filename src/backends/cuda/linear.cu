@@ -1,0 +1,303 @@
+// linear and batched matmul through cuBLASLt: row-major products expressed as column-major
+// ones, fp32 compute (no TF32, so f32 results match the CPU reference), bias / ReLU /
+// tanh-GELU fused as cuBLASLt epilogues, residuals as C with beta = 1, and one small
+// elementwise kernel for what cuBLASLt cannot fuse (exact GELU, SiLU, Mish, act + residual).
+#include <array>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "backends/cuda/common.cuh"
+#include "backends/cuda/implicit_gemm.h"
+
+namespace wma::cuda {
+namespace {
+
+// A stored matrix as cuBLASLt sees it: column-major rows x cols with leading dimension ld,
+// used transposed or not, plus its batch stride in elements.
+struct LtMatrix {
+  bool trans = false;
+  std::int64_t rows = 0, cols = 0, ld = 0, batch_stride = 0;
+};
+
+struct GemmPlan {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+
+// Everything that selects a plan; the pointers only enter through their alignment.
+using PlanKey = std::array<std::int64_t, 22>;
+
+struct PlanKeyHash {
+  std::size_t operator()(const PlanKey& k) const {
+    std::size_t h = 1469598103934665603ull;
+    for (auto v : k) h = (h ^ static_cast<std::size_t>(v)) * 1099511628211ull;
+    return h;
+  }
+};
+
+std::mutex g_plans_mutex;
+std::unordered_map<PlanKey, GemmPlan*, PlanKeyHash> g_plans;
+
+std::int64_t alignment_of(const void* p, std::int64_t batch_stride_bytes, int batch) {
+  std::uint64_t v = reinterpret_cast<std::uintptr_t>(p);
+  if (batch > 1) v |= static_cast<std::uint64_t>(batch_stride_bytes);
+  std::int64_t a = 1;
+  while (a < 256 && (v & static_cast<std::uint64_t>(a)) == 0) a <<= 1;
+  return a;
+}
+
+cudaDataType_t lt_type(DType t) {
+  switch (t) {
+    case DType::F32: return CUDA_R_32F;
+    case DType::F16: return CUDA_R_16F;
+    case DType::BF16: return CUDA_R_16BF;
+    default: fail("[gemm] CUDA GEMM needs f32, f16 or bf16, got ", dtype_name(t));
+  }
+}
+
+cublasLtMatrixLayout_t make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                                   int batch, std::int64_t batch_stride) {
+  cublasLtMatrixLayout_t l = nullptr;
+  WMA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, type, static_cast<std::uint64_t>(rows),
+                                              static_cast<std::uint64_t>(cols), ld));
+  if (batch > 1) {
+    const std::int32_t count = batch;
+    WMA_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+    WMA_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &batch_stride,
+                                                      sizeof(batch_stride)));
+  }
+  return l;
+}
+
+// Finds (once per shape, layout, epilogue and alignment) the algorithm for
+// D[m, n] = op(A) op(B) (+ beta C) (+ epilogue), with C and D sharing one layout.
+// Returns null when cuBLASLt has no algorithm for the combination.
+GemmPlan* find_plan(DType dtype, const LtMatrix& a, const LtMatrix& b, std::int64_t m, std::int64_t n, int batch,
+                    std::int64_t c_batch_stride, cublasLtEpilogue_t epilogue, const void* pa, const void* pb,
+                    const void* pc) {
+  const std::int64_t es = static_cast<std::int64_t>(dtype_size(dtype));
+  const std::int64_t al_a = alignment_of(pa, a.batch_stride * es, batch);
+  const std::int64_t al_b = alignment_of(pb, b.batch_stride * es, batch);
+  const std::int64_t al_c = alignment_of(pc, c_batch_stride * es, batch);
+  const PlanKey key{static_cast<std::int64_t>(dtype), a.trans, a.rows, a.cols, a.ld, a.batch_stride, b.trans, b.rows,
+                    b.cols, b.ld, b.batch_stride, m, n, batch, c_batch_stride, static_cast<std::int64_t>(epilogue),
+                    al_a, al_b, al_c, context().device_, 0, 0};
+  std::lock_guard<std::mutex> lock(g_plans_mutex);
+  if (auto it = g_plans.find(key); it != g_plans.end()) return it->second;
+
+  const cudaDataType_t type = lt_type(dtype);
+  auto plan = std::make_unique<GemmPlan>();
+  WMA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t ta = a.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t tb = b.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  WMA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+  WMA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+  WMA_CUBLAS_CHECK(
+      cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)));
+  plan->a = make_layout(type, a.rows, a.cols, a.ld, batch, a.batch_stride);
+  plan->b = make_layout(type, b.rows, b.cols, b.ld, batch, b.batch_stride);
+  plan->c = make_layout(type, m, n, m, batch, c_batch_stride);
+
+  cublasLtMatmulPreference_t pref = nullptr;
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  const std::uint64_t ws = context().workspace_bytes_;
+  WMA_CUBLAS_CHECK(
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+  const std::uint32_t aligns[3] = {static_cast<std::uint32_t>(al_a), static_cast<std::uint32_t>(al_b),
+                                   static_cast<std::uint32_t>(al_c)};
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aligns[0],
+                                                        sizeof(aligns[0])));
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &aligns[1],
+                                                        sizeof(aligns[1])));
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &aligns[2],
+                                                        sizeof(aligns[2])));
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &aligns[2],
+                                                        sizeof(aligns[2])));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(context().lt_, plan->op, plan->a, plan->b, plan->c,
+                                                           plan->c, pref, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  GemmPlan* out = nullptr;
+  if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
+    plan->algo = result.algo;
+    out = plan.release();
+  } else {
+    cublasLtMatrixLayoutDestroy(plan->a);
+    cublasLtMatrixLayoutDestroy(plan->b);
+    cublasLtMatrixLayoutDestroy(plan->c);
+    cublasLtMatmulDescDestroy(plan->op);
+  }
+  // Failures are cached too, so a shape cuBLASLt rejects costs one heuristic query only.
+  g_plans.emplace(key, out);
+  return out;
+}
+
+void run_plan(GemmPlan* plan, const void* pa, const void* pb, void* pc, const void* bias, float beta) {
+  if (bias != nullptr)
+    WMA_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+  const float alpha = 1.0f;
+  WMA_CUBLAS_CHECK(cublasLtMatmul(context().lt_, plan->op, &alpha, pa, plan->a, pb, plan->b, &beta, pc, plan->c, pc,
+                                  plan->c, &plan->algo, context().workspace_, context().workspace_bytes_,
+                                  stream()));
+}
+
+// out = act(out + bias) + residual over [rows, n]; residual may not alias out.
+template <typename T>
+__global__ void bias_act_residual_kernel(T* out, const T* bias, const T* residual, std::int64_t total, std::int64_t n,
+                                         ops::Activation act) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    float v = to_float(out[i]);
+    if (bias != nullptr) v += to_float(bias[i % n]);
+    v = apply_activation(v, act);
+    if (residual != nullptr) v += to_float(residual[i]);
+    out[i] = from_float<T>(v);
+  }
+}
+
+void bias_act_residual(const Tensor& out, const Tensor* bias, const Tensor* residual, ops::Activation act) {
+  const std::int64_t total = out.numel();
+  if (total == 0 || (bias == nullptr && residual == nullptr && act == ops::Activation::None)) return;
+  dispatch_float(out.dtype(), "linear", [&]<typename T>() {
+    bias_act_residual_kernel<T><<<grid_for(total), kThreads, 0, stream()>>>(
+        out.data<T>(), bias ? bias->data<T>() : nullptr, residual ? residual->data<T>() : nullptr, total,
+        out.size(-1), act);
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+bool same_view(const Tensor& a, const Tensor& b) {
+  return a.data_ptr() == b.data_ptr() && a.strides() == b.strides() && a.dtype() == b.dtype();
+}
+
+bool overlaps(const Tensor& a, const Tensor& b) {
+  const char* pa = static_cast<const char*>(a.data_ptr());
+  const char* pb = static_cast<const char*>(b.data_ptr());
+  return pa < pb + b.nbytes() && pb < pa + a.nbytes();
+}
+
+// A row-major [rows, cols] view with strides (sr, sc) as a cuBLASLt operand that must
+// present itself as its transpose (cols x rows, column-major); nullopt when neither
+// dimension is unit-stride.
+std::optional<LtMatrix> as_transposed_operand(std::int64_t rows, std::int64_t cols, std::int64_t sr, std::int64_t sc) {
+  if ((cols == 1 || sc == 1) && (rows == 1 || sr >= cols)) return LtMatrix{false, cols, rows, rows == 1 ? cols : sr, 0};
+  if ((rows == 1 || sr == 1) && (cols == 1 || sc >= rows)) return LtMatrix{true, rows, cols, cols == 1 ? rows : sc, 0};
+  return std::nullopt;
+}
+
+}  // namespace
+
+void linear(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+            const ops::LinearEpilogue& epilogue) {
+  const Tensor* residual = epilogue.residual;
+  check_float_same("linear", {&out, &x, &weight, bias, residual});
+  check_contiguous("linear", {&out, &x, &weight, bias});
+  const std::int64_t k = weight.size(1), n = weight.size(0);
+  WMA_CHECK(weight.dim() == 2 && x.size(-1) == k && out.size(-1) == n && out.numel() % (n ? n : 1) == 0,
+            "[linear] x ", x.describe(), ", weight ", weight.describe(), ", out ", out.describe());
+  const std::int64_t m = n ? out.numel() / n : 0;
+  WMA_CHECK(x.numel() == m * k, "[linear] x ", x.describe(), " does not match out ", out.describe());
+  if (residual != nullptr)
+    WMA_CHECK(residual->shape() == out.shape(), "[linear] residual ", residual->describe(), " vs out ", out.describe());
+  if (out.numel() == 0) return;
+  if (k == 0) {
+    fill(out, 0.0f);
+    bias_act_residual(out, bias, residual, epilogue.act);
+    return;
+  }
+  const ops::Activation act = epilogue.act;
+  const DType dt = out.dtype();
+  // Column-major view: out^T [n, m] = W [n, k] (stored k x n, transposed) times x^T [k, m].
+  const LtMatrix ma{true, k, n, k, 0};
+  const LtMatrix mb{false, k, m, k, 0};
+  const bool bias_aligned = bias == nullptr || reinterpret_cast<std::uintptr_t>(bias->data_ptr()) % 16 == 0;
+
+  // Fully fused: bias and ReLU / tanh-GELU as epilogue, residual as C with beta = 1 (the
+  // epilogue would act on the residual too, so residual and activation do not mix here).
+  const bool lt_act = act == ops::Activation::None || act == ops::Activation::ReLU || act == ops::Activation::GELUTanh;
+  if (bias_aligned && lt_act && (residual == nullptr || act == ops::Activation::None)) {
+    cublasLtEpilogue_t e = CUBLASLT_EPILOGUE_DEFAULT;
+    if (act == ops::Activation::ReLU) e = bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+    else if (act == ops::Activation::GELUTanh) e = bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+    else if (bias) e = CUBLASLT_EPILOGUE_BIAS;
+    if (GemmPlan* plan = find_plan(dt, ma, mb, n, m, 1, 0, e, weight.data_ptr(), x.data_ptr(), out.data_ptr())) {
+      if (residual != nullptr && !same_view(*residual, out)) {
+        WMA_CHECK(!overlaps(*residual, out), "[linear] residual partially overlaps the output");
+        copy_into(out, *residual);
+      }
+      run_plan(plan, weight.data_ptr(), x.data_ptr(), out.data_ptr(), bias ? bias->data_ptr() : nullptr,
+               residual ? 1.0f : 0.0f);
+      return;
+    }
+  }
+
+  // Otherwise the product goes to out (or a scratch tensor when the residual lives in out)
+  // and one elementwise pass applies bias, activation and residual.
+  const bool residual_in_out = residual != nullptr && overlaps(*residual, out);
+  const Tensor target = residual_in_out ? Tensor::empty(out.shape(), dt, Device::CUDA) : out;
+  if (GemmPlan* plan = find_plan(dt, ma, mb, n, m, 1, 0, CUBLASLT_EPILOGUE_DEFAULT, weight.data_ptr(), x.data_ptr(),
+                                 target.data_ptr())) {
+    run_plan(plan, weight.data_ptr(), x.data_ptr(), target.data_ptr(), nullptr, 0.0f);
+  } else {
+    // cuBLASLt declined (odd sizes or alignment): a linear layer is a 1x1 convolution.
+    ConvGeometry g;
+    g.w = static_cast<int>(m);
+    g.wo = static_cast<int>(m);
+    g.cin = static_cast<int>(k);
+    g.cout = static_cast<int>(n);
+    WMA_CHECK(m <= INT32_MAX && k <= INT32_MAX, "[linear] fallback GEMM limited to 2^31 rows");
+    implicit_gemm(target.reshape({m, n}), x.reshape({m, k}), weight, nullptr, nullptr, g);
+  }
+  if (residual_in_out) {
+    bias_act_residual(target, bias, nullptr, act);
+    binary(out, target, *residual, BinaryOp::Add);
+  } else {
+    if (residual != nullptr) WMA_CHECK(residual->is_contiguous(), "[linear] residual must be contiguous, got ",
+                                       residual->describe());
+    bias_act_residual(out, bias, residual, act);
+  }
+}
+
+void matmul(const Tensor& out, const Tensor& a, const Tensor& b) {
+  check_float_same("matmul", {&out, &a, &b});
+  check_contiguous("matmul", {&out});
+  WMA_CHECK(a.dim() == 3 && b.dim() == 3 && out.dim() == 3, "[matmul] a ", a.describe(), ", b ", b.describe(),
+            ", out ", out.describe());
+  const std::int64_t batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+  WMA_CHECK(b.size(1) == k && (b.size(0) == batch || b.size(0) == 1) && out.size(0) == batch && out.size(1) == m &&
+                out.size(2) == n,
+            "[matmul] a ", a.describe(), ", b ", b.describe(), ", out ", out.describe());
+  WMA_CHECK(batch <= INT32_MAX, "[matmul] batch too large");
+  if (out.numel() == 0) return;
+  if (k == 0) {
+    fill(out, 0.0f);
+    return;
+  }
+  // Column-major view: out^T [n, m] = b^T [n, k] times a^T [k, m].
+  Tensor av = a, bv = b;
+  auto ma = as_transposed_operand(k, n, b.stride(1), b.stride(2));
+  if (!ma) {
+    bv = Tensor::empty(b.shape(), b.dtype(), Device::CUDA);
+    copy_into(bv, b);
+    ma = as_transposed_operand(k, n, bv.stride(1), bv.stride(2));
+  }
+  auto mb = as_transposed_operand(m, k, a.stride(1), a.stride(2));
+  if (!mb) {
+    av = Tensor::empty(a.shape(), a.dtype(), Device::CUDA);
+    copy_into(av, a);
+    mb = as_transposed_operand(m, k, av.stride(1), av.stride(2));
+  }
+  ma->batch_stride = bv.size(0) == 1 ? 0 : bv.stride(0);
+  mb->batch_stride = batch == 1 ? 0 : av.stride(0);
+  GemmPlan* plan = find_plan(out.dtype(), *ma, *mb, n, m, static_cast<int>(batch), m * n, CUBLASLT_EPILOGUE_DEFAULT,
+                             bv.data_ptr(), av.data_ptr(), out.data_ptr());
+  WMA_CHECK(plan != nullptr, "[matmul] cuBLASLt has no algorithm for a ", a.describe(), " x b ", b.describe(),
+            " (strides ", shape_str(a.strides()), ", ", shape_str(b.strides()), ")");
+  run_plan(plan, bv.data_ptr(), av.data_ptr(), out.data_ptr(), nullptr, 0.0f);
+}
+
+}  // namespace wma::cuda
