@@ -34,12 +34,13 @@ Tensor cast(const Tensor& x, DType dtype) {
 
 Tensor to_device(const Tensor& x, Device device) {
   check_defined("to_device", "x", x);
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), device);
   if (device == x.device()) {
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), device);
     copy_into(out, x);
     return out;
   }
 #if WMA_WITH_CUDA
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), device);
   if (out.numel() > 0) cuda::copy_across_devices(out, contiguous(x));
   return out;
 #else

@@ -1,0 +1,82 @@
+// Attention against a naive double-precision softmax(QK^T)V, on strided q/k/v (slices of a
+// fused projection), with per-batch and shared additive masks including -inf.
+#include <limits>
+
+#include "op_test_util.h"
+
+namespace wma::test {
+namespace {
+
+std::vector<float> attention_ref(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
+  const auto qv = q.to_floats(), kv = k.to_floats(), vv = v.to_floats();
+  const std::vector<float> mv = mask ? mask->to_floats() : std::vector<float>();
+  const std::int64_t b = q.size(0), lq = q.size(1), h = q.size(2), d = q.size(3), lk = k.size(1), dv = v.size(3);
+  std::vector<float> out(static_cast<std::size_t>(b * lq * h * dv));
+  for (std::int64_t bb = 0; bb < b; ++bb)
+    for (std::int64_t i = 0; i < lq; ++i)
+      for (std::int64_t hh = 0; hh < h; ++hh) {
+        std::vector<double> s(static_cast<std::size_t>(lk));
+        double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+        for (std::int64_t j = 0; j < lk; ++j) {
+          double acc = 0;
+          for (std::int64_t e = 0; e < d; ++e)
+            acc += static_cast<double>(qv[((bb * lq + i) * h + hh) * d + e]) * kv[((bb * lk + j) * h + hh) * d + e];
+          s[j] = scale * acc;
+          if (mask) s[j] += mv[((mask->size(0) == 1 ? 0 : bb) * lq + i) * lk + j];
+          mx = std::max(mx, s[j]);
+        }
+        for (auto& x : s) sum += (x = std::exp(x - mx));
+        for (std::int64_t e = 0; e < dv; ++e) {
+          double acc = 0;
+          for (std::int64_t j = 0; j < lk; ++j) acc += s[j] / sum * vv[((bb * lk + j) * h + hh) * dv + e];
+          out[((bb * lq + i) * h + hh) * dv + e] = static_cast<float>(acc);
+        }
+      }
+  return out;
+}
+
+TEST(Attention, StridedSlicesOfAFusedProjection) {
+  const std::int64_t b = 2, l = 9, h = 3, d = 5;
+  const Tensor qkv = random_tensor({b, l, 3, h, d}, 1, -2, 2);
+  const Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  ASSERT_FALSE(q.is_contiguous());
+  const float scale = 1.0f / std::sqrt(5.0f);
+  const Tensor y = ops::attention(q, k, v, nullptr, scale);
+  EXPECT_EQ(y.shape(), (Shape{b, l, h, d}));
+  expect_close(y, attention_ref(q, k, v, nullptr, scale), 1e-5f, 1e-6f);
+}
+
+TEST(Attention, CrossAttentionWithMasks) {
+  const Tensor q = padded_view({2, 7, 2, 4}, 2), k = random_tensor({2, 5, 2, 4}, 3);
+  const Tensor v = transposed_view({2, 5, 2, 6}, 4);  // Dv = 6, last dim strided: copied by the front door
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> shared_mask(7 * 5, 0.0f);
+  for (int i = 0; i < 7; ++i)
+    for (int j = 0; j < 5; ++j)
+      if (j > i % 5) shared_mask[i * 5 + j] = -inf;  // block-causal pattern: key 0 always visible
+  const Tensor m1 = Tensor::from_floats({1, 7, 5}, shared_mask);
+  const Tensor m2 = random_tensor({2, 7, 5}, 5, -3, 0);
+  expect_close(ops::attention(q, k, v, &m1, 0.5f), attention_ref(q, k, v, &m1, 0.5f), 1e-5f, 1e-6f);
+  expect_close(ops::attention(q, k, v, &m2, 0.5f), attention_ref(q, k, v, &m2, 0.5f), 1e-5f, 1e-6f);
+}
+
+TEST(Attention, LongerSequenceRunsInParallel) {
+  const Tensor q = random_tensor({1, 64, 2, 16}, 6), k = random_tensor({1, 80, 2, 16}, 7),
+               v = random_tensor({1, 80, 2, 16}, 8);
+  expect_close(ops::attention(q, k, v, nullptr, 0.25f), attention_ref(q, k, v, nullptr, 0.25f), 1e-5f, 1e-6f);
+}
+
+TEST(Attention, RejectsBadShapes) {
+  const Tensor q = Tensor::zeros({2, 7, 2, 4}), k = Tensor::zeros({2, 5, 2, 4}), v = Tensor::zeros({2, 5, 2, 6});
+  expect_error([&] { ops::attention(q, Tensor::zeros({2, 5, 3, 4}), v, nullptr, 1); },
+               "[attention] expected k [2, Lk, 2, 4] for q f32[2, 7, 2, 4] cpu, got f32[2, 5, 3, 4] cpu");
+  expect_error([&] { ops::attention(q, k, Tensor::zeros({2, 4, 2, 6}), nullptr, 1); },
+               "[attention] expected v [2, 5, 2, Dv]");
+  const Tensor bad_mask = Tensor::zeros({3, 7, 5});
+  expect_error([&] { ops::attention(q, k, v, &bad_mask, 1); }, "[attention] expected mask [2 or 1, 7, 5], got f32[3, 7, 5] cpu");
+  expect_error([&] { ops::attention(Tensor::zeros({2, 7, 8}), k, v, nullptr, 1); },
+               "[attention] expected q [B, Lq, H, D], got f32[2, 7, 8] cpu");
+}
+
+}  // namespace
+}  // namespace wma::test
