@@ -1,0 +1,396 @@
+// Cross-backend op table (after ggml's test-backend-ops): every case builds awkward f32
+// inputs on the CPU, rounds them to the dtype under test, runs the same ops:: call on the
+// CPU (reference, f32) and on the GPU (f32, f16, bf16), and compares with a normalised
+// error max|gpu - cpu| / max|cpu|. GPU buffers carry guard bytes and NaN-poisoned bodies.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/allocator.h"
+#include "cuda_test_util.h"
+#include "ops/ops.h"
+
+namespace wma::test {
+namespace {
+
+using Inputs = std::vector<Tensor>;
+using ops::Activation;
+
+struct Tolerance {
+  double f32 = 1e-5;
+  double f16 = 2e-3;
+  double bf16 = 1.6e-2;
+  double for_dtype(DType t) const { return t == DType::F32 ? f32 : t == DType::F16 ? f16 : bf16; }
+};
+
+// Tolerances for long fp32 reductions and for ops whose GPU path rounds an intermediate to
+// the storage dtype (e.g. a 16-bit GEMM result before a separate activation pass).
+constexpr Tolerance kDefault{};
+constexpr Tolerance kReduction{3e-5, 3e-3, 2e-2};
+constexpr Tolerance kTwoRoundings{1e-5, 4e-3, 3e-2};
+constexpr Tolerance kExact{0, 0, 0};
+
+struct OpCase {
+  std::string op;    // the ops:: function under test (for the coverage line)
+  std::string name;  // what makes this case awkward
+  std::function<Inputs(Rng&)> inputs;  // f32 (or integer) CPU tensors
+  std::function<Tensor(const Inputs&)> run;  // device- and dtype-agnostic ops:: calls
+  Tolerance tol = kDefault;
+  bool float_dtypes = true;  // false: run once, in f32 (the op has no dtype to vary)
+};
+
+Tensor zeros_like_on(const Tensor& like, const Shape& shape, DType dtype) {
+  Tensor t = Tensor::empty(shape, dtype, like.device());
+  ops::fill(t, 0.0f);
+  return t;
+}
+
+std::vector<OpCase> build_cases() {
+  std::vector<OpCase> c;
+  auto add = [&](std::string op, std::string name, std::function<Inputs(Rng&)> in,
+                 std::function<Tensor(const Inputs&)> run, Tolerance tol = kDefault, bool float_dtypes = true) {
+    c.push_back({std::move(op), std::move(name), std::move(in), std::move(run), tol, float_dtypes});
+  };
+
+  // ---- data movement ---------------------------------------------------------------------
+  add("copy_into", "transposed_5d_src", [](Rng& r) { return Inputs{r.normal({2, 3, 1, 5, 7})}; },
+      [](const Inputs& x) {
+        const Tensor src = x[0].permute({4, 1, 2, 0, 3});
+        Tensor dst = Tensor::empty(src.shape(), x[0].dtype(), x[0].device());
+        ops::copy_into(dst, src);
+        return dst;
+      });
+  add("copy_into", "permuted_src_into_f32_slice", [](Rng& r) { return Inputs{r.normal({5, 9, 3})}; },
+      [](const Inputs& x) {
+        Tensor dst = zeros_like_on(x[0], {9, 11, 5}, DType::F32);
+        ops::copy_into(dst.slice(1, 2, 5), x[0].permute({1, 2, 0}));
+        return dst;
+      });
+  add("copy_into", "float_to_i32_and_back", [](Rng& r) { return Inputs{r.normal({4, 13}, 50.0f)}; },
+      [](const Inputs& x) {
+        Tensor i = Tensor::empty({13, 4}, DType::I32, x[0].device());
+        ops::copy_into(i, x[0].transpose(0, 1));
+        return ops::cast(i, DType::F32);
+      }, kExact);
+  add("copy_into", "broadcast_src_to_i64", [](Rng& r) { return Inputs{r.normal({1, 6}, 30.0f)}; },
+      [](const Inputs& x) {
+        Tensor i = Tensor::empty({5, 6}, DType::I64, x[0].device());
+        ops::copy_into(i, x[0].expand({5, 6}));
+        Tensor back = Tensor::empty({5, 6}, x[0].dtype(), x[0].device());
+        ops::copy_into(back, i);
+        return back;
+      }, kExact);
+  add("contiguous", "permuted_4d", [](Rng& r) { return Inputs{r.normal({3, 1, 4, 5})}; },
+      [](const Inputs& x) { return ops::contiguous(x[0].permute({2, 0, 3, 1})); }, kExact);
+  add("cast", "to_other_float_dtypes_and_back", [](Rng& r) { return Inputs{r.normal({7, 3}, 3.0f)}; },
+      [](const Inputs& x) {
+        // f32 -> bf16 -> f16 -> f32 and back rounds identically on both backends.
+        return ops::cast(ops::cast(ops::cast(ops::cast(x[0], DType::F32), DType::BF16), DType::F16), DType::F32);
+      }, kExact);
+  add("concat", "three_odd_parts_dim1", [](Rng& r) { return Inputs{r.normal({2, 3, 5}), r.normal({2, 1, 5}), r.normal({2, 4, 5})}; },
+      [](const Inputs& x) { return ops::concat({x[0], x[1], x[2].slice(1, 0, 4)}, 1); }, kExact);
+  add("repeat", "dim0_x3", [](Rng& r) { return Inputs{r.normal({2, 3, 5})}; },
+      [](const Inputs& x) { return ops::repeat(x[0], 0, 3); }, kExact);
+  add("repeat_interleave", "dim1_x2", [](Rng& r) { return Inputs{r.normal({2, 3, 5})}; },
+      [](const Inputs& x) { return ops::repeat_interleave(x[0], 1, 2); }, kExact);
+  add("fill", "strided_slice", [](Rng& r) { return Inputs{r.normal({6, 7})}; },
+      [](const Inputs& x) {
+        Tensor t = ops::contiguous(x[0].transpose(0, 1));
+        Tensor copy = Tensor::empty(t.shape(), t.dtype(), t.device());
+        ops::copy_into(copy, t);
+        ops::fill(copy.slice(0, 1, 6).slice(1, 2, 5).transpose(0, 1), -1.25f);
+        return copy;
+      }, kExact);
+
+  // ---- elementwise ---------------------------------------------------------------------
+  add("add", "broadcast_3d_with_2d", [](Rng& r) { return Inputs{r.normal({3, 1, 5}), r.normal({4, 1})}; },
+      [](const Inputs& x) { return ops::add(x[0], x[1]); });
+  add("sub", "transposed_minus_row", [](Rng& r) { return Inputs{r.normal({9, 4}), r.normal({1, 9})}; },
+      [](const Inputs& x) { return ops::sub(x[0].transpose(0, 1), x[1]); });
+  add("mul", "4d_broadcast_both", [](Rng& r) { return Inputs{r.normal({2, 7, 1, 3}), r.normal({7, 5, 1})}; },
+      [](const Inputs& x) { return ops::mul(x[0], x[1]); });
+  add("mul", "scalar_like_tensor", [](Rng& r) { return Inputs{r.normal({3, 17}), r.normal({1})}; },
+      [](const Inputs& x) { return ops::mul(x[0], x[1]); });
+  add("axpby", "odd_length", [](Rng& r) { return Inputs{r.normal({1031}), r.normal({1031})}; },
+      [](const Inputs& x) { return ops::axpby(0.3f, x[0], -1.7f, x[1]); });
+  add("scale", "3d", [](Rng& r) { return Inputs{r.normal({2, 3, 7})}; },
+      [](const Inputs& x) { return ops::scale(x[0], 0.125f); });
+  for (auto [act, name] : {std::pair{Activation::SiLU, "silu"}, std::pair{Activation::GELU, "gelu"},
+                           std::pair{Activation::GELUTanh, "gelu_tanh"}, std::pair{Activation::Mish, "mish"},
+                           std::pair{Activation::ReLU, "relu"}}) {
+    const Activation a = act;
+    // Wide range: Mish's softplus threshold (20) and the tails of every function.
+    add("activation", name, [](Rng& r) { return Inputs{r.normal({5, 333}, 6.0f)}; },
+        [a](const Inputs& x) { return ops::activation(x[0], a); });
+  }
+  add("geglu", "rows_of_2x7", [](Rng& r) { return Inputs{r.normal({3, 5, 14}, 2.0f)}; },
+      [](const Inputs& x) { return ops::geglu(x[0]); });
+
+  // ---- linear algebra --------------------------------------------------------------------
+  auto linear_case = [&](std::string name, Shape xs, std::int64_t n, bool bias, Activation act, bool residual,
+                         Tolerance tol = kDefault) {
+    const std::int64_t k = xs.back();
+    Shape os = xs;
+    os.back() = n;
+    add("linear", std::move(name),
+        [=](Rng& r) {
+          Inputs in{r.normal(xs), r.normal({n, k}, 1.0f / std::sqrt(static_cast<float>(k)))};
+          in.push_back(bias ? r.normal({n}) : Tensor());
+          in.push_back(residual ? r.normal(os) : Tensor());
+          return in;
+        },
+        [=](const Inputs& x) {
+          ops::LinearEpilogue ep{act, residual ? &x[3] : nullptr};
+          return ops::linear(x[0], x[1], bias ? &x[2] : nullptr, ep);
+        },
+        tol);
+  };
+  linear_case("plain_3d", {2, 3, 37}, 19, false, Activation::None, false);
+  linear_case("bias", {5, 64}, 96, true, Activation::None, false);
+  linear_case("bias_relu", {7, 33}, 17, true, Activation::ReLU, false);
+  linear_case("bias_gelu_tanh", {7, 64}, 40, true, Activation::GELUTanh, false);
+  linear_case("bias_gelu_exact", {9, 48}, 31, true, Activation::GELU, false, kTwoRoundings);
+  linear_case("silu_no_bias", {4, 40}, 24, false, Activation::SiLU, false, kTwoRoundings);
+  linear_case("mish", {3, 16}, 8, true, Activation::Mish, false, kTwoRoundings);
+  linear_case("bias_residual", {2, 11, 80}, 72, true, Activation::None, true, kTwoRoundings);
+  linear_case("act_and_residual", {6, 24}, 10, true, Activation::GELU, true, kTwoRoundings);
+  linear_case("single_row", {1, 320}, 1280, true, Activation::None, false);
+  linear_case("k_is_1", {13, 1}, 7, true, Activation::None, false);
+  linear_case("odd_everything", {3, 5, 7}, 3, true, Activation::SiLU, false, kTwoRoundings);
+  linear_case("unet_like", {2, 256, 320}, 320, true, Activation::None, false, kReduction);
+
+  add("matmul", "batched_odd", [](Rng& r) { return Inputs{r.normal({3, 17, 9}), r.normal({3, 9, 13})}; },
+      [](const Inputs& x) { return ops::matmul(x[0], x[1]); });
+  add("matmul", "broadcast_b", [](Rng& r) { return Inputs{r.normal({4, 5, 33}), r.normal({1, 33, 6})}; },
+      [](const Inputs& x) { return ops::matmul(x[0], x[1]); });
+  add("matmul", "transposed_views", [](Rng& r) { return Inputs{r.normal({2, 12, 7}), r.normal({2, 5, 12})}; },
+      [](const Inputs& x) { return ops::matmul(x[0].transpose(1, 2), x[1].transpose(1, 2)); });
+  add("matmul", "long_k", [](Rng& r) { return Inputs{r.normal({2, 8, 2000}), r.normal({2, 2000, 3})}; },
+      [](const Inputs& x) { return ops::matmul(x[0], x[1]); }, kReduction);
+
+  // ---- convolutions ----------------------------------------------------------------------
+  auto conv2d_case = [&](std::string name, Shape xs, std::int64_t cout, int k, int stride, int pad, bool bias,
+                         bool residual) {
+    add("conv2d", std::move(name),
+        [=](Rng& r) {
+          const std::int64_t cin = xs[3];
+          const std::int64_t ho = (xs[1] + 2 * pad - k) / stride + 1, wo = (xs[2] + 2 * pad - k) / stride + 1;
+          Inputs in{r.normal(xs), r.normal({cout, k, k, cin}, 1.0f / std::sqrt(static_cast<float>(k * k * cin)))};
+          in.push_back(bias ? r.normal({cout}) : Tensor());
+          in.push_back(residual ? r.normal({xs[0], ho, wo, cout}) : Tensor());
+          return in;
+        },
+        [=](const Inputs& x) {
+          return ops::conv2d(x[0], x[1], bias ? &x[2] : nullptr, ops::Conv2dParams{stride, pad},
+                             residual ? &x[3] : nullptr);
+        });
+  };
+  conv2d_case("3x3_pad1", {2, 7, 9, 3}, 5, 3, 1, 1, true, false);
+  conv2d_case("3x3_stride2_pad1", {1, 9, 8, 6}, 4, 3, 2, 1, true, false);
+  conv2d_case("1x1_no_bias", {2, 3, 5, 17}, 11, 1, 1, 0, false, false);
+  conv2d_case("3x3_residual", {1, 6, 5, 8}, 8, 3, 1, 1, true, true);
+  conv2d_case("cin1_k5_pad2", {3, 5, 6, 1}, 2, 5, 1, 2, true, false);
+  conv2d_case("wide_channels", {1, 8, 8, 96}, 130, 3, 1, 1, true, false);
+
+  add("conv_temporal", "k3_pad1", [](Rng& r) { return Inputs{r.normal({2, 5, 6, 4}), r.normal({7, 3, 4}, 0.3f), r.normal({7})}; },
+      [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], &x[2], 1); });
+  add("conv_temporal", "k3_pad0_no_bias", [](Rng& r) { return Inputs{r.normal({1, 4, 3, 9}), r.normal({5, 3, 9}, 0.3f)}; },
+      [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], nullptr, 0); });
+  add("conv1d", "k3_pad1", [](Rng& r) { return Inputs{r.normal({2, 11, 5}), r.normal({6, 3, 5}, 0.4f), r.normal({6})}; },
+      [](const Inputs& x) { return ops::conv1d(x[0], x[1], &x[2], ops::Conv1dParams{1, 1}); });
+  add("conv1d", "k4_stride2_pad1", [](Rng& r) { return Inputs{r.normal({3, 16, 7}), r.normal({4, 4, 7}, 0.4f), r.normal({4})}; },
+      [](const Inputs& x) { return ops::conv1d(x[0], x[1], &x[2], ops::Conv1dParams{2, 1}); });
+  add("conv_transpose1d", "k4_stride2_pad1", [](Rng& r) { return Inputs{r.normal({2, 8, 5}), r.normal({3, 4, 5}, 0.4f), r.normal({3})}; },
+      [](const Inputs& x) { return ops::conv_transpose1d(x[0], x[1], &x[2], ops::Conv1dParams{2, 1}); });
+  add("conv_transpose1d", "k3_stride1_no_bias", [](Rng& r) { return Inputs{r.normal({1, 5, 6}), r.normal({4, 3, 6}, 0.4f)}; },
+      [](const Inputs& x) { return ops::conv_transpose1d(x[0], x[1], nullptr, ops::Conv1dParams{1, 0}); });
+
+  // ---- normalisation -------------------------------------------------------------------
+  add("group_norm", "affine_silu_offset_mean", [](Rng& r) { return Inputs{r.normal({2, 37, 12}, 2.0f, 5.0f), r.normal({12}), r.normal({12})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 3, &x[1], &x[2], 1e-5f, Activation::SiLU); });
+  add("group_norm", "one_group_no_affine", [](Rng& r) { return Inputs{r.normal({3, 5, 7})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 1, nullptr, nullptr, 1e-6f); });
+  add("group_norm", "group_per_channel_large_l", [](Rng& r) { return Inputs{r.normal({1, 4099, 6}), r.normal({6}), r.normal({6})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 6, &x[1], &x[2], 1e-5f); }, kReduction);
+  add("layer_norm", "affine_odd_width", [](Rng& r) { return Inputs{r.normal({3, 5, 33}, 3.0f, -2.0f), r.normal({33}), r.normal({33})}; },
+      [](const Inputs& x) { return ops::layer_norm(x[0], &x[1], &x[2], 1e-5f); });
+  add("layer_norm", "no_affine_wide", [](Rng& r) { return Inputs{r.normal({4, 1280})}; },
+      [](const Inputs& x) { return ops::layer_norm(x[0], nullptr, nullptr, 1e-6f); });
+  add("layer_norm", "single_column", [](Rng& r) { return Inputs{r.normal({6, 1}), r.normal({1}), r.normal({1})}; },
+      [](const Inputs& x) { return ops::layer_norm(x[0], &x[1], &x[2], 1e-5f); });
+  add("softmax", "large_logits", [](Rng& r) { return Inputs{r.normal({4, 7, 129}, 8.0f)}; },
+      [](const Inputs& x) { return ops::softmax(x[0]); });
+  add("softmax", "single_column", [](Rng& r) { return Inputs{r.normal({5, 1})}; },
+      [](const Inputs& x) { return ops::softmax(x[0]); });
+
+  // ---- attention -----------------------------------------------------------------------
+  auto attention_case = [&](std::string name, std::int64_t b, std::int64_t lq, std::int64_t lk, std::int64_t h,
+                            std::int64_t d, std::int64_t dv, int mask_batch, bool fused_qkv) {
+    add("attention", std::move(name),
+        [=](Rng& r) {
+          Inputs in;
+          if (fused_qkv) {
+            in.push_back(r.normal({b, lq, 3, h, d}));
+          } else {
+            in.push_back(r.normal({b, lq, h, d}));
+            in.push_back(r.normal({b, lk, h, d}));
+            in.push_back(r.normal({b, lk, h, dv}));
+          }
+          if (mask_batch > 0) {
+            Tensor m = r.normal({mask_batch, lq, lk}, 2.0f);
+            std::vector<float> mv = m.to_floats();
+            // Mask some keys with -inf, never all keys of a row.
+            for (std::size_t i = 0; i < mv.size(); ++i)
+              if (i % static_cast<std::size_t>(lk) != 0 && (i * 7919) % 5 == 0) mv[i] = -INFINITY;
+            in.push_back(Tensor::from_floats(m.shape(), mv));
+          }
+          return in;
+        },
+        [=](const Inputs& x) {
+          const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+          const Tensor* mask = mask_batch > 0 ? &x.back() : nullptr;
+          if (fused_qkv)
+            return ops::attention(x[0].select(2, 0), x[0].select(2, 1), x[0].select(2, 2), mask, scale);
+          return ops::attention(x[0], x[1], x[2], mask, scale);
+        });
+  };
+  attention_case("odd_sizes_dv_differs", 2, 13, 37, 3, 16, 24, 0, false);
+  attention_case("fused_qkv_views", 2, 19, 19, 2, 64, 64, 0, true);
+  attention_case("shared_mask_with_inf", 2, 9, 45, 3, 32, 32, 1, false);
+  attention_case("per_batch_mask", 3, 16, 16, 2, 40, 40, 3, false);
+  attention_case("single_key", 2, 7, 1, 2, 8, 8, 0, false);
+  attention_case("head_dim_128_long", 1, 70, 333, 2, 128, 128, 0, false);
+  attention_case("head_dim_256", 1, 5, 40, 1, 256, 256, 0, false);
+
+  // ---- resampling and embeddings -------------------------------------------------------
+  add("upsample_nearest2x", "odd_sizes", [](Rng& r) { return Inputs{r.normal({2, 3, 5, 7})}; },
+      [](const Inputs& x) { return ops::upsample_nearest2x(x[0]); }, kExact);
+  add("timestep_embedding", "cos_sin_320_i64",
+      [](Rng& r) {
+        std::vector<std::int64_t> t;
+        for (int i = 0; i < 5; ++i) t.push_back(r.integer(0, 999));
+        t.push_back(999);
+        return Inputs{Tensor::from_ints({6}, t)};
+      },
+      [](const Inputs& x) { return ops::timestep_embedding(x[0], 320, ops::TimestepStyle::CosSin); }, kDefault, false);
+  add("timestep_embedding", "cos_sin_odd_dim_i32",
+      [](Rng&) { return Inputs{Tensor::from_ints({3}, {0, 1, 500}, DType::I32)}; },
+      [](const Inputs& x) { return ops::timestep_embedding(x[0], 33, ops::TimestepStyle::CosSin); }, kDefault, false);
+  add("timestep_embedding", "sin_cos_half_m1_f32",
+      [](Rng& r) { return Inputs{r.uniform({4}, 0.0f, 100.0f)}; },
+      [](const Inputs& x) { return ops::timestep_embedding(x[0], 64, ops::TimestepStyle::SinCosHalfM1); }, kDefault,
+      false);
+  return c;
+}
+
+const std::vector<OpCase>& cases() {
+  static const std::vector<OpCase> all = build_cases();
+  return all;
+}
+
+struct Param {
+  std::size_t index;
+  DType dtype;
+};
+
+std::vector<Param> all_params() {
+  std::vector<Param> p;
+  for (std::size_t i = 0; i < cases().size(); ++i)
+    for (DType t : {DType::F32, DType::F16, DType::BF16})
+      if (t == DType::F32 || cases()[i].float_dtypes) p.push_back({i, t});
+  return p;
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const OpCase& c = cases()[info.param.index];
+  std::string s = c.op + "_" + c.name + "_" + std::string(dtype_name(info.param.dtype));
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
+std::uint64_t seed_for(const std::string& name) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  if (const char* s = std::getenv("WMA_TEST_SEED")) h ^= std::stoull(s);
+  return h;
+}
+
+class BackendOps : public CudaTest, public ::testing::WithParamInterface<Param> {};
+
+TEST_P(BackendOps, MatchesCpuReference) {
+  const OpCase& c = cases()[GetParam().index];
+  const DType dtype = GetParam().dtype;
+  Rng rng(seed_for(c.op + c.name));
+  const Inputs raw = c.inputs(rng);
+
+  // Inputs rounded to the dtype first, so the comparison measures compute error only.
+  Inputs cpu_in, gpu_in;
+  for (const Tensor& t : raw) {
+    if (!t.defined()) {
+      cpu_in.emplace_back();
+      gpu_in.emplace_back();
+      continue;
+    }
+    const Tensor typed = dtype_is_float(t.dtype()) ? ops::cast(t, dtype) : t;
+    cpu_in.push_back(ops::cast(typed, dtype_is_float(t.dtype()) ? DType::F32 : t.dtype()));
+    gpu_in.push_back(ops::to_device(typed, Device::CUDA));
+  }
+  const Tensor ref = c.run(cpu_in);
+
+  GuardedAllocator guarded(current_allocator(Device::CUDA));
+  Tensor got_gpu;
+  {
+    ScopedAllocator scope(guarded);
+    ASSERT_NO_THROW(got_gpu = c.run(gpu_in)) << c.op << "/" << c.name;
+    cuda::synchronize();
+  }
+  const std::vector<std::string> damaged = guarded.damaged();
+  EXPECT_TRUE(damaged.empty()) << "out-of-bounds writes: " << damaged.front();
+  ASSERT_EQ(got_gpu.device(), Device::CUDA);
+  const Tensor got = ops::to_device(got_gpu, Device::CPU);
+
+  const Comparison cmp = compare(got, ref);
+  ASSERT_TRUE(cmp.mismatch.empty()) << cmp.mismatch;
+  const double tol = c.tol.for_dtype(dtype);
+  EXPECT_LE(cmp.normalized, tol) << c.op << "/" << c.name << " " << dtype_name(dtype)
+                                 << ": max|gpu-cpu| = " << cmp.max_abs_err << " at element " << cmp.worst_index
+                                 << ", max|cpu| = " << cmp.max_abs_ref;
+  RecordProperty("normalized_error", std::to_string(cmp.normalized));
+  std::cout << "[error] " << c.op << "/" << c.name << " " << dtype_name(dtype) << ": " << cmp.normalized
+            << " (tolerance " << tol << ")\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BackendOps, ::testing::ValuesIn(all_params()), param_name);
+
+// Every op of ops.h should have a case; the line lists the ones that do not.
+TEST(BackendOpsCoverage, EveryKernelHasACase) {
+  const std::vector<std::string> all_ops = {
+      "copy_into", "contiguous", "cast",      "to_device", "concat",        "repeat",        "repeat_interleave",
+      "fill",      "add",        "sub",       "mul",       "axpby",         "scale",         "activation",
+      "geglu",     "linear",     "matmul",    "conv2d",    "conv_temporal", "conv1d",        "conv_transpose1d",
+      "group_norm", "layer_norm", "softmax",  "attention", "upsample_nearest2x", "timestep_embedding"};
+  std::set<std::string> covered;
+  for (const OpCase& c : cases()) covered.insert(c.op);
+  covered.insert("to_device");  // every case moves its inputs with it
+  std::string missing;
+  for (const auto& op : all_ops)
+    if (!covered.count(op)) missing += (missing.empty() ? "" : ", ") + op;
+  std::cout << "[coverage] " << cases().size() << " cases over " << covered.size() << " ops; ops with no case: "
+            << (missing.empty() ? "none" : missing) << "\n";
+  // The backend kernels (kernels.inc) must all be reached by some case.
+  for (const char* kernel : {"copy_into", "fill", "add", "axpby", "activation", "geglu", "linear", "matmul", "conv2d",
+                             "conv_temporal", "conv1d", "conv_transpose1d", "group_norm", "layer_norm", "softmax",
+                             "attention", "upsample_nearest2x", "timestep_embedding"})
+    EXPECT_TRUE(covered.count(kernel)) << "backend kernel behind ops::" << kernel << " has no test case";
+}
+
+}  // namespace
+}  // namespace wma::test
