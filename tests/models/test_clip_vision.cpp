@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,17 @@ constexpr double kTolerance = 1e-5;
 std::filesystem::path source_dir() {
   const char* dir = std::getenv("WMA_SOURCE_DIR");  // set by ctest
   return dir ? dir : ".";
+}
+
+// The modules load strictly, so building one against the empty listing store throws once it has
+// asked for every key; the listing is complete by then.
+io::WeightStore listing_store(const std::function<void(const io::WeightStore&)>& build) {
+  return deterministic_store_for([&](const io::WeightStore& s) {
+    try {
+      build(s);
+    } catch (const Error&) {
+    }
+  });
 }
 
 // open_clip `vision_cfg` of the arch the tiny yaml's img_cond_stage_config names.
@@ -83,7 +95,7 @@ TEST_F(ClipVisionFixture, PreprocessingMatchesKornia) {
 TEST_F(ClipVisionFixture, TokensMatchUpstream) {
   const ClipVisionConfig config = tiny_config();
   const io::WeightStore store =
-      deterministic_store_for([&](const io::WeightStore& s) { ClipImageEmbedder(s, config); });
+      listing_store([&](const io::WeightStore& s) { ClipImageEmbedder(s, config); });
   const ClipImageEmbedder embedder(store, config);
   for (const std::string name : {"real", "tiny"}) {
     const Tensor tokens = embedder(channels_last(fx_->load("input.image_" + name)));
@@ -94,7 +106,7 @@ TEST_F(ClipVisionFixture, TokensMatchUpstream) {
 TEST(ClipVisionLoad, UnusedCheckpointEntriesAreAccepted) {
   // Upstream's checkpoint keeps ln_post/proj and the text tower's leftovers under `embedder.model.`.
   const ClipVisionConfig config = tiny_config();
-  const io::WeightStore store = deterministic_store_for([&](const io::WeightStore& s) {
+  const io::WeightStore store = listing_store([&](const io::WeightStore& s) {
     const nn::WeightBinder extra(s, "embedder.model.", {});
     extra.take("visual.ln_post.weight", {config.width});
     extra.take("visual.ln_post.bias", {config.width});
@@ -113,7 +125,7 @@ TEST(ClipVisionLoad, UnusedCheckpointEntriesAreAccepted) {
 
 TEST(ClipVisionLoad, MissingBlockKeyIsNamed) {
   ClipVisionConfig config = tiny_config();
-  const io::WeightStore store = deterministic_store_for([&](const io::WeightStore& s) { ClipImageEmbedder(s, config); });
+  const io::WeightStore store = listing_store([&](const io::WeightStore& s) { ClipImageEmbedder(s, config); });
   config.layers += 1;
   try {
     ClipImageEmbedder embedder(store, config);

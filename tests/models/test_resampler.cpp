@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "io/weight_store.h"
@@ -23,6 +24,17 @@ constexpr double kTolerance = 1e-5;
 std::filesystem::path source_dir() {
   const char* dir = std::getenv("WMA_SOURCE_DIR");  // set by ctest
   return dir ? dir : ".";
+}
+
+// The modules load strictly, so building one against the empty listing store throws once it has
+// asked for every key; the listing is complete by then.
+io::WeightStore listing_store(const std::function<void(const io::WeightStore&)>& build) {
+  return deterministic_store_for([&](const io::WeightStore& s) {
+    try {
+      build(s);
+    } catch (const Error&) {
+    }
+  });
 }
 
 // `image_proj_stage_config.params` of the tiny fixture yaml.
@@ -61,7 +73,7 @@ TEST(ResamplerFixture, TokensMatchUpstream) {
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture " << path << " not generated yet";
   const io::WeightStore fx = io::WeightStore::open(path.string());
   const ResamplerConfig config = tiny_config();
-  const io::WeightStore store = deterministic_store_for([&](const io::WeightStore& s) { Resampler(s, config); });
+  const io::WeightStore store = listing_store([&](const io::WeightStore& s) { Resampler(s, config); });
   const Resampler resampler(store, config);
 
   const Tensor out = resampler(fx.load("input.clip_tokens"));
@@ -73,7 +85,7 @@ TEST(ResamplerFixture, TokensMatchUpstream) {
 TEST(ResamplerLoad, UnexpectedKeyIsNamed) {
   // A store built for depth 2 holds layers.1.*, which a depth-1 Resampler must refuse.
   const ResamplerConfig config = tiny_config();
-  const io::WeightStore store = deterministic_store_for([&](const io::WeightStore& s) { Resampler(s, config); });
+  const io::WeightStore store = listing_store([&](const io::WeightStore& s) { Resampler(s, config); });
   ResamplerConfig shallow = config;
   shallow.depth = 1;
   try {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <unistd.h>
 
@@ -25,6 +26,17 @@ constexpr double kTolerance = 1e-5;
 std::filesystem::path source_dir() {
   const char* dir = std::getenv("WMA_SOURCE_DIR");  // set by ctest
   return dir ? dir : ".";
+}
+
+// The modules load strictly, so building one against the empty listing store throws once it has
+// asked for every key; the listing is complete by then.
+io::WeightStore listing_store(const std::function<void(const io::WeightStore&)>& build) {
+  return deterministic_store_for([&](const io::WeightStore& s) {
+    try {
+      build(s);
+    } catch (const Error&) {
+    }
+  });
 }
 
 // `first_stage_config.params` (+ model.params.scale_factor) of the tiny fixture yaml.
@@ -53,7 +65,7 @@ AutoencoderKLConfig tiny_config() {
 }
 
 io::WeightStore tiny_store(const AutoencoderKLConfig& config) {
-  return deterministic_store_for([&](const io::WeightStore& s) { AutoencoderKL(s, config); });
+  return listing_store([&](const io::WeightStore& s) { AutoencoderKL(s, config); });
 }
 
 // max |a - b| / max |b| over all elements.
