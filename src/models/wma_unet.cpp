@@ -25,7 +25,49 @@ bool contains(const std::vector<int>& v, std::int64_t x) {
   return false;
 }
 
+std::vector<int> int_list(const io::YamlNode& node) {
+  std::vector<int> out;
+  for (std::int64_t v : node.as_int_list()) out.push_back(static_cast<int>(v));
+  return out;
+}
+
 }  // namespace
+
+WMAUNetConfig WMAUNetConfig::from_yaml(const io::YamlNode& model_params) {
+  const io::YamlNode& p = model_params.at_path("wma_config.params");
+  auto int_of = [&](const char* key, std::int64_t fallback) { return static_cast<int>(p.get_int(key, fallback)); };
+  WMAUNetConfig c;
+  c.in_channels = p["in_channels"].as_int();
+  c.out_channels = p["out_channels"].as_int();
+  c.model_channels = p["model_channels"].as_int();
+  c.attention_resolutions = int_list(p["attention_resolutions"]);
+  c.num_res_blocks = static_cast<int>(p["num_res_blocks"].as_int());
+  c.channel_mult = p.contains("channel_mult") ? int_list(p["channel_mult"]) : std::vector<int>{1, 2, 4, 8};
+  c.num_heads = int_of("num_heads", -1);
+  c.num_head_channels = int_of("num_head_channels", -1);
+  c.transformer_depth = int_of("transformer_depth", 1);
+  c.context_dim = p["context_dim"].as_int();
+  c.use_linear = p.get_bool("use_linear", false);
+  c.temporal_conv = p.get_bool("temporal_conv", false);
+  c.temporal_attention = p.get_bool("temporal_attention", true);
+  c.addition_attention = p.get_bool("addition_attention", false);
+  c.image_cross_attention = p.get_bool("image_cross_attention", false);
+  c.fs_condition = p.get_bool("fs_condition", false);
+  c.default_fs = int_of("default_fs", 4);
+  c.temporal_length = static_cast<int>(p["temporal_length"].as_int());
+  c.n_obs_steps = int_of("n_obs_steps", 1);
+  c.num_stem_token = int_of("num_stem_token", 1);
+  c.base_model_gen_only = p.get_bool("base_model_gen_only", false);
+  c.conv_resample = p.get_bool("conv_resample", true);
+  c.use_scale_shift_norm = p.get_bool("use_scale_shift_norm", false);
+  c.resblock_updown = p.get_bool("resblock_updown", false);
+  c.tempspatial_aware = p.get_bool("tempspatial_aware", false);
+  c.use_relative_position = p.get_bool("use_relative_position", true);
+  c.use_causal_attention = p.get_bool("use_causal_attention", false);
+  c.temporal_selfatt_only = p.get_bool("temporal_selfatt_only", true);
+  c.cross_attention_scale_learnable = p.get_bool("cross_attention_scale_learnable", false);
+  return c;
+}
 
 WMAUNet::WMAUNet(WMAUNetConfig config) : config_(std::move(config)) {
   const WMAUNetConfig& c = config_;

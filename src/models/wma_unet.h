@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "io/yaml.h"
 #include "models/unet_blocks.h"
 
 namespace wma::models {
@@ -49,6 +50,9 @@ struct WMAUNetConfig {
   bool cross_attention_scale_learnable = false;
 
   WMAUNetConfig() = default;
+  // From the yaml node `model.params` (fields under wma_config.params, upstream's defaults for
+  // absent keys).
+  static WMAUNetConfig from_yaml(const io::YamlNode& model_params);
 };
 
 // Maps action tokens [B*16, 1, context_dim] to [B*16, P, context_dim] (SATokenProjector).
