@@ -7,7 +7,28 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import save_file
+
+
+SAFETENSORS_DTYPES = {"<f4": "F32", "<f8": "F64", "<i8": "I64"}
+
+
+def save_safetensors(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """A byte-stable safetensors file: the library writes its metadata map in hash order, so we serialise
+    the (documented, simple) format ourselves with every key sorted and tensors laid out in name order."""
+    header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
+    offset = 0
+    for key in sorted(tensors):
+        arr = tensors[key]
+        header[key] = {"dtype": SAFETENSORS_DTYPES[arr.dtype.str], "shape": list(arr.shape),
+                       "data_offsets": [offset, offset + arr.nbytes]}
+        offset += arr.nbytes
+    blob = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+    with open(path, "wb") as f:
+        f.write(len(blob).to_bytes(8, "little"))
+        f.write(blob)
+        for key in sorted(tensors):
+            f.write(np.ascontiguousarray(tensors[key]).tobytes())
 
 
 def as_array(value: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -49,8 +70,8 @@ class FixtureWriter:
         path = self.out_dir / f"{fixture.name}.safetensors"
         meta = {"what": fixture.what, "config": fixture.config, "upstream": fixture.upstream}
         meta.update(fixture.metadata)
-        tensors = {k: fixture.tensors[k] for k in sorted(fixture.tensors)}
-        save_file(tensors, str(path), metadata=meta)
+        tensors = fixture.tensors
+        save_safetensors(path, tensors, meta)
         size = path.stat().st_size
         self.written.append((fixture, size))
         print(f"  wrote {path.name}: {len(tensors)} tensors, {size / 1e6:.2f} MB", flush=True)

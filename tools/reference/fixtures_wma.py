@@ -177,8 +177,8 @@ def loop_fixture(model: torch.nn.Module, config_name: str, prompt: str, video_hw
     from eval_utils import populate_queues
     fx = Fixture(f"loop_n{steps}", f"World-model interaction loop, {iterations} iterations of (policy call, world "
                  f"call) at {steps} DDIM steps, queues as in world_model_interaction.py (ori dims {ORI_DIM}); per "
-                 "call every randn draw, the latent, actions/states; world-call videos (fed back as observations) "
-                 "and the queues after each iteration", config_name,
+                 "call every randn draw, the latent, actions/states; the last world call's decoded video; the "
+                 "queues after each iteration (they hold the fed-back decoded frames 14-15)", config_name,
                  "world_model_interaction.py run_inference loop body + eval_utils.populate_queues + "
                  "image_guided_synthesis_sim_mode")
     fx.metadata.update({"prompt": prompt, "ddim_steps": str(steps), "ori_action_dim": str(ORI_DIM),
@@ -216,7 +216,9 @@ def loop_fixture(model: torch.nn.Module, config_name: str, prompt: str, video_hw
             populate_queues(queues, step)
         world = recorder.run("", stacked(), steps, sim_mode=True, trace=False)
         for k, v in world.items():
-            fx.add(f"iter{itr}.world.{k}", v)
+            # Size: earlier videos are checked through their latents and the frames they leave in the queue.
+            if k != "output.video" or itr == iterations - 1:
+                fx.add(f"iter{itr}.world.{k}", v)
         pred_videos, pred_states = world["output.video"], world["output.states"]
         for idx in range(model.temporal_length):
             step = {"observation.images.top": pred_videos[0][:, idx:idx + 1].permute(1, 0, 2, 3),
@@ -230,11 +232,14 @@ def loop_fixture(model: torch.nn.Module, config_name: str, prompt: str, video_hw
 
 
 def write_wma(model: torch.nn.Module, writer: FixtureWriter, config_name: str, upstream, video_hw,
-              steps_list: tuple[int, ...], loop_steps: int) -> None:
+              parts: set[str], steps_list: tuple[int, ...], loop_steps: int) -> None:
     prompt = fixture_prompts(upstream)[1]
-    writer.write(wma_fixture(model, config_name, prompt, video_hw, sim_mode=False, t=999))
-    writer.write(wma_fixture(model, config_name, prompt, video_hw, sim_mode=True, t=519))
-    for steps in steps_list:
-        writer.write(e2e_fixture(model, config_name, prompt, video_hw, steps, sim_mode=False))
-        writer.write(e2e_fixture(model, config_name, prompt, video_hw, steps, sim_mode=True))
-    writer.write(loop_fixture(model, config_name, prompt, video_hw, loop_steps, iterations=2))
+    if "wma" in parts:
+        writer.write(wma_fixture(model, config_name, prompt, video_hw, sim_mode=False, t=999))
+        writer.write(wma_fixture(model, config_name, prompt, video_hw, sim_mode=True, t=519))
+    if "e2e" in parts:
+        for steps in steps_list:
+            writer.write(e2e_fixture(model, config_name, prompt, video_hw, steps, sim_mode=False))
+            writer.write(e2e_fixture(model, config_name, prompt, video_hw, steps, sim_mode=True))
+    if "loop" in parts:
+        writer.write(loop_fixture(model, config_name, prompt, video_hw, loop_steps, iterations=2))

@@ -20,6 +20,7 @@ import upstream_env  # noqa: E402
 from fixture_io import FixtureWriter  # noqa: E402
 
 TINY_CONFIG_NAME = "configs/tiny.yaml"
+ALL_PARTS = ("weights", "components", "wma", "e2e", "loop")
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,7 +31,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--full-size", action="store_true",
                    help="build the real-size model (GPU machine) instead of the tiny fixtures; see docs/fixtures.md")
     p.add_argument("--only", nargs="*", default=None,
-                   help="subset of: weights components wma (default: all)")
+                   help="subset of: weights components wma e2e loop (default: all)")
     return p.parse_args()
 
 
@@ -44,7 +45,7 @@ def run_tiny(args: argparse.Namespace) -> None:
     model = upstream_env.build_model(cfg)
     upstream_env.set_deterministic_weights(model)
     print(f"built tiny model and set weights in {time.time() - start:.0f}s", flush=True)
-    only = set(args.only or ["weights", "components", "wma"])
+    only = set(args.only or ALL_PARTS)
     writer = FixtureWriter(out)
     with torch_no_grad():
         if "weights" in only:
@@ -54,11 +55,11 @@ def run_tiny(args: argparse.Namespace) -> None:
             from fixtures_components import write_components
             write_components(model, writer, TINY_CONFIG_NAME, args.upstream, configs.TINY_VIDEO_HW,
                              cfg.model.params.noise_scheduler_config)
-        if "wma" in only:
+        if only & {"wma", "e2e", "loop"}:
             from fixtures_wma import write_wma
-            write_wma(model, writer, TINY_CONFIG_NAME, args.upstream, configs.TINY_VIDEO_HW,
+            write_wma(model, writer, TINY_CONFIG_NAME, args.upstream, configs.TINY_VIDEO_HW, parts=only,
                       steps_list=(4, 50), loop_steps=4)
-    if only == {"weights", "components", "wma"}:
+    if only == set(ALL_PARTS):
         writer.write_index(extra_files=[
             ("weight_checksums.txt", "Checksums of named tensors from the deterministic weight formula "
              "(tests/fixtures/test_deterministic_weights.cpp regenerates them in C++)."),
