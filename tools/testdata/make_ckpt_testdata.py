@@ -115,13 +115,20 @@ class CkptPickler(pickle.Pickler):
         return None
 
 
+def entry(name, method=zipfile.ZIP_STORED):
+    """A zip entry with a fixed timestamp, so rerunning this script reproduces the same bytes."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = method
+    return info
+
+
 def write_zip(path, pkl, storages, root="archive"):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(f"{root}/data.pkl", pkl)
-        z.writestr(f"{root}/byteorder", "little")
+        z.writestr(entry(f"{root}/data.pkl"), pkl)
+        z.writestr(entry(f"{root}/byteorder"), "little")
         for key, data in storages.items():
-            z.writestr(f"{root}/data/{key}", data)
-        z.writestr(f"{root}/version", "3\n")
+            z.writestr(entry(f"{root}/data/{key}"), data)
+        z.writestr(entry(f"{root}/version"), "3\n")
 
 
 def hand_written(obj):
@@ -140,6 +147,11 @@ def bad_files():
     # A hand-written file with the stem as the root folder (as older torch versions wrote it).
     pkl = hand_written({"w": FakeTensor(FakeStorage("7", 6), 1, (2, 2), (1, 2))})
     write_zip(os.path.join(OUT, "stem_root.ckpt"), pkl, {"7": struct.pack("<6f", *range(6))}, root="stem_root")
+    # A deflated entry: torch.save never compresses, so the reader refuses it.
+    pkl = hand_written({"w": FakeTensor(FakeStorage("0", 4), 0, (4,), (1,))})
+    with zipfile.ZipFile(os.path.join(OUT, "compressed.ckpt"), "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(entry("archive/data.pkl", zipfile.ZIP_DEFLATED), pkl)
+        z.writestr(entry("archive/data/0", zipfile.ZIP_DEFLATED), struct.pack("<4f", 1, 2, 3, 4))
     # A torch.save file cut in half.
     buf = io.BytesIO()
     torch.save({"state_dict": {"w": torch.arange(64, dtype=torch.float32)}}, buf)
