@@ -42,6 +42,9 @@ bool is_letter(char32_t c) { return in_ranges(kLetterRanges, c); }
 bool is_number(char32_t c) { return in_ranges(kNumberRanges, c); }
 bool is_py_space(char32_t c) { return in_ranges(kPySpaceRanges, c); }
 bool is_regex_space(char32_t c) { return in_ranges(kRegexSpaceRanges, c); }
+bool is_other(char32_t c) {
+  return !is_regex_space(c) && !is_letter(c) && !is_number(c) && !in_ranges(kPretokenizerDroppedRanges, c);
+}
 
 std::u32string decode_utf8(const std::string& s) {
   std::u32string out;
@@ -268,12 +271,11 @@ void pretokenize(const std::u32string& s, std::vector<std::u32string>& pieces) {
       while (i + len < s.size() && is_letter(s[i + len])) ++len;
     } else if (len == 0 && is_number(s[i])) {
       len = 1;
-    } else if (len == 0 && !is_regex_space(s[i])) {
-      auto other = [](char32_t c) { return !is_regex_space(c) && !is_letter(c) && !is_number(c); };
-      while (i + len < s.size() && other(s[i + len])) ++len;
+    } else if (len == 0 && is_other(s[i])) {
+      while (i + len < s.size() && is_other(s[i + len])) ++len;
     }
     if (len == 0) {
-      ++i;  // whitespace matches nothing
+      ++i;  // whitespace (and U+0345, see the tables) matches nothing
       continue;
     }
     pieces.push_back(s.substr(i, len));

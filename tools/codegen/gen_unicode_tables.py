@@ -53,6 +53,16 @@ def is_regex_space(c):
     return chr(c).isspace() and not 0x1C <= c <= 0x1F
 
 
+def is_pretokenizer_dropped(c):
+    # With IGNORECASE the `regex` module compares a character's case fold against the class, so a
+    # non-letter whose fold is a letter (U+0345 -> iota) matches neither [\p{L}]+ nor
+    # [^\s\p{L}\p{N}]+: the pre-tokeniser skips it like whitespace.
+    ch = chr(c)
+    if is_letter(c) or is_number(c) or is_regex_space(c):
+        return False
+    return any(is_letter(ord(x)) for x in ch.casefold())
+
+
 # Final-sigma context (Python's handle_capital_sigma) needs Cased and Case_Ignorable, which
 # unicodedata does not expose; probe them through str.lower() itself:
 #   P(c) = lower(c + 'Σ') ends in 'ς'  <=>  not ignorable(c) and cased(c)
@@ -77,6 +87,7 @@ def check_against_regex():
     letters = regex.compile(r"[\p{L}]", regex.IGNORECASE)
     numbers = regex.compile(r"[\p{N}]", regex.IGNORECASE)
     space = regex.compile(r"\s")
+    other = regex.compile(r"[^\s\p{L}\p{N}]", regex.IGNORECASE)
     for c in codepoints():
         ch = chr(c)
         if unicodedata.category(ch) == "Cn":
@@ -84,6 +95,8 @@ def check_against_regex():
         assert bool(letters.fullmatch(ch)) == is_letter(c), hex(c)
         assert bool(numbers.fullmatch(ch)) == is_number(c), hex(c)
         assert bool(space.fullmatch(ch)) == is_regex_space(c), hex(c)
+        in_other = not (is_letter(c) or is_number(c) or is_regex_space(c) or is_pretokenizer_dropped(c))
+        assert bool(other.fullmatch(ch)) == in_other, hex(c)
 
 
 def cpp_utf8(s):
@@ -126,6 +139,8 @@ def main():
     emit_ranges(out, "kPySpaceRanges", ranges(is_py_space))
     out.append("// regex-module \\s (Unicode White_Space).")
     emit_ranges(out, "kRegexSpaceRanges", ranges(is_regex_space))
+    out.append("// Neither letter, number nor space, yet outside [^\\s\\p{L}\\p{N}] under IGNORECASE (case fold is a letter).")
+    emit_ranges(out, "kPretokenizerDroppedRanges", ranges(is_pretokenizer_dropped))
     out.append("// Case_Ignorable and Cased (non-ignorable) for the final-sigma rule of str.lower().")
     emit_ranges(out, "kCaseIgnorableRanges", ranges(is_case_ignorable))
     emit_ranges(out, "kCasedRanges", ranges(is_cased))
