@@ -1,115 +1,70 @@
-// Parity of the WMAModel video UNet (models/wma_unet.h) with upstream: the policy and
-// world-model pass fixtures (tests/fixtures/wma_{policy,world}.safetensors, written by
-// tools/reference/fixtures_wma.py from upstream's WMAModel.forward with deterministic weights).
+// WMAModel (models/wma_model.h, models/wma_unet.h): parity with upstream's WMAModel.forward on the
+// policy and world-model pass fixtures (tests/fixtures/wma_{policy,world}.safetensors, written by
+// tools/reference/fixtures_wma.py with deterministic weights), the per-pass cache, strict loading.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
+#include "io/json.h"
 #include "io/weight_store.h"
 #include "io/yaml.h"
 #include "models/deterministic_source.h"
 #include "models/deterministic_weights.h"
-#include "models/sa_token_projector.h"
-#include "models/wma_unet.h"
+#include "models/wma_model.h"
 #include "ops/ops.h"
 
 namespace wma::models {
 namespace {
 
-constexpr const char* kPrefix = "model.diffusion_model.";
-constexpr float kTolerance = 1e-5f;
+const std::string kPrefix = "model.diffusion_model.";
+constexpr double kTolerance = 1e-5;
 
 std::filesystem::path source_dir() {
   const char* dir = std::getenv("WMA_SOURCE_DIR");  // set by ctest
   return dir ? dir : ".";
 }
 
-std::filesystem::path fixture(const std::string& name) { return source_dir() / "tests" / "fixtures" / name; }
-
-std::vector<int> int_list(const io::YamlNode& node) {
-  std::vector<int> out;
-  for (std::int64_t v : node.as_int_list()) out.push_back(static_cast<int>(v));
-  return out;
+// The tiny yaml, with the heads' observation shapes from its shape_meta json.
+WMAModelConfig tiny_config() {
+  const io::YamlNode yaml = io::load_yaml((source_dir() / "tests/fixtures/configs/tiny.yaml").string());
+  const io::YamlNode& params = yaml.at_path("model.params");
+  const std::string meta_path =
+      params.at_path("wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path").as_string();
+  std::ifstream f(source_dir() / meta_path);
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const io::json::Value meta = io::json::parse(text);
+  const io::json::Array& image = meta.at("obs").at("image").at("shape").as_array();
+  const io::json::Array& pos = meta.at("obs").at("agent_pos").at("shape").as_array();
+  return WMAModelConfig::from_yaml(params, image[1].as_int(), image[2].as_int(), pos[0].as_int());
 }
 
-// `model.params.wma_config.params` of a yaml -> the UNet config.
-WMAUNetConfig unet_config(const io::YamlNode& p) {
-  WMAUNetConfig c;
-  c.in_channels = p["in_channels"].as_int();
-  c.out_channels = p["out_channels"].as_int();
-  c.model_channels = p["model_channels"].as_int();
-  c.attention_resolutions = int_list(p["attention_resolutions"]);
-  c.num_res_blocks = static_cast<int>(p["num_res_blocks"].as_int());
-  c.channel_mult = int_list(p["channel_mult"]);
-  c.num_heads = static_cast<int>(p.get_int("num_heads", -1));
-  c.num_head_channels = static_cast<int>(p.get_int("num_head_channels", -1));
-  c.transformer_depth = static_cast<int>(p.get_int("transformer_depth", 1));
-  c.context_dim = p["context_dim"].as_int();
-  c.use_linear = p.get_bool("use_linear", false);
-  c.temporal_conv = p.get_bool("temporal_conv", false);
-  c.temporal_attention = p.get_bool("temporal_attention", true);
-  c.addition_attention = p.get_bool("addition_attention", false);
-  c.image_cross_attention = p.get_bool("image_cross_attention", false);
-  c.fs_condition = p.get_bool("fs_condition", false);
-  c.default_fs = static_cast<int>(p.get_int("default_fs", 4));
-  c.temporal_length = static_cast<int>(p["temporal_length"].as_int());
-  c.n_obs_steps = static_cast<int>(p.get_int("n_obs_steps", 1));
-  c.num_stem_token = static_cast<int>(p.get_int("num_stem_token", 1));
-  c.base_model_gen_only = p.get_bool("base_model_gen_only", false);
-  c.use_relative_position = p.get_bool("use_relative_position", true);
-  c.use_causal_attention = p.get_bool("use_causal_attention", false);
-  c.temporal_selfatt_only = p.get_bool("temporal_selfatt_only", true);
-  c.cross_attention_scale_learnable = p.get_bool("cross_attention_scale_learnable", false);
-  return c;
+// Deterministic weights for every key the model reads. Each part records its keys against the
+// empty store before its strict load throws, so each is built on its own.
+io::WeightStore model_store(const WMAModelConfig& c) {
+  return deterministic_store_for([&](const io::WeightStore& s) {
+    auto quietly = [](auto&& build) {
+      try {
+        build();
+      } catch (const Error&) {
+      }
+    };
+    quietly([&] { WMAUNet(c.unet).load(nn::WeightBinder(s, kPrefix, {})); });
+    quietly([&] { SATokenProjector(s, c.action_token_projector, {}, kPrefix + "action_token_projector."); });
+    quietly([&] { ConditionalUnet1D(s, c.heads, {}, kPrefix + "action_unet."); });
+    quietly([&] { ConditionalUnet1D(s, c.heads, {}, kPrefix + "state_unet."); });
+  });
 }
 
-SATokenProjectorConfig projector_config(const io::YamlNode& p) {
-  SATokenProjectorConfig c;
-  c.dim = p["dim"].as_int();
-  c.depth = static_cast<int>(p["depth"].as_int());
-  c.dim_head = static_cast<int>(p["dim_head"].as_int());
-  c.heads = static_cast<int>(p["heads"].as_int());
-  c.num_queries = p["num_queries"].as_int();
-  c.output_dim = p["output_dim"].as_int();
-  c.ff_mult = static_cast<int>(p["ff_mult"].as_int());
-  c.chunk_size = p["chunk_size"].as_int();
-  return c;
-}
-
-// The tiny fixture model: the UNet and the action token projector on deterministic weights.
-struct TinyUNet {
-  WMAUNetConfig config;
-  SATokenProjectorConfig projector_config;
+struct LoadedModel {
   io::WeightStore store;
-  WMAUNet unet;
-  SATokenProjector projector;
-
-  static TinyUNet create() {
-    const io::YamlNode yaml = io::load_yaml((source_dir() / "tests/fixtures/configs/tiny.yaml").string());
-    const io::YamlNode& wma = yaml.at_path("model.params.wma_config.params");
-    const WMAUNetConfig uc = unet_config(wma);
-    const SATokenProjectorConfig pc = projector_config(wma["stem_process_config"]["params"]);
-    io::WeightStore store = deterministic_store_for([&](const io::WeightStore& s) {
-      WMAUNet(uc).load(nn::WeightBinder(s, kPrefix, {}));
-      SATokenProjector(s, pc);
-    });
-    return TinyUNet(uc, pc, std::move(store));
-  }
-
-  TinyUNet(const WMAUNetConfig& uc, const SATokenProjectorConfig& pc, io::WeightStore s)
-      : config(uc), projector_config(pc), store(std::move(s)), unet(uc), projector(store, pc) {
-    nn::WeightBinder w(store, kPrefix, {});
-    unet.load(w);
-    w.ignore_subtree("action_token_projector");
-    w.finish("WMAUNet");
-  }
-
-  ActionTokenProjector project() const {
-    return [this](const Tensor& tokens) { return projector(tokens); };
-  }
+  WMAModel model;
+  explicit LoadedModel(const WMAModelConfig& c) : store(model_store(c)), model(store, c) {}
 };
 
 // max |a - b| / max |b| over all elements.
@@ -126,96 +81,139 @@ double relative_error(const Tensor& actual, const Tensor& expected) {
   return diff / std::max(ref, 1e-30);
 }
 
-void check_pass(const std::string& fixture_name) {
-  const std::filesystem::path path = fixture(fixture_name + ".safetensors");
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture " << path << " not generated yet";
-  const io::WeightStore fx = io::WeightStore::open(path.string());
-  static const TinyUNet model = TinyUNet::create();
-
-  const Tensor x = fx.load("input.x");  // [B, 8, T, h, w]
-  const std::int64_t batch = x.size(0), frames = x.size(2), height = x.size(3), width = x.size(4);
-  const Tensor context = model.unet.frame_context(fx.load("input.context"), frames, model.project());
-  const UNetPass pass = model.unet.prepare(context, fx.load("input.fs"), batch, frames, height, width);
-  const UNetOutput out =
-      model.unet.forward(ops::contiguous(x.permute({0, 2, 3, 4, 1})), fx.load("input.timesteps"), pass);
-
-  const double v_err = relative_error(out.v.permute({0, 4, 1, 2, 3}), fx.load("output.v"));
-  std::printf("[%s] v: max rel err %.3g\n", fixture_name.c_str(), v_err);
-  EXPECT_LE(v_err, kTolerance) << "output.v";
-  ASSERT_EQ(out.hs_a.size(), 9u);
-  for (std::size_t i = 0; i < out.hs_a.size(); ++i) {
-    const std::string name = "output.hs_a." + std::to_string(i);
-    const double err = relative_error(out.hs_a[i].permute({0, 1, 4, 2, 3}), fx.load(name));
-    std::printf("[%s] hs_a.%zu %s: max rel err %.3g\n", fixture_name.c_str(), i,
-                shape_str(out.hs_a[i].shape()).c_str(), err);
-    EXPECT_LE(err, kTolerance) << name;
-  }
-}
-
-// A small model for properties that need no fixture: every layout path, little compute.
-struct SmallUNet {
-  static WMAUNetConfig unet_config() {
-    WMAUNetConfig c;
-    c.model_channels = 32;
-    c.channel_mult = {1, 2};
-    c.attention_resolutions = {1, 2};
-    c.num_head_channels = 16;
-    c.context_dim = 64;
-    return c;
-  }
-  static SATokenProjectorConfig projector_config() {
-    SATokenProjectorConfig c;
-    c.dim = c.output_dim = 64;
-    c.heads = 4;
-    c.dim_head = 16;
-    c.ff_mult = 1;
-    return c;
-  }
-};
-
-Tensor input(const std::string& name, const Shape& shape) { return deterministic_tensor("input." + name, shape); }
-
-// Bitwise equality: the cache must reproduce the uncached computation exactly, not approximately.
+// Bitwise equality: the cache must reproduce the uncached computation exactly.
 void expect_identical(const Tensor& a, const Tensor& b, const std::string& what) {
   ASSERT_EQ(a.shape(), b.shape()) << what;
   EXPECT_EQ(ops::contiguous(a).to_floats(), ops::contiguous(b).to_floats()) << what;
 }
 
-// One prepare per sampling pass gives the same step outputs as preparing before every step.
-TEST(UNetCache, PreparedPassEqualsRecomputingEveryStep) {
-  const WMAUNetConfig uc = SmallUNet::unet_config();
-  const SATokenProjectorConfig pc = SmallUNet::projector_config();
-  const io::WeightStore store = deterministic_store_for([&](const io::WeightStore& s) {
-    WMAUNet(uc).load(nn::WeightBinder(s, kPrefix, {}));
-    SATokenProjector(s, pc);
-  });
-  WMAUNet unet(uc);
-  unet.load(nn::WeightBinder(store, kPrefix, {}));
-  const SATokenProjector projector(store, pc);
-  const ActionTokenProjector project = [&](const Tensor& x) { return projector(x); };
+void check_fixture(const std::string& name) {
+  const std::filesystem::path path = source_dir() / "tests/fixtures" / (name + ".safetensors");
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture " << path << " not generated yet";
+  const io::WeightStore fx = io::WeightStore::open(path.string());
+  static const LoadedModel tiny(tiny_config());
+  const WMAModel& model = tiny.model;
 
-  const std::int64_t frames = 16, size = 4;
+  // input.x is upstream's xc [B, 8, T, h, w] = [noisy latent | c_concat]; ours is channels-last.
+  const Tensor xc = ops::contiguous(fx.load("input.x").permute({0, 2, 3, 4, 1}));
+  const std::int64_t c = xc.size(-1) / 2;
+  WMAConditioning cond;
+  cond.context = fx.load("input.context");
+  cond.c_concat = ops::contiguous(xc.slice(-1, c, 2 * c));
+  cond.fs = fx.load("input.fs");
+  cond.obs_images = ops::contiguous(fx.load("input.obs_images").permute({0, 2, 3, 4, 1}));  // [B, C, O, H, W]
+  cond.obs_state = fx.load("input.obs_state");
+  const Tensor t = fx.load("input.timesteps");
+  const WMAPass pass = model.prepare(cond);
+
+  // The UNet alone, for the hs_a features the heads receive.
+  const UNetOutput unet = model.unet().forward(xc, t, pass.unet);
+  ASSERT_EQ(unet.hs_a.size(), 9u);
+  for (std::size_t i = 0; i < unet.hs_a.size(); ++i) {
+    const std::string key = "output.hs_a." + std::to_string(i);
+    const double err = relative_error(unet.hs_a[i].permute({0, 1, 4, 2, 3}), fx.load(key));
+    std::printf("[%s] hs_a.%zu %s: max rel err %.3g\n", name.c_str(), i, shape_str(unet.hs_a[i].shape()).c_str(), err);
+    EXPECT_LE(err, kTolerance) << key;
+  }
+
+  const WMADenoised out =
+      model.denoise(ops::contiguous(xc.slice(-1, 0, c)), fx.load("input.x_action"), fx.load("input.x_state"), t, pass);
+  expect_identical(out.v, unet.v, "denoise v vs UNet forward v");
+  for (const auto& [key, value] : {std::pair{"output.v", out.v.permute({0, 4, 1, 2, 3})},
+                                   std::pair{"output.action_eps", out.action_eps},
+                                   std::pair{"output.state_eps", out.state_eps}}) {
+    const double err = relative_error(value, fx.load(key));
+    std::printf("[%s] %s %s: max rel err %.3g\n", name.c_str(), key, shape_str(value.shape()).c_str(), err);
+    EXPECT_LE(err, kTolerance) << key;
+  }
+}
+
+TEST(WMAModelFixture, PolicyPassMatchesUpstream) { check_fixture("wma_policy"); }
+
+TEST(WMAModelFixture, WorldModelPassMatchesUpstream) { check_fixture("wma_world"); }
+
+// A small model with the released architecture's structure (four levels, so nine hs_a features
+// for the heads; attention at two of them), cheap enough to run many steps.
+WMAModelConfig small_config() {
+  WMAModelConfig c;
+  c.unet.model_channels = 32;
+  c.unet.channel_mult = {1, 1, 1, 1};
+  c.unet.attention_resolutions = {1, 2};
+  c.unet.num_head_channels = 16;
+  c.unet.context_dim = 64;
+  c.action_token_projector.dim = c.action_token_projector.output_dim = 64;
+  c.action_token_projector.heads = 4;
+  c.action_token_projector.dim_head = 16;
+  c.action_token_projector.ff_mult = 1;
+  c.heads.step_embed_dim = 16;
+  c.heads.down_dims = {16, 16, 32, 32};
+  c.heads.act_proj_dim = 8;
+  c.heads.context_dims = {32, 32, 32, 32};
+  c.heads.image_height = c.heads.image_width = 8;
+  c.heads.obs = {.image_height = 32, .image_width = 32, .low_dim = 16, .num_kp = 4};
+  return c;
+}
+
+Tensor input(const std::string& name, const Shape& shape) { return deterministic_tensor("input." + name, shape); }
+
+// One prepare per sampling pass gives the same step outputs as recomputing everything every step.
+TEST(WMAModelCache, PreparedPassEqualsRecomputingEveryStep) {
+  const WMAModelConfig config = small_config();
+  const LoadedModel small(config);
+  const WMAModel& model = small.model;
+  const std::int64_t frames = 16, size = 8;
   // Both context layouts: with action tokens (2 + 16 + 77 + 256) and without (2 + 77 + 256).
   for (const std::int64_t len : {351, 335}) {
-    const Tensor context = input("context", {1, len, uc.context_dim});
-    const Tensor fs = Tensor::from_ints({1}, {7});
-    const UNetPass cached = unet.prepare(unet.frame_context(context, frames, project), fs, 1, frames, size, size);
-    for (const std::int64_t t : {999, 500, 1}) {
-      const Tensor x = input("x" + std::to_string(t), {1, frames, size, size, uc.in_channels});
-      const Tensor timestep = Tensor::from_ints({1}, {t});
-      const UNetPass fresh = unet.prepare(unet.frame_context(context, frames, project), fs, 1, frames, size, size);
-      const UNetOutput a = unet.forward(x, timestep, cached), b = unet.forward(x, timestep, fresh);
-      const std::string what = "L=" + std::to_string(len) + " t=" + std::to_string(t);
+    WMAConditioning cond;
+    cond.context = input("context", {1, len, config.unet.context_dim});
+    cond.c_concat = input("c_concat", {1, frames, size, size, 4});
+    cond.fs = Tensor::from_ints({1}, {7});
+    cond.obs_images = input("obs_images", {1, 2, 32, 32, 3});
+    cond.obs_state = input("obs_state", {1, 2, 16});
+    const WMAPass cached = model.prepare(cond);
+    for (const std::int64_t step : {999, 1}) {
+      const std::string s = std::to_string(step);
+      const Tensor x = input("x" + s, {1, frames, size, size, 4});
+      const Tensor action = input("action" + s, {1, 16, 16}), state = input("state" + s, {1, 16, 16});
+      const Tensor t = Tensor::from_ints({1}, {step});
+      const WMADenoised a = model.denoise(x, action, state, t, cached);
+      const WMADenoised b = model.denoise(x, action, state, t, model.prepare(cond));
+      const std::string what = "L=" + std::to_string(len) + " t=" + s;
       expect_identical(a.v, b.v, what + " v");
-      ASSERT_EQ(a.hs_a.size(), 5u);  // two levels: in2, in5, middle, out1 (before out2 upsamples), out5
-      for (std::size_t i = 0; i < a.hs_a.size(); ++i) expect_identical(a.hs_a[i], b.hs_a[i], what + " hs_a");
+      expect_identical(a.action_eps, b.action_eps, what + " action eps");
+      expect_identical(a.state_eps, b.state_eps, what + " state eps");
     }
   }
 }
 
-TEST(UNetFixture, PolicyPassMatchesUpstream) { check_pass("wma_policy"); }
+// Loading is strict over the whole model.diffusion_model subtree.
+TEST(WMAModelLoad, ReportsMissingAndUnexpectedKeys) {
+  const WMAModelConfig config = small_config();
+  const io::WeightStore store = model_store(config);
+  std::vector<io::TensorInfo> listing;
+  for (const std::string& key : store.keys()) listing.push_back(*store.find(key));
+  auto error_of = [&](const std::vector<io::TensorInfo>& keys) -> std::string {
+    try {
+      WMAModel(io::WeightStore(std::make_unique<DeterministicSource>(keys)), config);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_of(listing), "");
 
-TEST(UNetFixture, WorldModelPassMatchesUpstream) { check_pass("wma_world"); }
+  std::vector<io::TensorInfo> extra = listing;
+  extra.push_back({kPrefix + "input_blocks.1.3.weight", DType::F32, {4}});
+  EXPECT_NE(error_of(extra).find("input_blocks.1.3.weight"), std::string::npos);
+
+  // The upstream key typo is the key we read.
+  const std::string typo = kPrefix + "output_blocks.4.0.temopral_conv.conv3.3.bias";
+  std::vector<io::TensorInfo> missing;
+  for (const auto& info : listing)
+    if (info.name != typo) missing.push_back(info);
+  ASSERT_EQ(missing.size() + 1, listing.size());
+  EXPECT_NE(error_of(missing).find(typo), std::string::npos);
+}
 
 }  // namespace
 }  // namespace wma::models
