@@ -314,6 +314,12 @@ std::vector<std::string> byte_symbols_in_vocab_order() {
 
 std::string clip_clean_text(const std::string& utf8) {
   std::u32string s = decode_utf8(utf8);
+  // The one ftfy.fix_text step applied here: uncurl_quotes (docs/tokenizer.md), because curly
+  // apostrophes are common in typed prompts and change the tokens ("'s" is a token of its own).
+  for (char32_t& c : s) {
+    if (c >= 0x2018 && c <= 0x201B) c = '\'';
+    else if (c >= 0x201C && c <= 0x201F) c = '"';
+  }
   s = py_strip(html_unescape(html_unescape(s)));
   s = py_strip(collapse_whitespace(s));
   return encode_utf8(py_lower(s));

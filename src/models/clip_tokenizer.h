@@ -1,5 +1,5 @@
 // OpenCLIP's BPE tokenizer (open_clip v2.22.0 `tokenizer.py`: SimpleTokenizer + tokenize()),
-// as used by FrozenOpenCLIPEmbedder. Text cleaning replaces ftfy.fix_text with nothing (see
+// as used by FrozenOpenCLIPEmbedder. Of ftfy.fix_text only uncurl_quotes is reproduced (see
 // docs/tokenizer.md for the inputs where that differs); everything after it follows upstream.
 #pragma once
 
@@ -40,7 +40,7 @@ class ClipTokenizer {
   int vocab_size_ = 0;
 };
 
-// upstream's basic_clean (without ftfy) + whitespace_clean + lower(): html.unescape twice,
+// upstream's basic_clean (ftfy reduced to uncurl_quotes) + whitespace_clean + lower(): html.unescape twice,
 // strip, collapse whitespace runs to one space, strip, Python str.lower(). UTF-8 in and out;
 // invalid UTF-8 bytes become U+FFFD.
 std::string clip_clean_text(const std::string& utf8);
