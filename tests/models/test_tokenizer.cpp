@@ -115,7 +115,7 @@ TEST(ClipCleanText, HtmlUnescapeTwiceStripCollapseLower) {
   EXPECT_EQ(clip_clean_text("\xc4\xb0"), "i\xcc\x87");       // U+0130 lowers to two code points
   EXPECT_EQ(clip_clean_text("bad \xff utf8"), "bad \xef\xbf\xbd utf8");
   // ftfy's uncurl_quotes: U+2018..U+201B -> ', U+201C..U+201F -> ".
-  EXPECT_EQ(clip_clean_text("\xe2\x80\x9cdon\xe2\x80\x99t\xe2\x80\x9d"), "\"don't\"");
+  EXPECT_EQ(clip_clean_text("\xe2\x80\x9c" "don\xe2\x80\x99" "t\xe2\x80\x9d"), "\"don't\"");
 }
 
 TEST(ClipPretokenize, RegexAlternativesInOrder) {
