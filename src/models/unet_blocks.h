@@ -42,7 +42,6 @@ class ResBlock {
   // x [B*T, H, W, Cin]; emb_silu [B, E] = SiLU(time + fps embedding), identical for the T
   // frames of a batch element (upstream repeat_interleaves it) -> [B*T, H, W, Cout].
   Tensor operator()(const Tensor& x, const Tensor& emb_silu, std::int64_t batch) const;
-  std::int64_t out_channels() const { return out_channels_; }
 
  private:
   std::int64_t out_channels_ = 0;

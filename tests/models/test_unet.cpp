@@ -186,6 +186,30 @@ TEST(WMAModelCache, PreparedPassEqualsRecomputingEveryStep) {
   }
 }
 
+// base_model_gen_only (base_model_inference.yaml): the context arrives per frame as [text 77 |
+// image 16] (the branch where to_k/to_v read all 93 tokens), heads and projector are not run
+// and their eps are zeros, as upstream returns.
+TEST(WMAModelBase, GenerationOnlyRunsWithoutHeads) {
+  WMAModelConfig config = small_config();
+  config.unet.base_model_gen_only = true;
+  config.unet.n_obs_steps = 1;
+  const io::WeightStore store = model_store(small_config());  // a real checkpoint still holds the heads
+  const WMAModel model(store, config);
+  const std::int64_t frames = 16, size = 8;
+  WMAConditioning cond;
+  cond.context = input("base_context", {frames, 77 + 16, config.unet.context_dim});
+  cond.c_concat = input("c_concat", {1, frames, size, size, 4});
+  cond.fs = Tensor::from_ints({1}, {10});
+  const WMAPass pass = model.prepare(cond);
+  const Tensor action = input("action", {1, 16, 16});
+  const WMADenoised out =
+      model.denoise(input("x", {1, frames, size, size, 4}), action, action, Tensor::from_ints({1}, {500}), pass);
+  ASSERT_EQ(out.v.shape(), (Shape{1, frames, size, size, 4}));
+  for (float v : out.v.to_floats()) ASSERT_TRUE(std::isfinite(v));
+  EXPECT_EQ(out.action_eps.to_floats(), std::vector<float>(16 * 16, 0.0f));
+  EXPECT_EQ(out.state_eps.to_floats(), std::vector<float>(16 * 16, 0.0f));
+}
+
 // Loading is strict over the whole model.diffusion_model subtree.
 TEST(WMAModelLoad, ReportsMissingAndUnexpectedKeys) {
   const WMAModelConfig config = small_config();
