@@ -1,0 +1,95 @@
+// Example-data loading of upstream's interaction script (world_model_interaction.py L186-249, L494-553).
+#include "pipeline/example_data.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/csv.h"
+#include "io/h5.h"
+#include "io/png_read.h"
+#include "pipeline/image_preprocess.h"
+
+namespace wma::pipeline {
+namespace fs = std::filesystem;
+
+std::vector<EpisodeSpec> read_prompt_list(const std::string& prompt_dir, const std::string& dataset) {
+  WMA_CHECK(fs::is_directory(prompt_dir), "[data] prompt directory ", prompt_dir, " does not exist");
+  const fs::path csv = fs::path(prompt_dir) / (dataset + ".csv");
+  WMA_CHECK(fs::exists(csv), "[data] dataset '", dataset, "': ", csv.string(), " does not exist");
+  const io::CsvTable table = io::CsvTable::read(csv.string());
+  WMA_CHECK(table.rows() > 0, "[data] ", csv.string(), " has no rows");
+  std::vector<EpisodeSpec> specs;
+  for (std::size_t r = 0; r < table.rows(); ++r) {
+    EpisodeSpec s;
+    s.videoid = table.at(r, "videoid");
+    s.data_dir = table.at(r, "data_dir");
+    s.instruction = table.at(r, "instruction");
+    try {
+      s.fps = std::stod(table.at(r, "fps"));
+    } catch (const std::exception&) {
+      fail("[data] ", csv.string(), " row ", r + 1, ": fps '", table.at(r, "fps"), "' is not a number");
+    }
+    s.image_path = (fs::path(prompt_dir) / "images" / s.data_dir / (s.videoid + ".png")).string();
+    s.transition_path = (fs::path(prompt_dir) / "transitions" / s.data_dir / (s.videoid + ".h5")).string();
+    for (const std::string& file : {s.image_path, s.transition_path})
+      WMA_CHECK(fs::exists(file), "[data] ", csv.string(), " row ", r + 1, " names ", file, ", which does not exist");
+    specs.push_back(std::move(s));
+  }
+  return specs;
+}
+
+io::NormalizationStats read_dataset_stats(const std::string& prompt_dir, const std::string& dataset) {
+  const fs::path path = fs::path(prompt_dir) / "transitions" / dataset / "meta_data" / "stats.safetensors";
+  WMA_CHECK(fs::exists(path), "[data] dataset '", dataset, "': normalisation stats ", path.string(), " do not exist");
+  io::NormalizationStats stats = io::NormalizationStats::read(path.string());
+  stats.at("action");
+  stats.at("observation.state");
+  return stats;
+}
+
+namespace {
+Tensor read_transition(const std::string& path, const std::string& key) {
+  const std::vector<std::string> keys = io::list_h5_datasets(path);
+  WMA_CHECK(std::find(keys.begin(), keys.end(), key) != keys.end(), "[data] ", path, " has no dataset '", key,
+            "' (upstream's transitions hold 'action' and 'observation.state')");
+  const Tensor t = io::read_h5_dataset(path, key);
+  WMA_CHECK(t.dim() == 2 && t.size(0) > 0, "[data] ", path, ": '", key, "' must be [N, D], got ", shape_str(t.shape()));
+  return t;
+}
+}  // namespace
+
+InitialObservation load_initial_observation(const EpisodeSpec& spec, const io::NormalizationStats& stats,
+                                            std::int64_t height, std::int64_t width, std::int64_t frame_stride,
+                                            std::int64_t video_length, std::int64_t state_pad,
+                                            std::int64_t action_pad) {
+  InitialObservation obs;
+  const Tensor states = read_transition(spec.transition_path, "observation.state");
+  const Tensor actions = read_transition(spec.transition_path, "action");
+  obs.state_dim = states.size(1);
+  obs.action_dim = actions.size(1);
+  WMA_CHECK(obs.state_dim <= state_pad && obs.action_dim <= action_pad, "[data] ", spec.transition_path,
+            ": state dim ", obs.state_dim, " / action dim ", obs.action_dim, " exceed the model's ", state_pad, " / ",
+            action_pad);
+  WMA_CHECK((video_length - 1) * frame_stride < actions.size(0), "[data] ", spec.transition_path, " has ",
+            actions.size(0), " actions; frame stride ", frame_stride, " needs ", (video_length - 1) * frame_stride + 1);
+  const io::MinMax& state_stats = stats.at("observation.state");
+  WMA_CHECK(static_cast<std::int64_t>(state_stats.min.size()) == obs.state_dim &&
+                static_cast<std::int64_t>(stats.at("action").min.size()) == obs.action_dim,
+            "[data] ", stats.path(), " has stats for ", state_stats.min.size(), " state / ",
+            stats.at("action").min.size(), " action dims, ", spec.transition_path, " has ", obs.state_dim, " / ",
+            obs.action_dim);
+  const std::vector<float> row = states.select(0, 0).to_floats();
+  const std::vector<float> normalised = io::normalize_min_max(row, state_stats);
+  obs.state.assign(state_pad, 0.0f);
+  std::copy(normalised.begin(), normalised.end(), obs.state.begin());
+
+  const io::Rgb8Image png = io::read_png(spec.image_path);
+  std::vector<float> pixels(png.pixels.begin(), png.pixels.end());
+  const Tensor chw = prepare_observation_image(Tensor::from_floats({png.height, png.width, 3}, pixels), height, width);
+  obs.image = Tensor::from_floats({height, width, 3}, chw.permute({1, 2, 0}).to_floats());
+  return obs;
+}
+
+}  // namespace wma::pipeline

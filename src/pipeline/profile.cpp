@@ -1,0 +1,94 @@
+// Profile table and progress bars of the interaction loop (our counterpart of the spec's profiling report).
+#include "pipeline/profile.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace wma::pipeline {
+
+Profiler::Section::Section(Profiler* profiler, std::string name) : profiler_(profiler), name_(std::move(name)) {
+  if (profiler_ && profiler_->sync_) profiler_->sync_();
+  start_ = std::chrono::steady_clock::now();
+}
+
+Profiler::Section::~Section() {
+  if (!profiler_) return;
+  if (profiler_->sync_) profiler_->sync_();
+  profiler_->add(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+}
+
+void Profiler::add(const std::string& name, double seconds) {
+  auto [it, inserted] = stats_.try_emplace(name);
+  if (inserted) order_.push_back(name);
+  ++it->second.count;
+  it->second.total += seconds;
+}
+
+std::string Profiler::table() const {
+  std::string out;
+  char line[160];
+  std::snprintf(line, sizeof line, "%-34s %7s %12s %12s\n", "section", "count", "total (s)", "average (s)");
+  out += line;
+  out += std::string(68, '-') + "\n";
+  for (const std::string& name : order_) {
+    const Stat& s = stats_.at(name);
+    std::snprintf(line, sizeof line, "%-34s %7lld %12.3f %12.4f\n", name.c_str(), static_cast<long long>(s.count),
+                  s.total, s.total / static_cast<double>(s.count));
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "peak host memory: %.1f MiB\n", peak_host_memory_bytes() / 1048576.0);
+  out += line;
+  for (const auto& [name, bytes] : memory_) {
+    std::snprintf(line, sizeof line, "peak %s: %.1f MiB\n", name.c_str(), bytes / 1048576.0);
+    out += line;
+  }
+  return out;
+}
+
+io::json::Value Profiler::to_json() const {
+  io::json::Object sections;
+  for (const std::string& name : order_) {
+    const Stat& s = stats_.at(name);
+    sections.emplace_back(name, io::json::Object{{"count", s.count},
+                                                 {"total_s", s.total},
+                                                 {"average_s", s.total / static_cast<double>(s.count)}});
+  }
+  io::json::Object memory{{"peak_host_bytes", static_cast<std::int64_t>(peak_host_memory_bytes())}};
+  for (const auto& [name, bytes] : memory_) memory.emplace_back("peak_" + name + "_bytes", static_cast<std::int64_t>(bytes));
+  return io::json::Object{{"sections", std::move(sections)}, {"memory", std::move(memory)}};
+}
+
+std::uint64_t peak_host_memory_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+ProgressBar::ProgressBar(std::string label, int total, bool enabled)
+    : label_(std::move(label)), total_(total), enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()) {
+  if (enabled_ && tty_) draw(false);
+}
+
+ProgressBar::~ProgressBar() {
+  if (enabled_ && done_ < total_ && tty_) std::fputc('\n', stderr);
+}
+
+void ProgressBar::tick() {
+  ++done_;
+  if (!enabled_) return;
+  if (tty_ || done_ == total_) draw(done_ == total_);
+}
+
+void ProgressBar::draw(bool final) const {
+  constexpr int kWidth = 24;
+  const int filled = total_ > 0 ? done_ * kWidth / total_ : kWidth;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::fprintf(stderr, "%s%s [%s%s] %d/%d %.1fs%s", tty_ ? "\r" : "", label_.c_str(), std::string(filled, '#').c_str(),
+               std::string(kWidth - filled, ' ').c_str(), done_, total_, elapsed, final ? "\n" : "");
+  std::fflush(stderr);
+}
+
+}  // namespace wma::pipeline

@@ -1,0 +1,75 @@
+// Timing sections and peak memory of a run, printed as the profile table of the spec's profiling report
+// (iteration_total, action_generation, world_model_interaction, synthesis/*, save_results, model_loading)
+// and written as JSON next to the outputs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+
+namespace wma::pipeline {
+
+class Profiler {
+ public:
+  // `sync` runs before a section's clock is read (the CUDA backend synchronises there), so queued
+  // device work is charged to the section that queued it.
+  explicit Profiler(std::function<void()> sync = {}) : sync_(std::move(sync)) {}
+
+  class Section {
+   public:
+    Section(Profiler* profiler, std::string name);
+    ~Section();
+    Section(const Section&) = delete;
+    Section& operator=(const Section&) = delete;
+
+   private:
+    Profiler* profiler_;
+    std::string name_;
+    std::chrono::steady_clock::time_point start_;
+  };
+  // Times the enclosing scope; a null profiler times nothing.
+  static Section scope(Profiler* profiler, std::string name) { return Section(profiler, std::move(name)); }
+
+  void add(const std::string& name, double seconds);
+  // Extra peak-memory readings (e.g. the GPU's), shown under the table.
+  void set_memory(const std::string& name, std::uint64_t bytes) { memory_[name] = bytes; }
+
+  std::string table() const;
+  io::json::Value to_json() const;
+
+ private:
+  struct Stat {
+    std::int64_t count = 0;
+    double total = 0;
+  };
+  std::function<void()> sync_;
+  std::vector<std::string> order_;
+  std::map<std::string, Stat> stats_;
+  std::map<std::string, std::uint64_t> memory_;
+};
+
+// Peak resident set size of this process (getrusage), in bytes.
+std::uint64_t peak_host_memory_bytes();
+
+// A one-line progress bar on stderr ("label [#####     ] 3/10 1.2s"), redrawn in place on a terminal and
+// printed once when done otherwise.
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, int total, bool enabled = true);
+  ~ProgressBar();
+  void tick();
+
+ private:
+  void draw(bool final) const;
+  std::string label_;
+  int total_, done_ = 0;
+  bool enabled_, tty_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace wma::pipeline

@@ -1,0 +1,145 @@
+// image_guided_synthesis_sim_mode + DDIMSampler of upstream, wired from the model parts; the per-step
+// updates use ops in the float32 order of sampling/ddim.cpp's CPU reference.
+#include "pipeline/synthesis.h"
+
+#include "core/error.h"
+#include "ops/ops.h"
+#include "sampling/diffusers_ddim.h"
+
+namespace wma::pipeline {
+namespace {
+
+// torch [B, C, T, h, w] / [B, C, h, w] -> channels-last.
+Tensor channels_last(const Tensor& t) {
+  return ops::contiguous(t.dim() == 5 ? t.permute({0, 2, 3, 4, 1}) : t.permute({0, 2, 3, 1}));
+}
+
+}  // namespace
+
+Synthesizer::Synthesizer(const WorldModel& model, const models::ClipTokenizer& tokenizer, const PassOptions& options)
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(options),
+      ddim_(sampling::make_ddim_schedule(model.schedule, options.timestep_spacing, options.ddim_steps,
+                                         options.ddim_eta)),
+      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)) {}
+
+Tensor Synthesizer::on_device(const Tensor& host) const {
+  return host.device() == model_.options.device ? ops::contiguous(host) : ops::to_device(host, model_.options.device);
+}
+
+Tensor Synthesizer::text_embedding(const std::string& prompt) {
+  auto it = text_cache_.find(prompt);
+  if (it == text_cache_.end())
+    it = text_cache_.emplace(prompt, model_.text_encoder(tokenizer_.tokenize(std::vector<std::string>{prompt}))).first;
+  return it->second;
+}
+
+models::WMAConditioning Synthesizer::condition(const PassInput& in, NoiseSource& noise) {
+  const WorldModelConfig& c = model_.config;
+  WMA_CHECK(in.obs_images.dim() == 5 && in.obs_images.size(0) == 1 && in.obs_images.size(-1) == 3,
+            "[synthesis] observation images must be [1, O, H, W, 3], got ", shape_str(in.obs_images.shape()));
+  const std::int64_t frames = in.obs_images.size(1), h = in.obs_images.size(2), w = in.obs_images.size(3);
+  const std::int64_t down = c.vae_downscale();
+  WMA_CHECK(h == c.video_height() && w == c.video_width(), "[synthesis] observation frames are ", h, "x", w,
+            ", the model (", c.source, ") generates ", c.video_height(), "x", c.video_width());
+  const Tensor images = on_device(in.obs_images);
+
+  // CLIP tokens of the last observation frame -> Resampler.
+  const Tensor last = ops::contiguous(images.select(1, frames - 1));
+  const Tensor image_tokens = model_.image_proj(model_.image_embedder(last));
+
+  // Both frames through the VAE (each consumes a CPU-stream posterior draw, older first); the last latent
+  // repeated over the video length is c_concat.
+  std::vector<Tensor> draws;
+  for (std::int64_t f = 0; f < frames; ++f)
+    draws.push_back(channels_last(noise.randn_cpu({1, c.vae.embed_dim, h / down, w / down})).unsqueeze(1));
+  const Tensor z = model_.vae.encode_first_stage(images, on_device(ops::concat(draws, 1)), c.perframe_ae ? 1 : 0);
+  const Tensor c_concat = ops::repeat(z.slice(1, frames - 1, frames), 1, options_.video_length);
+
+  const Tensor text = text_embedding(in.prompt);
+  const Tensor state = on_device(in.obs_state);
+  const Tensor state_emb = model_.projectors.embed_states(state);
+  Tensor action_emb = model_.projectors.embed_actions(on_device(in.action));
+  if (!in.sim_mode) ops::fill(action_emb, 0.0f);
+
+  models::WMAConditioning cond;
+  cond.context = ops::concat({state_emb, action_emb, text, image_tokens}, 1);
+  cond.c_concat = ops::contiguous(c_concat);
+  cond.fs = on_device(Tensor::from_ints({1}, {in.fs}));
+  const std::int64_t acting = c.n_obs_steps_acting;
+  cond.obs_images = ops::contiguous(images.slice(1, frames - acting, frames));
+  cond.obs_state = ops::contiguous(state.slice(1, state.size(1) - acting, state.size(1)));
+  return cond;
+}
+
+PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, const std::function<void()>& on_step) {
+  const WorldModelConfig& c = model_.config;
+  const std::int64_t T = options_.video_length;
+  const Shape latent_shape = {1, c.latent_channels, T, pass.unet.height, pass.unet.width};
+  const std::int64_t action_dim = c.projectors.agent_action_dim, state_dim = c.projectors.agent_state_dim;
+  Tensor x = on_device(channels_last(noise.randn_cuda(latent_shape)));
+  Tensor actions = noise.randn_cuda({1, T, action_dim});
+  Tensor states = noise.randn_cuda({1, T, state_dim});
+  // Every step's noise drawn up front: one upload, nothing drawn inside the loop.
+  const int n = ddim_.num_steps();
+  std::vector<Tensor> step_noise_host;
+  for (int k = 0; k < n; ++k) step_noise_host.push_back(channels_last(noise.randn_cuda(latent_shape)).unsqueeze(0));
+  const Tensor step_noise = on_device(ops::concat(step_noise_host, 0));
+
+  // The heads' scheduler runs on the host: it is 2 x T x 16 values, and ops has no clamp. Upstream runs it on
+  // CUDA, where torch multiplies by the reciprocal instead of dividing (sampling/diffusers_ddim.h).
+  const auto division = model_.options.device == Device::CPU ? sampling::ScalarDivision::Divide
+                                                             : sampling::ScalarDivision::MultiplyByReciprocal;
+  for (int k = 0; k < n; ++k) {
+    const int i = n - 1 - k;
+    const sampling::DdimStepCoefficients s = sampling::ddim_step_coefficients(model_.schedule, ddim_, i);
+    const Tensor t = on_device(Tensor::from_ints({1}, {s.timestep}));
+    const models::WMADenoised out = model_.diffusion.denoise(x, on_device(actions), on_device(states), t, pass);
+
+    const Tensor eps = ops::axpby(s.sqrt_alpha_cumprod, out.v, s.sqrt_one_minus_alpha_cumprod, x);
+    Tensor x0 = ops::axpby(s.sqrt_alpha_cumprod, x, -s.sqrt_one_minus_alpha_cumprod, out.v);
+    if (s.x0_rescale != 1.0f) x0 = ops::scale(x0, s.x0_rescale);
+    const Tensor mean = ops::axpby(s.sqrt_alpha_prev, x0, s.dir_coefficient, eps);
+    x = ops::axpby(1.0f, mean, s.sigma, step_noise.select(0, k));
+
+    const sampling::DiffusersDdimStepCoefficients h =
+        sampling::diffusers_ddim_step_coefficients(head_scheduler_, s.timestep);
+    auto head_step = [&](const Tensor& eps_t, const Tensor& sample) {
+      const Tensor host_eps = ops::to_device(eps_t, Device::CPU);
+      return Tensor::from_floats(sample.shape(),
+                                 sampling::diffusers_ddim_step(h, host_eps.to_floats(), sample.to_floats(), division));
+    };
+    actions = head_step(out.action_eps, actions);
+    states = head_step(out.state_eps, states);
+    if (on_step) on_step();
+  }
+  PassOutput result;
+  result.latent = x;
+  result.actions = actions;
+  result.states = states;
+  return result;
+}
+
+Tensor Synthesizer::decode(const Tensor& latent) const {
+  return model_.vae.decode_first_stage(latent, model_.config.perframe_ae ? 1 : 0);
+}
+
+PassOutput Synthesizer::run(const PassInput& input, NoiseSource& noise, Profiler* profiler,
+                            const std::function<void()>& on_step) {
+  models::WMAPass pass;
+  {
+    const auto timer = Profiler::scope(profiler, "synthesis/conditioning_prep");
+    pass = model_.diffusion.prepare(condition(input, noise));
+  }
+  PassOutput out;
+  {
+    const auto timer = Profiler::scope(profiler, "synthesis/ddim_sampling");
+    out = sample(pass, noise, on_step);
+  }
+  const auto timer = Profiler::scope(profiler, "synthesis/decode_first_stage");
+  out.video = decode(out.latent);
+  return out;
+}
+
+}  // namespace wma::pipeline

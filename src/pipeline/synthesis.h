@@ -1,0 +1,76 @@
+// One sampling pass of the interaction loop: upstream's image_guided_synthesis_sim_mode
+// (scripts/evaluation/world_model_interaction.py L315-431) with DDIMSampler.sample / ddim_sampling /
+// p_sample_ddim (models/samplers/ddim.py) and decode_first_stage (models/ddpms.py): conditioning, N joint
+// denoising steps over video, actions and states, VAE decode.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "models/clip_tokenizer.h"
+#include "pipeline/noise.h"
+#include "pipeline/profile.h"
+#include "pipeline/world_model.h"
+#include "sampling/ddim.h"
+
+namespace wma::pipeline {
+
+struct PassOptions {
+  int ddim_steps = 50;
+  double ddim_eta = 1.0;
+  sampling::TimestepSpacing timestep_spacing = sampling::TimestepSpacing::UniformTrailing;
+  int video_length = 16;
+  // Upstream passes no unconditional conditioning, so classifier-free guidance and its rescale never run
+  // whatever these are (spec §7.5); they are kept to report them.
+  double unconditional_guidance_scale = 1.0;
+  double guidance_rescale = 0.0;
+};
+
+// Observation of one pass, channels-last, on any device.
+struct PassInput {
+  Tensor obs_images;  // [1, O, H, W, 3] in [-1, 1], older frame first
+  Tensor obs_state;   // [1, O, agent_state_dim], normalised
+  Tensor action;      // [1, video_length, agent_action_dim], normalised
+  std::string prompt;    // the instruction, or "" (upstream's text_input=False)
+  bool sim_mode = true;  // false: the policy pass (action embedding zeroed)
+  std::int64_t fs = 7;   // frame-stride conditioning value
+};
+
+struct PassOutput {
+  Tensor latent;   // [1, T, h, w, C] final latent (not divided by the last rescale factor, as upstream)
+  Tensor video;    // [1, T, H, W, 3] raw decoder output
+  Tensor actions;  // [1, T, agent_action_dim], normalised
+  Tensor states;   // [1, T, agent_state_dim], normalised
+};
+
+class Synthesizer {
+ public:
+  Synthesizer(const WorldModel& model, const models::ClipTokenizer& tokenizer, const PassOptions& options);
+
+  // `on_step` (optional) runs after every denoising step, e.g. to advance a progress bar.
+  PassOutput run(const PassInput& input, NoiseSource& noise, Profiler* profiler = nullptr,
+                 const std::function<void()>& on_step = {});
+
+  // The stages of run(), public for tests.
+  models::WMAConditioning condition(const PassInput& input, NoiseSource& noise);
+  PassOutput sample(const models::WMAPass& pass, NoiseSource& noise, const std::function<void()>& on_step);
+  Tensor decode(const Tensor& latent) const;
+
+  const sampling::DdimSchedule& ddim() const { return ddim_; }
+  const WorldModel& model() const { return model_; }
+
+ private:
+  Tensor text_embedding(const std::string& prompt);
+  Tensor on_device(const Tensor& host) const;
+
+  const WorldModel& model_;
+  const models::ClipTokenizer& tokenizer_;
+  PassOptions options_;
+  sampling::DdimSchedule ddim_;
+  sampling::DiffusersDdimScheduler head_scheduler_;
+  std::map<std::string, Tensor> text_cache_;  // the prompts repeat every iteration
+};
+
+}  // namespace wma::pipeline
