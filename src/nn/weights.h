@@ -28,6 +28,7 @@ struct BindLog {
 
 // While alive, every (key, expected shape) any binder on this thread asks for is appended
 // to `sink`: building a model once against an empty store yields its checkpoint listing.
+// Meanwhile finish() reports nothing, so a composite module records all of its parts.
 class ScopedRequestLog {
  public:
   explicit ScopedRequestLog(std::vector<io::TensorInfo>& sink);
