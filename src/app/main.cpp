@@ -18,6 +18,8 @@ struct Command {
 const Command kCommands[] = {
     {"inspect", wma::app::cmd_inspect, "list the tensors of a .ckpt or .safetensors file"},
     {"convert", wma::app::cmd_convert, "convert a checkpoint to .safetensors (--dtype fp32|fp16|bf16)"},
+    {"interact", wma::app::cmd_interact, "world-model interaction loop on upstream's example data (upstream's flags)"},
+    {"demo", wma::app::cmd_demo, "the interaction loop on a built-in small model and a synthetic scene"},
 };
 
 void print_usage() {

@@ -1,0 +1,204 @@
+// `wma interact`: upstream's scripts/evaluation/world_model_interaction.py with the same flags (names and
+// meanings, spec §0), plus --device, --precision, --demo_weights (deterministic weights when there is no
+// checkpoint), --bpe_path and --noise_file (replay recorded draws instead of the seeded generator).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "core/error.h"
+#include "pipeline/example_data.h"
+#include "pipeline/session.h"
+#include "pipeline/synthesis.h"
+#include "pipeline/world_model.h"
+
+namespace wma::app {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: wma interact --config <yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights)\n"
+    "                    --prompt_dir <dir> --dataset <name> --savedir <dir> [options]\n"
+    "  upstream flags: --ddim_steps 50 --ddim_eta 1.0 --frame_stride 4 [more strides] --n_iter 40 --exe_steps 16\n"
+    "    --timestep_spacing uniform|uniform_trailing (uniform) --guidance_rescale 0.0\n"
+    "    --unconditional_guidance_scale 1.0 --seed 123 --height 320 --width 512 --video_length 16\n"
+    "    --perframe_ae --zero_pred_state --save_fps 8 (--bs 1, --n_action_steps, --num_generation accepted)\n"
+    "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --bpe_path <vocab.txt.gz>\n"
+    "    --noise_file <safetensors with recorded noise.* draws> --quiet\n";
+
+const char* const kSwitches[] = {"perframe_ae", "zero_pred_state", "demo_weights", "quiet"};
+
+// --name value, --name=value, switches, and several values for --frame_stride (argparse nargs='+').
+std::map<std::string, std::vector<std::string>> parse(int argc, char** argv) {
+  std::map<std::string, std::vector<std::string>> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    WMA_CHECK(a.rfind("--", 0) == 0, "unexpected argument '", a, "'\n", kUsage);
+    a = a.substr(2);
+    if (a == "help") {
+      args["help"];
+      continue;
+    }
+    if (const auto eq = a.find('='); eq != std::string::npos) {
+      args[a.substr(0, eq)].push_back(a.substr(eq + 1));
+      continue;
+    }
+    bool is_switch = false;
+    for (const char* s : kSwitches) is_switch |= a == s;
+    auto& values = args[a];
+    if (is_switch) continue;
+    WMA_CHECK(i + 1 < argc, "--", a, " needs a value");
+    values.push_back(argv[++i]);
+    while (a == "frame_stride" && i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) values.push_back(argv[++i]);
+  }
+  return args;
+}
+
+class Flags {
+ public:
+  explicit Flags(std::map<std::string, std::vector<std::string>> args) : args_(std::move(args)) {}
+  bool has(const std::string& n) const { return args_.count(n) != 0; }
+  std::string str(const std::string& n, const std::string& fallback = "") const {
+    return has(n) && !args_.at(n).empty() ? args_.at(n).back() : fallback;
+  }
+  std::string required(const std::string& n) const {
+    WMA_CHECK(has(n), "missing --", n, "\n", kUsage);
+    return str(n);
+  }
+  long long integer(const std::string& n, long long fallback) const { return has(n) ? to_int(n, str(n)) : fallback; }
+  double real(const std::string& n, double fallback) const {
+    if (!has(n)) return fallback;
+    try {
+      return std::stod(str(n));
+    } catch (const std::exception&) {
+      fail("--", n, " expects a number, got '", str(n), "'");
+    }
+  }
+  std::vector<std::int64_t> integers(const std::string& n, std::int64_t fallback) const {
+    if (!has(n)) return {fallback};
+    std::vector<std::int64_t> out;
+    for (const std::string& v : args_.at(n)) out.push_back(to_int(n, v));
+    return out;
+  }
+  void check_known() const {
+    static const char* const known[] = {
+        "ckpt_path", "config", "prompt_dir", "dataset", "savedir", "ddim_steps", "ddim_eta", "frame_stride", "n_iter",
+        "exe_steps", "timestep_spacing", "guidance_rescale", "unconditional_guidance_scale", "seed", "height", "width",
+        "video_length", "perframe_ae", "zero_pred_state", "save_fps", "bs", "n_action_steps", "num_generation",
+        "device", "precision", "demo_weights", "bpe_path", "noise_file", "quiet", "help"};
+    for (const auto& [name, _] : args_) {
+      bool ok = false;
+      for (const char* k : known) ok |= name == k;
+      WMA_CHECK(ok, "unknown flag --", name, "\n", kUsage);
+    }
+  }
+
+ private:
+  static long long to_int(const std::string& n, const std::string& v) {
+    char* end = nullptr;
+    const long long x = std::strtoll(v.c_str(), &end, 10);
+    WMA_CHECK(!v.empty() && *end == '\0', "--", n, " expects an integer, got '", v, "'");
+    return x;
+  }
+  std::map<std::string, std::vector<std::string>> args_;
+};
+
+std::string find_bpe(const Flags& f) {
+  if (f.has("bpe_path")) return f.str("bpe_path");
+  if (const char* env = std::getenv("WMA_BPE_PATH")) return env;
+  for (const char* candidate : {"bpe_simple_vocab_16e6.txt.gz", "../shared/data/openclip/bpe_simple_vocab_16e6.txt.gz"})
+    if (std::filesystem::exists(candidate)) return candidate;
+  fail("OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz not found: pass --bpe_path or set WMA_BPE_PATH");
+}
+
+}  // namespace
+
+int cmd_interact(int argc, char** argv) {
+  const Flags f(parse(argc, argv));
+  if (f.has("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  f.check_known();
+  WMA_CHECK(f.integer("bs", 1) == 1, "--bs must be 1 (upstream supports batch size 1 only)");
+  using namespace pipeline;
+
+  // Everything is read and checked before the first output file is written.
+  WorldModelConfig config = WorldModelConfig::load(f.required("config"));
+  config.perframe_ae = f.has("perframe_ae");  // upstream: model.perframe_ae = args.perframe_ae
+  const std::int64_t height = f.integer("height", 320), width = f.integer("width", 512);
+  WMA_CHECK(height % 16 == 0 && width % 16 == 0, "image size ", height, "x", width, " must be multiples of 16");
+  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ",
+            width, " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
+            config.video_width(), " (pass --height ", config.video_height(), " --width ", config.video_width(), ")");
+  WMA_CHECK(height == config.obs_image_height && width == config.obs_image_width, "the action heads of ",
+            config.source, " take ", config.obs_image_height, "x", config.obs_image_width, " observations, not ",
+            height, "x", width);
+
+  PassOptions pass;
+  pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", 50));
+  pass.ddim_eta = f.real("ddim_eta", 1.0);
+  pass.timestep_spacing = sampling::parse_timestep_spacing(f.str("timestep_spacing", "uniform"));
+  pass.video_length = static_cast<int>(f.integer("video_length", 16));
+  pass.unconditional_guidance_scale = f.real("unconditional_guidance_scale", 1.0);
+  pass.guidance_rescale = f.real("guidance_rescale", 0.0);
+  WMA_CHECK(pass.video_length == config.wma.unet.temporal_length, "--video_length ", pass.video_length,
+            " differs from the model's temporal_length ", config.wma.unet.temporal_length);
+
+  SessionSettings settings;
+  settings.savedir = f.required("savedir");
+  settings.frame_strides = f.integers("frame_stride", 4);
+  settings.save_fps = static_cast<int>(f.integer("save_fps", 8));
+  settings.loop.pass = pass;
+  settings.loop.n_iter = static_cast<int>(f.integer("n_iter", 40));
+  settings.loop.exe_steps = static_cast<int>(f.integer("exe_steps", 16));
+  settings.loop.zero_pred_state = f.has("zero_pred_state");
+  settings.loop.progress = !f.has("quiet");
+  WMA_CHECK(settings.loop.n_iter >= 1, "--n_iter must be at least 1");
+  for (std::int64_t fs : settings.frame_strides) WMA_CHECK(fs >= 1, "--frame_stride must be positive");
+
+  const std::string prompt_dir = f.required("prompt_dir"), dataset = f.required("dataset");
+  const std::vector<EpisodeSpec> specs = read_prompt_list(prompt_dir, dataset);
+  const io::NormalizationStats stats = read_dataset_stats(prompt_dir, dataset);
+  std::vector<EpisodeJob> jobs;
+  for (const EpisodeSpec& spec : specs) {
+    std::int64_t max_fs = 1;
+    for (std::int64_t fs : settings.frame_strides) max_fs = std::max(max_fs, fs);
+    const InitialObservation obs =
+        load_initial_observation(spec, stats, height, width, max_fs, pass.video_length,
+                                 config.projectors.agent_state_dim, config.projectors.agent_action_dim);
+    jobs.push_back({spec.videoid, spec.fps, {obs.image, obs.state, spec.instruction, obs.state_dim, obs.action_dim}, stats});
+  }
+  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(find_bpe(f));
+
+  const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
+  Profiler profiler([device = options.device] { synchronize_device(device); });
+  std::unique_ptr<io::WeightStore> store;
+  std::unique_ptr<WorldModel> model;
+  {
+    const auto timer = Profiler::scope(&profiler, "model_loading");
+    if (f.has("ckpt_path")) {
+      WMA_CHECK(!f.has("demo_weights"), "--ckpt_path and --demo_weights exclude each other");
+      WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
+      store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
+    } else {
+      WMA_CHECK(f.has("demo_weights"), "no --ckpt_path given (pass --demo_weights to run on deterministic weights)");
+      store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
+    }
+    model = std::make_unique<WorldModel>(*store, config, options);
+  }
+  std::unique_ptr<NoiseSource> noise;
+  if (f.has("noise_file")) noise = RecordedNoise::from_pass_fixture(f.str("noise_file"));
+  else noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
+
+  Synthesizer synth(*model, tokenizer, pass);
+  const std::vector<std::string> written = run_session(synth, jobs, settings, *noise, profiler);
+  std::fprintf(stderr, "wrote %zu files under %s/inference\n", written.size(), settings.savedir.c_str());
+  std::fprintf(stderr, "profile: %s\n", report_profile(settings.savedir, profiler).c_str());
+  return 0;
+}
+
+}  // namespace wma::app

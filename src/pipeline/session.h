@@ -1,0 +1,45 @@
+// What `wma interact` and `wma demo` share: device/precision selection, running the interaction loop over
+// the episodes of a prompt list with upstream's per-fs output layout (world_model_interaction.py L494-673),
+// and the profile table.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/stats.h"
+#include "nn/weights.h"
+#include "pipeline/interaction.h"
+#include "pipeline/profile.h"
+
+namespace wma::pipeline {
+
+// "cpu" | "cuda" and "fp32" | "fp16" | "bf16"; initialises the CUDA backend when asked for. The CPU backend
+// is f32 only, so another precision there is an error.
+nn::LoadOptions select_device(const std::string& device, const std::string& precision);
+// Waits for queued device work (for honest section timings); nothing on the CPU.
+void synchronize_device(Device device);
+
+struct EpisodeJob {
+  std::string videoid;
+  double ori_fps = 30.0;
+  EpisodeStart start;
+  std::optional<io::NormalizationStats> stats;
+};
+
+struct SessionSettings {
+  std::string savedir;
+  std::vector<std::int64_t> frame_strides = {4};
+  int save_fps = 8;
+  InteractionOptions loop;  // model_fs is derived per episode
+};
+
+// For each episode and frame stride: the loop, writing every iteration's outputs as it goes.
+// Returns the files written.
+std::vector<std::string> run_session(Synthesizer& synthesizer, const std::vector<EpisodeJob>& episodes,
+                                     const SessionSettings& settings, NoiseSource& noise, Profiler& profiler);
+
+// Prints the table on stdout and writes <savedir>/profile.json; returns the JSON path.
+std::string report_profile(const std::string& savedir, const Profiler& profiler);
+
+}  // namespace wma::pipeline
