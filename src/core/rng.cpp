@@ -5,6 +5,7 @@
 #include "core/rng.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -322,13 +323,12 @@ float sincos_poly(std::uint32_t reduced, std::uint32_t sign) {
   const std::uint32_t xl = reduced & low_mask(17);
   std::uint64_t sum = (std::uint64_t{c.c0} << 31) + ((std::uint64_t{c.c1} * xl) << 19) -
                       std::uint64_t{c.c2} * square_truncated(xl);
+  // Normalise so that bit 56 is the leading one (bits above it only occur for results of 1.0).
   std::uint32_t exponent = 0;
   if (sum != 0) {
-    exponent = 127;
-    while ((sum >> 56) == 0) {
-      --exponent;
-      sum <<= 1;
-    }
+    const int shift = std::max(std::countl_zero(sum) - 7, 0);
+    exponent = 127u - static_cast<std::uint32_t>(shift);
+    sum <<= shift;
   }
   const std::uint32_t frac = static_cast<std::uint32_t>(sum >> 33) & low_mask(23);
   return bits_float((sign << 31) | (exponent << 23) | frac);
@@ -350,11 +350,18 @@ float cos_approx(float x) {
   return sincos_poly(reduced, ((quadrant + 1u) & 2u) ? 1u : 0u);
 }
 
-// nvcc turns both affine maps into fma.rn.f32 after an exact-to-nearest u32 -> f32 conversion.
-std::array<float, 2> box_muller(std::uint32_t x, std::uint32_t y) {
+// nvcc turns both affine maps into fma.rn.f32 after a round-to-nearest u32 -> f32 conversion.
+float box_muller_radius(std::uint32_t x) {
   const float u = std::fma(static_cast<float>(x), 0x1p-32f, 0x1p-33f);
-  const float v = std::fma(static_cast<float>(y), bits_float(0x30C90FDBu), bits_float(0x30490FDBu));
-  const float s = std::sqrt(-2.0f * logf(u));
+  return std::sqrt(-2.0f * logf(u));
+}
+float box_muller_angle(std::uint32_t y) {
+  return std::fma(static_cast<float>(y), bits_float(0x30C90FDBu), bits_float(0x30490FDBu));
+}
+
+std::array<float, 2> box_muller(std::uint32_t x, std::uint32_t y) {
+  const float s = box_muller_radius(x);
+  const float v = box_muller_angle(y);
   return {s * sin_approx(v), s * cos_approx(v)};
 }
 
@@ -428,14 +435,16 @@ void TorchCudaGenerator::fill_randn(float* out, std::int64_t n) {
           {static_cast<std::uint32_t>(lo), static_cast<std::uint32_t>(lo >> 32), static_cast<std::uint32_t>(hi),
            static_cast<std::uint32_t>(hi >> 32)},
           seed_);
+      // Only the components that land inside the tensor are computed (most draws use just the
+      // first sine); the device computes all four, which changes nothing in the output.
       std::array<float, 4> normals{};
-      const auto a = cuda_math::box_muller(r[0], r[1]);
-      normals[0] = a[0];
-      normals[1] = a[1];
-      if (first + 2 * stride < numel) {
-        const auto b = cuda_math::box_muller(r[2], r[3]);
-        normals[2] = b[0];
-        normals[3] = b[1];
+      for (int half = 0; half < 2; ++half) {
+        const std::uint64_t sin_index = first + stride * static_cast<std::uint64_t>(2 * half);
+        if (sin_index >= numel) break;
+        const float s = cuda_math::box_muller_radius(r[2 * half]);
+        const float v = cuda_math::box_muller_angle(r[2 * half + 1]);
+        normals[2 * half] = s * cuda_math::sin_approx(v);
+        if (sin_index + stride < numel) normals[2 * half + 1] = s * cuda_math::cos_approx(v);
       }
       for (int ii = 0; ii < kUnroll; ++ii) {
         const std::uint64_t li = first + stride * static_cast<std::uint64_t>(ii);

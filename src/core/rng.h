@@ -103,7 +103,10 @@ namespace cuda_math {
 float logf(float x);          // libdevice __nv_logf, for normal positive finite x
 float sin_approx(float x);    // PTX sin.approx.f32 (MUFU.SIN), for normal positive x below 2^33
 float cos_approx(float x);    // PTX cos.approx.f32 (MUFU.COS), same domain
-// _curand_box_muller(x, y) as compiled for the device: {s * sin(v), s * cos(v)}.
+// _curand_box_muller(x, y) as compiled for the device: {s * sin(v), s * cos(v)} with
+// s = box_muller_radius(x) and v = box_muller_angle(y).
+float box_muller_radius(std::uint32_t x);
+float box_muller_angle(std::uint32_t y);
 std::array<float, 2> box_muller(std::uint32_t x, std::uint32_t y);
 // Philox4x32-10 block for a 128-bit counter and 64-bit key (curand_Philox4x32_10).
 std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter, std::uint64_t key);
