@@ -6,7 +6,7 @@ torch.randn (CPU: VAE posterior samples; CUDA: latent, actions, states, DDIM noi
   python3 tools/rng/make_rng_fixtures.py                     # CPU -> tests/data/rng/cpu_streams.txt
   python3 tools/rng/make_rng_fixtures.py --cuda --out DIR    # CUDA -> DIR/cuda_streams.txt
 
-The CUDA file goes to tests/data/rng/cuda/. Needs only torch and numpy, no network.
+The CUDA file goes to tests/data/rng/cuda/. Needs only torch (no numpy), no network.
 
 Format (text, one record per line, space-separated key=value tokens):
   meta key=value ...                 environment (torch version, device, sm_count, ...)
@@ -20,7 +20,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
 import torch
 
 HEAD = 8
@@ -33,17 +32,21 @@ POSTERIOR = (1, 4, 40, 64)
 
 
 def bits(t):
-    return t.detach().cpu().contiguous().reshape(-1).numpy().view(np.uint32)
+    """float32 bit patterns as a flat int64 CPU tensor (0 .. 2^32 - 1)."""
+    return t.detach().cpu().contiguous().reshape(-1).view(torch.int32).to(torch.int64) & 0xFFFFFFFF
 
 
 def digest(b):
-    w = 2 * np.arange(b.size, dtype=np.uint64) + 1
-    with np.errstate(over="ignore"):
-        return int((b.astype(np.uint64) * w).sum(dtype=np.uint64))
+    # Products stay below 2^54 and chunk sums of 512 below 2^63: exact in int64, then Python ints.
+    w = 2 * torch.arange(b.numel(), dtype=torch.int64) + 1
+    prod = b * w
+    pad = (-prod.numel()) % 512
+    chunks = torch.cat([prod, prod.new_zeros(pad)]).reshape(-1, 512).sum(dim=1)
+    return sum(chunks.tolist()) % (1 << 64)
 
 
 def hexlist(a):
-    return ",".join(f"{int(v):08x}" for v in a)
+    return ",".join(f"{v:08x}" for v in a.tolist())
 
 
 def draw_line(t, offset, sample):
@@ -51,13 +54,13 @@ def draw_line(t, offset, sample):
     parts = [
         "draw",
         "shape=" + "x".join(str(d) for d in t.shape),
-        f"numel={b.size}",
+        f"numel={b.numel()}",
         f"offset={offset}",
         f"digest={digest(b):016x}",
         "head=" + hexlist(b[:HEAD]),
         "tail=" + hexlist(b[-HEAD:]),
     ]
-    if b.size <= SMALL:
+    if b.numel() <= SMALL:
         parts.append("all=" + hexlist(b))
     elif sample:
         parts.append(f"stride={SAMPLE_STRIDE}")
@@ -126,9 +129,8 @@ def main():
     ap.add_argument("--cuda", action="store_true", help="record CUDA streams (needs a GPU)")
     ap.add_argument("--out", default=None, help="output folder (default tests/data/rng)")
     args = ap.parse_args()
-    torch.use_deterministic_algorithms(False)
     torch.set_default_dtype(torch.float32)
-    meta = {"torch": torch.__version__, "numpy": np.__version__}
+    meta = {"torch": torch.__version__}
 
     if args.cuda:
         if not torch.cuda.is_available():
