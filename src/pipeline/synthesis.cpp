@@ -16,6 +16,14 @@ Tensor channels_last(const Tensor& t) {
 
 }  // namespace
 
+Tensor ddim_v_update(const sampling::DdimStepCoefficients& s, const Tensor& x, const Tensor& v, const Tensor& noise) {
+  const Tensor eps = ops::axpby(s.sqrt_alpha_cumprod, v, s.sqrt_one_minus_alpha_cumprod, x);
+  Tensor x0 = ops::axpby(s.sqrt_alpha_cumprod, x, -s.sqrt_one_minus_alpha_cumprod, v);
+  if (s.x0_rescale != 1.0f) x0 = ops::scale(x0, s.x0_rescale);
+  const Tensor mean = ops::axpby(s.sqrt_alpha_prev, x0, s.dir_coefficient, eps);
+  return ops::axpby(1.0f, mean, s.sigma, noise);
+}
+
 Synthesizer::Synthesizer(const WorldModel& model, const models::ClipTokenizer& tokenizer, const PassOptions& options)
     : model_(model),
       tokenizer_(tokenizer),
@@ -81,7 +89,7 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
   Tensor x = on_device(channels_last(noise.randn_cuda(latent_shape)));
   Tensor actions = noise.randn_cuda({1, T, action_dim});
   Tensor states = noise.randn_cuda({1, T, state_dim});
-  // Every step's noise drawn up front: one upload, nothing drawn inside the loop.
+  // Every step's noise and timestep prepared up front: one upload each, nothing drawn inside the loop.
   const int n = ddim_.num_steps();
   std::vector<Tensor> step_noise_host;
   for (int k = 0; k < n; ++k) step_noise_host.push_back(channels_last(noise.randn_cuda(latent_shape)).unsqueeze(0));
@@ -91,17 +99,16 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
   // CUDA, where torch multiplies by the reciprocal instead of dividing (sampling/diffusers_ddim.h).
   const auto division = model_.options.device == Device::CPU ? sampling::ScalarDivision::Divide
                                                              : sampling::ScalarDivision::MultiplyByReciprocal;
+  std::vector<std::int64_t> timesteps;
+  for (int k = 0; k < n; ++k) timesteps.push_back(ddim_.timesteps[n - 1 - k]);
+  const Tensor all_t = on_device(Tensor::from_ints({n}, timesteps));
   for (int k = 0; k < n; ++k) {
     const int i = n - 1 - k;
     const sampling::DdimStepCoefficients s = sampling::ddim_step_coefficients(model_.schedule, ddim_, i);
-    const Tensor t = on_device(Tensor::from_ints({1}, {s.timestep}));
+    const Tensor t = all_t.slice(0, k, k + 1);
     const models::WMADenoised out = model_.diffusion.denoise(x, on_device(actions), on_device(states), t, pass);
 
-    const Tensor eps = ops::axpby(s.sqrt_alpha_cumprod, out.v, s.sqrt_one_minus_alpha_cumprod, x);
-    Tensor x0 = ops::axpby(s.sqrt_alpha_cumprod, x, -s.sqrt_one_minus_alpha_cumprod, out.v);
-    if (s.x0_rescale != 1.0f) x0 = ops::scale(x0, s.x0_rescale);
-    const Tensor mean = ops::axpby(s.sqrt_alpha_prev, x0, s.dir_coefficient, eps);
-    x = ops::axpby(1.0f, mean, s.sigma, step_noise.select(0, k));
+    x = ddim_v_update(s, x, out.v, step_noise.select(0, k));
 
     const sampling::DiffusersDdimStepCoefficients h =
         sampling::diffusers_ddim_step_coefficients(head_scheduler_, s.timestep);

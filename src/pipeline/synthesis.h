@@ -45,6 +45,10 @@ struct PassOutput {
   Tensor states;   // [1, T, agent_state_dim], normalised
 };
 
+// One v-prediction DDIM step (p_sample_ddim) with device ops, in the float32 order of the CPU reference
+// sampling::ddim_v_step, so both agree bit for bit on the CPU backend.
+Tensor ddim_v_update(const sampling::DdimStepCoefficients& c, const Tensor& x, const Tensor& v, const Tensor& noise);
+
 class Synthesizer {
  public:
   Synthesizer(const WorldModel& model, const models::ClipTokenizer& tokenizer, const PassOptions& options);

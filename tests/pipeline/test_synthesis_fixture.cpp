@@ -56,6 +56,24 @@ void check_pass(const std::string& name, bool sim_mode) {
 TEST(SynthesisFixture, PolicyPassMatchesUpstream) { check_pass("e2e_policy_n4", false); }
 TEST(SynthesisFixture, WorldModelPassMatchesUpstream) { check_pass("e2e_world_n4", true); }
 
+// The ops-based step equals the CPU reference bit for bit, on every step of a 50-step schedule.
+TEST(DdimUpdate, EqualsCpuReferenceBitForBit) {
+  const sampling::VideoSchedule schedule = sampling::make_video_schedule({});
+  const sampling::DdimSchedule ddim =
+      sampling::make_ddim_schedule(schedule, sampling::TimestepSpacing::UniformTrailing, 50, 1.0);
+  PhiloxNoise gen(7);
+  const Shape shape = {1, 16, 4, 4, 4};
+  Tensor x = gen.randn_cuda(shape);
+  for (int i = ddim.num_steps() - 1; i >= 0; --i) {
+    const sampling::DdimStepCoefficients c = sampling::ddim_step_coefficients(schedule, ddim, i);
+    const Tensor v = gen.randn_cuda(shape), noise = gen.randn_cuda(shape);
+    const Tensor ours = ddim_v_update(c, x, v, noise);
+    const Tensor reference = sampling::ddim_v_step(c, x, v, noise);
+    ASSERT_EQ(ours.to_floats(), reference.to_floats()) << "step " << i;
+    x = ours;
+  }
+}
+
 TEST(RecordedNoise, RefusesWrongShapesAndExhaustion) {
   RecordedNoise noise("test");
   try {
