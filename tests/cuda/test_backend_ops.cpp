@@ -198,11 +198,19 @@ std::vector<OpCase> build_cases() {
   conv2d_case("3x3_residual", {1, 6, 5, 8}, 8, 3, 1, 1, true, true);
   conv2d_case("cin1_k5_pad2", {3, 5, 6, 1}, 2, 5, 1, 2, true, false);
   conv2d_case("wide_channels", {1, 8, 8, 96}, 130, 3, 1, 1, true, false);
+  // UNet shapes: the tensor-core (cuDNN) path for f16/bf16.
+  conv2d_case("unet_L0_3x3_cin320", {1, 40, 64, 320}, 320, 3, 1, 1, true, false);
+  conv2d_case("unet_L0_3x3_stride2", {1, 40, 64, 320}, 320, 3, 2, 1, true, false);
+  conv2d_case("unet_L0_1x1_skip_residual", {2, 40, 64, 640}, 320, 1, 1, 0, true, true);
+  conv2d_case("unet_L2_3x3_cin1280", {1, 10, 16, 1280}, 640, 3, 1, 1, true, true);
 
   add("conv_temporal", "k3_pad1", [](Rng& r) { return Inputs{r.normal({2, 5, 6, 4}), r.normal({7, 3, 4}, 0.3f), r.normal({7})}; },
       [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], &x[2], 1); });
   add("conv_temporal", "k3_pad0_no_bias", [](Rng& r) { return Inputs{r.normal({1, 4, 3, 9}), r.normal({5, 3, 9}, 0.3f)}; },
       [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], nullptr, 0); });
+  add("conv_temporal", "unet_L1_16_frames_c640",
+      [](Rng& r) { return Inputs{r.normal({1, 16, 96, 640}), r.normal({640, 3, 640}, 0.02f), r.normal({640})}; },
+      [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], &x[2], 1); });
   add("conv1d", "k3_pad1", [](Rng& r) { return Inputs{r.normal({2, 11, 5}), r.normal({6, 3, 5}, 0.4f), r.normal({6})}; },
       [](const Inputs& x) { return ops::conv1d(x[0], x[1], &x[2], ops::Conv1dParams{1, 1}); });
   add("conv1d", "k4_stride2_pad1", [](Rng& r) { return Inputs{r.normal({3, 16, 7}), r.normal({4, 4, 7}, 0.4f), r.normal({4})}; },
@@ -219,6 +227,13 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::group_norm(x[0], 1, nullptr, nullptr, 1e-6f); });
   add("group_norm", "group_per_channel_large_l", [](Rng& r) { return Inputs{r.normal({1, 4099, 6}), r.normal({6}), r.normal({6})}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 6, &x[1], &x[2], 1e-5f); }, kReduction);
+  // UNet shapes: per-frame GroupNorm at L0 and the across-frames one (one sample, 40960 rows).
+  add("group_norm", "unet_L0_frames_silu", [](Rng& r) { return Inputs{r.normal({4, 2560, 320}, 2.0f, 1.0f), r.normal({320}), r.normal({320})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f, Activation::SiLU); }, kReduction);
+  add("group_norm", "unet_L0_video_one_sample", [](Rng& r) { return Inputs{r.normal({1, 40960, 320}, 1.5f, -3.0f), r.normal({320}), r.normal({320})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f); }, kReduction);
+  add("group_norm", "odd_channels_split", [](Rng& r) { return Inputs{r.normal({1, 3001, 21}, 1.0f, 2.0f), r.normal({21}), r.normal({21})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 7, &x[1], &x[2], 1e-5f, Activation::SiLU); }, kReduction);
   add("layer_norm", "affine_odd_width", [](Rng& r) { return Inputs{r.normal({3, 5, 33}, 3.0f, -2.0f), r.normal({33}), r.normal({33})}; },
       [](const Inputs& x) { return ops::layer_norm(x[0], &x[1], &x[2], 1e-5f); });
   add("layer_norm", "no_affine_wide", [](Rng& r) { return Inputs{r.normal({4, 1280})}; },
@@ -268,6 +283,11 @@ std::vector<OpCase> build_cases() {
   attention_case("single_key", 2, 7, 1, 2, 8, 8, 0, false);
   attention_case("head_dim_128_long", 1, 70, 333, 2, 128, 128, 0, false);
   attention_case("head_dim_256", 1, 5, 40, 1, 256, 256, 0, false);
+  // Head dim 64 runs the flash kernel in f16/bf16: the UNet's L0 self-attention length, and
+  // ragged tails (queries and keys not multiples of the 64-row tiles) with a mask.
+  attention_case("unet_self_2560_d64", 1, 2560, 2560, 2, 64, 64, 0, true);
+  attention_case("d64_ragged_masked", 2, 131, 77, 3, 64, 64, 2, false);
+  attention_case("d64_temporal_16_frames", 40, 16, 16, 5, 64, 64, 0, true);
 
   // ---- resampling and embeddings -------------------------------------------------------
   add("upsample_nearest2x", "odd_sizes", [](Rng& r) { return Inputs{r.normal({2, 3, 5, 7})}; },

@@ -1,8 +1,9 @@
-// Attention, first correct version: one warp per query row, blocks of 8 queries of one
-// (batch, head) sharing 32-key tiles of K and V staged in shared memory, online softmax in
-// fp32. Strided q/k/v (last dim contiguous), optional additive mask; a flash kernel on
-// tensor cores replaces it for the long sequences later.
+// Attention: f16/bf16 with head dim 64 goes to the flash kernel on tensor cores; the general
+// kernel here takes every other case (fp32, other head dims): one warp per query row, blocks
+// of 8 queries of one (batch, head) sharing 32-key tiles of K and V staged in shared memory,
+// online softmax in fp32. Strided q/k/v (last dim contiguous), optional additive mask.
 #include "backends/cuda/common.cuh"
+#include "backends/cuda/flash_attention.h"
 
 namespace wma::cuda {
 namespace {
@@ -135,6 +136,7 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
     a.m_sk = mask->stride(2);
   }
   if (out.numel() == 0) return;
+  if (!context().general_kernels_only_ && flash_attention(out, q, k, v, mask, scale)) return;
   const std::size_t smem = sizeof(float) * static_cast<std::size_t>(kQueriesPerBlock * d + kKeysPerTile * (d + 1) +
                                                                     kKeysPerTile * dv);
   const dim3 grid(static_cast<unsigned>((lq + kQueriesPerBlock - 1) / kQueriesPerBlock), static_cast<unsigned>(heads),

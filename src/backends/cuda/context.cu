@@ -13,7 +13,7 @@ namespace wma::cuda {
 namespace {
 
 // cuBLASLt picks faster split-K and stream-K kernels when it has scratch; 32 MiB is what
-// NVIDIA recommends for Hopper.
+// NVIDIA recommends for Hopper, and cuDNN's conv engines are chosen to fit in it too.
 constexpr std::size_t kLtWorkspaceBytes = 32u << 20;
 
 class CudaAllocator : public Allocator {
@@ -61,6 +61,10 @@ void init_once() {
   WMA_CUBLAS_CHECK(cublasLtCreate(&c.lt_));
   WMA_CUDA_CHECK(cudaMalloc(&c.workspace_, kLtWorkspaceBytes));
   c.workspace_bytes_ = kLtWorkspaceBytes;
+#if defined(WMA_WITH_CUDNN) && WMA_WITH_CUDNN
+  WMA_CUDNN_CHECK(cudnnCreate(&c.cudnn_));
+  WMA_CUDNN_CHECK(cudnnSetStream(c.cudnn_, c.stream_));
+#endif
   static CudaAllocator allocator;
   register_default_allocator(Device::CUDA, &allocator);
   g_ready = true;

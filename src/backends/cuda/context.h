@@ -1,6 +1,7 @@
 // The CUDA backend's process-wide state, created once by cuda::init(): the engine stream
 // every kernel is launched on (so one CUDA graph can capture a whole step), the cuBLASLt
-// handle with its workspace, and the device properties kernels size their grids from.
+// handle with its workspace, the cuDNN handle when built with it, the device properties
+// kernels size their grids from, and the knob that routes ops to their general kernels.
 #pragma once
 
 #include <cublasLt.h>
@@ -8,20 +9,46 @@
 
 #include <cstddef>
 
+#if defined(WMA_WITH_CUDNN) && WMA_WITH_CUDNN
+#include <cudnn.h>
+#endif
+
 namespace wma::cuda {
 
 struct Context {
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasLtHandle_t lt_ = nullptr;
+  // Scratch shared by cuBLASLt and cuDNN: both run in stream order on stream_, so one
+  // buffer serves every library call.
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
+#if defined(WMA_WITH_CUDNN) && WMA_WITH_CUDNN
+  cudnnHandle_t cudnn_ = nullptr;
+#endif
   int sm_count_ = 0;
   std::size_t max_smem_per_block_ = 0;  // opt-in limit, above the default 48 KB
+  // When set, conv2d, conv_temporal, attention and group_norm skip their fast paths
+  // (tensor cores, cuDNN, split statistics) and run the general kernels: the benchmark
+  // compares the two and tests can cross-check them.
+  bool general_kernels_only_ = false;
 };
 
 // The initialised context; throws when cuda::init() has not run.
 Context& context();
 inline cudaStream_t stream() { return context().stream_; }
+
+// Routes ops to the general kernels for the lifetime of the object (not thread-safe: the
+// backend has one stream and one caller).
+class ScopedGeneralKernels {
+ public:
+  ScopedGeneralKernels() : saved_(context().general_kernels_only_) { context().general_kernels_only_ = true; }
+  ~ScopedGeneralKernels() { context().general_kernels_only_ = saved_; }
+  ScopedGeneralKernels(const ScopedGeneralKernels&) = delete;
+  ScopedGeneralKernels& operator=(const ScopedGeneralKernels&) = delete;
+
+ private:
+  bool saved_;
+};
 
 }  // namespace wma::cuda

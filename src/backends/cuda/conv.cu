@@ -1,6 +1,6 @@
 // Convolutions on channels-last tensors (conv2d, the (k,1,1) temporal conv, conv1d and the
 // transposed conv1d), all mapped onto one tiled implicit-GEMM kernel with fp32 FMA
-// accumulation. A tensor-core / cuDNN path replaces it later where a benchmark says so.
+// accumulation; f16/bf16 conv2d and conv_temporal go to cuDNN's tensor cores first.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/implicit_gemm.h"
 
@@ -126,10 +126,8 @@ __global__ void __launch_bounds__(kGemmThreads) implicit_gemm_kernel(T* out, con
   }
 }
 
-}  // namespace
-
-void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
-                   const Tensor* residual, const ConvGeometry& g) {
+GemmArgs check_conv(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                    const Tensor* residual, const ConvGeometry& g) {
   check_float_same("conv", {&out, &x, &weight, bias, residual});
   check_contiguous("conv", {&out, &x, &weight, bias, residual});
   GemmArgs a{g, g.n * g.ho * g.wo, static_cast<std::int64_t>(g.kh) * g.kw * g.cin};
@@ -138,6 +136,23 @@ void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, con
             ", out ", out.describe());
   if (residual != nullptr)
     WMA_CHECK(residual->numel() == out.numel(), "[conv] residual ", residual->describe(), " vs out ", out.describe());
+  return a;
+}
+
+// conv2d and conv_temporal: cuDNN where it applies, else the general kernel.
+void convolve(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* residual,
+              const ConvGeometry& g) {
+  const GemmArgs a = check_conv(out, x, weight, bias, residual, g);
+  if (a.m == 0 || g.cout == 0) return;
+  if (!context().general_kernels_only_ && cudnn_conv(out, x, weight, bias, residual, g)) return;
+  implicit_gemm(out, x, weight, bias, residual, g);
+}
+
+}  // namespace
+
+void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                   const Tensor* residual, const ConvGeometry& g) {
+  const GemmArgs a = check_conv(out, x, weight, bias, residual, g);
   if (a.m == 0 || g.cout == 0) return;
   const dim3 grid(static_cast<unsigned>((a.m + kTileM - 1) / kTileM), static_cast<unsigned>((g.cout + kTileN - 1) / kTileN));
   WMA_CHECK(grid.y <= 65535, "[conv] too many output channels: ", g.cout);
@@ -165,7 +180,7 @@ void conv2d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
   g.wo = static_cast<int>(out.size(2));
   g.stride_h = g.stride_w = params.stride;
   g.pad_h = g.pad_w = params.padding;
-  implicit_gemm(out, x, weight, bias, residual, g);
+  convolve(out, x, weight, bias, residual, g);
 }
 
 void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, int padding) {
@@ -183,7 +198,7 @@ void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, con
   g.ho = static_cast<int>(out.size(1));
   g.wo = static_cast<int>(out.size(2));
   g.pad_h = padding;
-  implicit_gemm(out, x, weight, bias, nullptr, g);
+  convolve(out, x, weight, bias, nullptr, g);
 }
 
 namespace {

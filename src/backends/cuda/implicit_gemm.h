@@ -1,6 +1,7 @@
-// One implicit-GEMM kernel behind every convolution (and the GEMM fallback for linear):
-// out[m, co] = sum_k A[m, k] * weight[co, k] + bias[co] + residual[m, co], where A gathers
-// the input patch of output pixel m on the fly. fp32 accumulation; correct, not yet fast.
+// The convolution paths: one general SIMT implicit-GEMM kernel (every conv, every dtype, and
+// the GEMM fallback for linear), out[m, co] = sum_k A[m, k] * weight[co, k] + bias[co] +
+// residual[m, co] with A gathering output pixel m's input patch on the fly, fp32 accumulation;
+// and cuDNN on tensor cores for f16/bf16 conv2d and conv_temporal.
 #pragma once
 
 #include <cstdint>
@@ -25,5 +26,10 @@ struct ConvGeometry {
 // x, weight, bias, residual and out contiguous and of one float dtype; residual may alias out.
 void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
                    const Tensor* residual, const ConvGeometry& g);
+
+// The same contract for f16/bf16 through cuDNN (residual must not alias out). Returns false,
+// having done nothing, when cuDNN is not built in or has no suitable engine for the shape.
+bool cudnn_conv(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* residual,
+                const ConvGeometry& g);
 
 }  // namespace wma::cuda

@@ -1,0 +1,280 @@
+// Flash attention (FlashAttention-2 layout) for head dim 64 in f16/bf16: a block of 4 warps
+// takes 64 queries of one (batch, head), each warp 16 rows; 64-key tiles of K and V stream
+// through double-buffered, XOR-swizzled shared memory by cp.async; QK^T and PV run on
+// mma.sync m16n8k16 with fp32 accumulators, the softmax is online in fp32 (exp2 domain).
+#include "backends/cuda/common.cuh"
+#include "backends/cuda/flash_attention.h"
+
+namespace wma::cuda {
+namespace {
+
+constexpr int kHeadDim = 64;
+constexpr int kRows = 64;  // queries per block
+constexpr int kKeys = 64;  // keys per tile
+constexpr int kWarps = 4;
+constexpr int kFlashThreads = kWarps * 32;
+constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
+constexpr float kLog2e = 1.4426950408889634f;
+
+struct FlashArgs {
+  std::int64_t lq, lk;
+  int heads;
+  std::int64_t q_sb, q_sl, q_sh;
+  std::int64_t k_sb, k_sl, k_sh;
+  std::int64_t v_sb, v_sl, v_sh;
+  const void* mask;
+  DType mask_dtype;
+  std::int64_t m_sb, m_sq, m_sk;
+  float scale_log2;  // scale * log2(e)
+};
+
+// Chunk c of row r lives at chunk c ^ (r % 8): the 8 rows an ldmatrix reads then hit 8
+// different bank groups instead of one.
+__device__ __forceinline__ int swizzle(int row, int chunk) { return row * kHeadDim + ((chunk ^ (row & 7)) << 3); }
+
+__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const int bytes = valid ? 16 : 0;  // 0 bytes read: the 16 are zero-filled
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* smem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* smem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+
+template <typename T>
+__device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
+template <>
+__device__ __forceinline__ void mma<__half>(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+               "{%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma<__nv_bfloat16>(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+               "{%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+template <typename T>
+__device__ __forceinline__ unsigned pack2(float lo, float hi);
+template <>
+__device__ __forceinline__ unsigned pack2<__half>(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const unsigned*>(&h);
+}
+template <>
+__device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const unsigned*>(&h);
+}
+
+// Copies rows [row0, row0 + 64) of a [len, 64] slice (row stride `ld`) into a swizzled tile;
+// rows past `len` become zeros, so padding keys contribute exact zeros to PV.
+template <typename T>
+__device__ __forceinline__ void load_tile(T* tile, const T* src, std::int64_t ld, std::int64_t row0, std::int64_t len) {
+  for (int e = threadIdx.x; e < kKeys * kChunks; e += kFlashThreads) {
+    const int r = e / kChunks, c = e % kChunks;
+    const bool valid = row0 + r < len;
+    const T* g = valid ? src + (row0 + r) * ld + c * 8 : src;
+    cp_async_16(tile + swizzle(r, c), g, valid);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, const T* q, const T* k, const T* v,
+                                                                        FlashArgs a) {
+  __shared__ __align__(128) T sq[kRows * kHeadDim];
+  __shared__ __align__(128) T sk[2][kKeys * kHeadDim];
+  __shared__ __align__(128) T sv[2][kKeys * kHeadDim];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int h = blockIdx.y;
+  const std::int64_t b = blockIdx.z;
+  const std::int64_t q0 = static_cast<std::int64_t>(blockIdx.x) * kRows;
+  const T* qb = q + b * a.q_sb + h * a.q_sh;
+  const T* kb = k + b * a.k_sb + h * a.k_sh;
+  const T* vb = v + b * a.v_sb + h * a.v_sh;
+  const int tiles = static_cast<int>((a.lk + kKeys - 1) / kKeys);
+
+  load_tile(sq, qb, a.q_sl, q0, a.lq);
+  load_tile(sk[0], kb, a.k_sl, 0, a.lk);
+  load_tile(sv[0], vb, a.v_sl, 0, a.lk);
+  cp_async_commit();
+
+  unsigned qf[4][4];
+  float o[8][4] = {};
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  const std::int64_t row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+
+  for (int j = 0; j < tiles; ++j) {
+    const int st = j & 1;
+    if (j + 1 < tiles) {
+      load_tile(sk[st ^ 1], kb, a.k_sl, static_cast<std::int64_t>(j + 1) * kKeys, a.lk);
+      load_tile(sv[st ^ 1], vb, a.v_sl, static_cast<std::int64_t>(j + 1) * kKeys, a.lk);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (j == 0) {
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) ldmatrix_x4(qf[kk], sq + swizzle(warp * 16 + (lane & 15), 2 * kk + (lane >> 4)));
+    }
+
+    // S = Q K^T for this warp's 16 rows and the tile's 64 keys (8 column blocks of 8).
+    float s[8][4] = {};
+#pragma unroll
+    for (int kk = 0; kk < 4; kk += 2) {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) {
+        unsigned kf[4];
+        ldmatrix_x4(kf, sk[st] + swizzle(nt * 8 + (lane & 7), 2 * kk + (lane >> 3)));
+        mma<T>(s[nt], qf[kk], kf[0], kf[1]);
+        mma<T>(s[nt], qf[kk + 1], kf[2], kf[3]);
+      }
+    }
+
+    // Scores into the exp2 domain, with the mask and the padding keys applied.
+    const std::int64_t key0 = static_cast<std::int64_t>(j) * kKeys;
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const std::int64_t key = key0 + nt * 8 + 2 * t + (e & 1);
+        const std::int64_t row = e < 2 ? row0 : row1;
+        float x = s[nt][e] * a.scale_log2;
+        if (key >= a.lk) {
+          x = -INFINITY;
+        } else if (a.mask != nullptr && row < a.lq) {
+          x += load_any(a.mask, a.mask_dtype, b * a.m_sb + row * a.m_sq + key * a.m_sk) * kLog2e;
+        }
+        s[nt][e] = x;
+        mx[e >> 1] = fmaxf(mx[e >> 1], x);
+      }
+    }
+    float corr[2], base[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      const float m_new = fmaxf(m[r], mx[r]);
+      // While every key so far is masked, m_new is -inf; a zero base keeps NaN out.
+      base[r] = m_new == -INFINITY ? 0.0f : m_new;
+      corr[r] = exp2f(m[r] - base[r]);
+      m[r] = m_new;
+      l[r] *= corr[r];
+    }
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float p = exp2f(s[nt][e] - base[e >> 1]);
+        s[nt][e] = p;
+        l[e >> 1] += p;
+      }
+      o[nt][0] *= corr[0];
+      o[nt][1] *= corr[0];
+      o[nt][2] *= corr[1];
+      o[nt][3] *= corr[1];
+    }
+
+    // O += P V: the S accumulators of two adjacent column blocks are exactly the A
+    // fragment of one 16-key step.
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+      const unsigned pa[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
+                              pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                              pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+#pragma unroll
+      for (int dt = 0; dt < 8; dt += 2) {
+        unsigned vf[4];
+        ldmatrix_x4_trans(vf, sv[st] + swizzle(ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, dt + (lane >> 4)));
+        mma<T>(o[dt], pa, vf[0], vf[1]);
+        mma<T>(o[dt + 1], pa, vf[2], vf[3]);
+      }
+    }
+    __syncthreads();  // this stage is refilled by the next iteration's prefetch
+  }
+
+  // A fully masked row divides 0 by 0 and gives NaN, as softmax over all -inf does in torch.
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    l[r] = 1.0f / l[r];
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const std::int64_t row = r == 0 ? row0 : row1;
+    if (row >= a.lq) continue;
+    T* orow = out + ((b * a.lq + row) * a.heads + h) * kHeadDim + 2 * t;
+#pragma unroll
+    for (int dt = 0; dt < 8; ++dt)
+      *reinterpret_cast<unsigned*>(orow + dt * 8) = pack2<T>(o[dt][2 * r] * l[r], o[dt][2 * r + 1] * l[r]);
+  }
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
+
+}  // namespace
+
+bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                     float scale) {
+  const DType dt = out.dtype();
+  if (dt != DType::F16 && dt != DType::BF16) return false;
+  if (q.size(3) != kHeadDim || v.size(3) != kHeadDim || k.size(1) == 0) return false;
+  // cp.async moves 16-byte chunks: every row start must sit on a 16-byte boundary.
+  for (const Tensor* t : {&q, &k, &v}) {
+    if (!aligned16(t->data_ptr())) return false;
+    for (int d = 0; d < 3; ++d)
+      if (t->size(d) > 1 && t->stride(d) % 8 != 0) return false;
+  }
+  FlashArgs a{};
+  a.lq = q.size(1);
+  a.lk = k.size(1);
+  a.heads = static_cast<int>(q.size(2));
+  a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
+  a.k_sb = k.stride(0), a.k_sl = k.stride(1), a.k_sh = k.stride(2);
+  a.v_sb = v.stride(0), a.v_sl = v.stride(1), a.v_sh = v.stride(2);
+  a.scale_log2 = scale * kLog2e;
+  if (mask != nullptr) {
+    a.mask = mask->data_ptr();
+    a.mask_dtype = mask->dtype();
+    a.m_sb = mask->size(0) == 1 ? 0 : mask->stride(0);
+    a.m_sq = mask->stride(1);
+    a.m_sk = mask->stride(2);
+  }
+  const dim3 grid(static_cast<unsigned>((a.lq + kRows - 1) / kRows), static_cast<unsigned>(q.size(2)),
+                  static_cast<unsigned>(q.size(0)));
+  if (dt == DType::F16) {
+    flash_attention_kernel<__half><<<grid, kFlashThreads, 0, stream()>>>(out.data<__half>(), q.data<__half>(),
+                                                                        k.data<__half>(), v.data<__half>(), a);
+  } else {
+    flash_attention_kernel<__nv_bfloat16><<<grid, kFlashThreads, 0, stream()>>>(
+        out.data<__nv_bfloat16>(), q.data<__nv_bfloat16>(), k.data<__nv_bfloat16>(), v.data<__nv_bfloat16>(), a);
+  }
+  WMA_CUDA_CHECK_LAUNCH();
+  return true;
+}
+
+}  // namespace wma::cuda

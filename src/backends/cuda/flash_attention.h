@@ -1,0 +1,14 @@
+// Flash attention on tensor cores for the head dim the UNet uses (64), f16/bf16: the fast
+// path behind cuda::attention, which keeps its general kernel for everything else.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace wma::cuda {
+
+// Same contract as cuda::attention (arguments already checked). Returns false, having done
+// nothing, when the shapes, dtypes, strides or alignment do not suit the kernel.
+bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                     float scale);
+
+}  // namespace wma::cuda
