@@ -54,4 +54,21 @@ Tensor ClipTextEncoder::operator()(const Tensor& tokens) const {
   return ln_final_(x);
 }
 
+ClipTextConfig ClipTextConfig::from_yaml(const io::YamlNode& params, const io::YamlNode* open_clip_configs) {
+  const std::string layer = params.get_string("layer", "last");
+  WMA_CHECK(layer == "penultimate", "[config] ", params.path(), ".layer '", layer,
+            "' is not implemented (only 'penultimate', UnifoLM-WMA-0's)");
+  ClipTextConfig c;  // defaults are ViT-H-14's
+  const io::YamlNode* arch = open_clip_arch(params, open_clip_configs);
+  if (!arch) return c;
+  const io::YamlNode& t = (*arch)["text_cfg"];
+  c.context_length = static_cast<int>(t.get_int("context_length", c.context_length));
+  c.vocab_size = static_cast<int>(t.get_int("vocab_size", c.vocab_size));
+  c.width = static_cast<int>(t.get_int("width", c.width));
+  c.heads = static_cast<int>(t.get_int("heads", c.heads));
+  c.layers = static_cast<int>(t.get_int("layers", c.layers));
+  c.mlp_ratio = t.get_double("mlp_ratio", c.mlp_ratio);
+  return c;
+}
+
 }  // namespace wma::models

@@ -19,6 +19,10 @@ struct ClipTextConfig {
   int heads = 16;
   int layers = 24;
   double mlp_ratio = 4.0;
+
+  // From `cond_stage_config.params` (arch as in ClipVisionConfig::from_yaml); `layer` must be
+  // "penultimate", the only one implemented (upstream's default, "last", is refused).
+  static ClipTextConfig from_yaml(const io::YamlNode& params, const io::YamlNode* open_clip_configs = nullptr);
 };
 
 class ClipTextEncoder {

@@ -184,4 +184,27 @@ Tensor ClipImageEmbedder::encode_preprocessed(const Tensor& x) const {
   return h;
 }
 
+const io::YamlNode* open_clip_arch(const io::YamlNode& params, const io::YamlNode* open_clip_configs) {
+  const std::string arch = params.get_string("arch", "ViT-H-14");
+  if (open_clip_configs)
+    if (const io::YamlNode* found = open_clip_configs->find(arch)) return found;
+  WMA_CHECK(arch == "ViT-H-14", "[config] ", params.path(), ".arch '", arch,
+            "' is neither ViT-H-14 nor listed under open_clip_model_configs");
+  return nullptr;
+}
+
+ClipVisionConfig ClipVisionConfig::from_yaml(const io::YamlNode& params, const io::YamlNode* open_clip_configs) {
+  ClipVisionConfig c;  // defaults are ViT-H-14's
+  const io::YamlNode* arch = open_clip_arch(params, open_clip_configs);
+  if (!arch) return c;
+  const io::YamlNode& v = (*arch)["vision_cfg"];
+  c.image_size = static_cast<int>(v.get_int("image_size", c.image_size));
+  c.patch_size = static_cast<int>(v.get_int("patch_size", c.patch_size));
+  c.width = static_cast<int>(v.get_int("width", c.width));
+  c.layers = static_cast<int>(v.get_int("layers", c.layers));
+  c.heads = c.width / static_cast<int>(v.get_int("head_width", 64));  // open_clip's default head_width
+  c.mlp_ratio = v.get_double("mlp_ratio", c.mlp_ratio);
+  return c;
+}
+
 }  // namespace wma::models

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "io/yaml.h"
 #include "nn/layers.h"
 
 namespace wma::models {
@@ -21,7 +22,16 @@ struct ClipVisionConfig {
 
   int grid() const { return image_size / patch_size; }
   std::int64_t tokens() const { return std::int64_t{grid()} * grid() + 1; }
+
+  // From `img_cond_stage_config.params`: `arch` (ViT-H-14 when absent, as upstream) names the tower,
+  // whose vision_cfg comes from `open_clip_configs` (the yaml's `open_clip_model_configs`, or null).
+  static ClipVisionConfig from_yaml(const io::YamlNode& params, const io::YamlNode* open_clip_configs = nullptr);
 };
+
+// The open_clip model config `params.arch` names: the entry of `open_clip_configs` (how the test
+// configs describe smaller towers), or null for the built-in ViT-H-14 (the config defaults);
+// any other arch is refused.
+const io::YamlNode* open_clip_arch(const io::YamlNode& params, const io::YamlNode* open_clip_configs);
 
 // open_clip ResidualAttentionBlock (nn.MultiheadAttention, GELU MLP, no LayerScale):
 // x + out_proj(MHA(ln_1(x))), then x + c_proj(GELU(c_fc(ln_2(x)))).

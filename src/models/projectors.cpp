@@ -44,4 +44,12 @@ Tensor AgentProjectors::embed_actions(const Tensor& action) const {
   return ops::add(action_pos_emb_, action_projector_(action));
 }
 
+AgentProjectorsConfig AgentProjectorsConfig::from_yaml(const io::YamlNode& model_params) {
+  AgentProjectorsConfig c;
+  c.agent_state_dim = model_params["agent_state_dim"].as_int();
+  c.agent_action_dim = model_params["agent_action_dim"].as_int();
+  c.n_obs_steps_imagen = model_params["n_obs_steps_imagen"].as_int();
+  return c;
+}
+
 }  // namespace wma::models

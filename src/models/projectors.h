@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "io/yaml.h"
 #include "nn/layers.h"
 
 namespace wma::models {
@@ -26,6 +27,9 @@ struct AgentProjectorsConfig {
   std::int64_t n_obs_steps_imagen = 2;  // rows of agent_state_pos_emb
   std::int64_t action_length = 16;      // rows of agent_action_pos_emb (hard-coded 16 upstream)
   std::int64_t emb_dim = 1024;
+
+  // From `model.params` (agent_state_dim, agent_action_dim, n_obs_steps_imagen).
+  static AgentProjectorsConfig from_yaml(const io::YamlNode& model_params);
 };
 
 class AgentProjectors {

@@ -24,4 +24,19 @@ Tensor Resampler::operator()(const Tensor& x) const {
   return stack_(proj_in_(x));
 }
 
+ResamplerConfig ResamplerConfig::from_yaml(const io::YamlNode& params) {
+  ResamplerConfig c;
+  c.dim = params["dim"].as_int();
+  c.depth = static_cast<int>(params["depth"].as_int());
+  c.dim_head = static_cast<int>(params["dim_head"].as_int());
+  c.heads = static_cast<int>(params["heads"].as_int());
+  c.num_queries = params["num_queries"].as_int();
+  c.embedding_dim = params["embedding_dim"].as_int();
+  c.output_dim = params["output_dim"].as_int();
+  c.ff_mult = static_cast<int>(params["ff_mult"].as_int());
+  const io::YamlNode* length = params.find("video_length");
+  c.video_length = length == nullptr || length->is_null() ? std::nullopt : std::optional<std::int64_t>(length->as_int());
+  return c;
+}
+
 }  // namespace wma::models

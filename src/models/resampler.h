@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "io/yaml.h"
 #include "models/perceiver.h"
 
 namespace wma::models {
@@ -23,6 +24,9 @@ struct ResamplerConfig {
   std::optional<std::int64_t> video_length = 16;  // none: one image's worth of queries
 
   std::int64_t num_latents() const { return num_queries * video_length.value_or(1); }
+
+  // From `image_proj_stage_config.params`; video_length absent or null is upstream's None.
+  static ResamplerConfig from_yaml(const io::YamlNode& params);
 };
 
 class Resampler {

@@ -21,4 +21,18 @@ SATokenProjector::SATokenProjector(const io::WeightStore& store, const SATokenPr
   w.finish("SATokenProjector");
 }
 
+SATokenProjectorConfig SATokenProjectorConfig::from_yaml(const io::YamlNode& params) {
+  SATokenProjectorConfig c;
+  c.dim = params.get_int("dim", c.dim);
+  c.depth = static_cast<int>(params.get_int("depth", c.depth));
+  c.dim_head = static_cast<int>(params.get_int("dim_head", c.dim_head));
+  c.heads = static_cast<int>(params.get_int("heads", c.heads));
+  c.num_queries = params.get_int("num_queries", c.num_queries);
+  c.output_dim = params.get_int("output_dim", c.output_dim);
+  c.ff_mult = static_cast<int>(params.get_int("ff_mult", c.ff_mult));
+  const io::YamlNode* chunk = params.find("chunk_size");
+  c.chunk_size = chunk == nullptr || chunk->is_null() ? std::nullopt : std::optional<std::int64_t>(chunk->as_int());
+  return c;
+}
+
 }  // namespace wma::models

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "io/yaml.h"
 #include "models/perceiver.h"
 
 namespace wma::models {
@@ -22,6 +23,10 @@ struct SATokenProjectorConfig {
   std::optional<std::int64_t> chunk_size = 16;
 
   std::int64_t num_latents() const { return num_queries * chunk_size.value_or(1); }
+
+  // From `stem_process_config.params` (under model.params.wma_config.params); absent keys take
+  // SATokenProjector.__init__'s defaults, chunk_size absent or null is its None.
+  static SATokenProjectorConfig from_yaml(const io::YamlNode& params);
 };
 
 class SATokenProjector {

@@ -319,4 +319,26 @@ Tensor AutoencoderKL::decode_first_stage(const Tensor& z, std::int64_t frames_pe
   return unfold_frames(out, z);
 }
 
+AutoencoderKLConfig AutoencoderKLConfig::from_yaml(const io::YamlNode& first_stage_params, double scale_factor) {
+  const io::YamlNode& dd = first_stage_params["ddconfig"];
+  auto ints = [](const io::YamlNode& node) {
+    std::vector<int> out;
+    for (std::int64_t v : node.as_int_list()) out.push_back(static_cast<int>(v));
+    return out;
+  };
+  AutoencoderKLConfig c;
+  c.ch = static_cast<int>(dd["ch"].as_int());
+  c.ch_mult = ints(dd["ch_mult"]);
+  c.num_res_blocks = static_cast<int>(dd["num_res_blocks"].as_int());
+  c.attn_resolutions = ints(dd["attn_resolutions"]);
+  c.resolution = static_cast<int>(dd["resolution"].as_int());
+  c.in_channels = static_cast<int>(dd["in_channels"].as_int());
+  c.out_ch = static_cast<int>(dd["out_ch"].as_int());
+  c.z_channels = static_cast<int>(dd["z_channels"].as_int());
+  c.double_z = dd.get_bool("double_z", true);
+  c.embed_dim = static_cast<int>(first_stage_params["embed_dim"].as_int());
+  c.scale_factor = scale_factor;
+  return c;
+}
+
 }  // namespace wma::models

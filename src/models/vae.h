@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "io/yaml.h"
 #include "nn/layers.h"
 
 namespace wma::models {
@@ -27,6 +28,10 @@ struct AutoencoderKLConfig {
   bool double_z = true;
   int embed_dim = 4;
   double scale_factor = 0.18215;
+
+  // From `first_stage_config.params` (ddconfig and embed_dim); scale_factor lives in
+  // `model.params`, so the caller passes it (WmaConfig::from_yaml does).
+  static AutoencoderKLConfig from_yaml(const io::YamlNode& first_stage_params, double scale_factor = 0.18215);
 };
 
 // The posterior; all tensors [N, h, w, embed_dim], f32.

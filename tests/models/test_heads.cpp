@@ -4,19 +4,11 @@
 // deterministic weights).
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
+#include <tuple>
 
-#include "io/json.h"
-#include "io/weight_store.h"
-#include "io/yaml.h"
+#include "model_test_util.h"
 #include "models/conditional_unet1d.h"
-#include "models/deterministic_source.h"
 #include "ops/ops.h"
 
 namespace wma::models {
@@ -24,60 +16,15 @@ namespace {
 
 constexpr double kTolerance = 1e-5;
 
-std::filesystem::path source_dir() {
-  const char* dir = std::getenv("WMA_SOURCE_DIR");
-  return dir ? dir : ".";
-}
-
-// The tiny yaml's head config, with the obs shapes from its shape_meta json.
-ConditionalUnet1DConfig tiny_config() {
-  const io::YamlNode yaml = io::load_yaml((source_dir() / "tests/fixtures/configs/tiny.yaml").string());
-  const io::YamlNode& params = yaml.at_path("model.params");
-  const std::string meta_path =
-      params.at_path("wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path").as_string();
-  std::ifstream f(source_dir() / meta_path);
-  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const io::json::Value meta = io::json::parse(text);
-  const io::json::Array& image = meta.at("obs").at("image").at("shape").as_array();
-  const io::json::Array& pos = meta.at("obs").at("agent_pos").at("shape").as_array();
-  return ConditionalUnet1DConfig::from_yaml(params, image[1].as_int(), image[2].as_int(), pos[0].as_int());
-}
-
-double relative_error(const Tensor& actual, const Tensor& expected) {
-  EXPECT_EQ(actual.shape(), expected.shape());
-  if (actual.shape() != expected.shape()) return INFINITY;
-  const std::vector<float> a = ops::contiguous(actual).to_floats(), b = ops::contiguous(expected).to_floats();
-  double diff = 0.0, ref = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    diff = std::max(diff, std::fabs(static_cast<double>(a[i]) - b[i]));
-    ref = std::max(ref, std::fabs(static_cast<double>(b[i])));
-  }
-  return diff / std::max(ref, 1e-30);
-}
-
-// Deterministic weights for exactly the keys the head reads. The recording pass runs against
-// an empty store, where the strict load reports every key missing; only the listing matters.
-io::WeightStore deterministic_head_store(const ConditionalUnet1DConfig& config, const std::string& prefix) {
-  return deterministic_store_for([&](const io::WeightStore& s) {
-    try {
-      ConditionalUnet1D(s, config, {}, prefix);
-    } catch (const Error&) {
-    }
-  });
-}
-
 const std::string kAction = "model.diffusion_model.action_unet.";
 const std::string kState = "model.diffusion_model.state_unet.";
 
 void check_fixture(const char* name) {
-  const std::filesystem::path path = source_dir() / "tests/fixtures" / name;
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture " << path << " not generated yet";
-  const io::WeightStore fx = io::WeightStore::open(path.string());
-  const ConditionalUnet1DConfig config = tiny_config();
+  const io::WeightStore fx = test::load_fixture(name);
+  const ConditionalUnet1DConfig& config = test::tiny_config().diffusion.heads;
 
   // Upstream layouts -> channels-last: images [B, 3, O, H, W] -> [B, O, H, W, 3]; hs_a [B, T, C, h, w] -> [B, T, h, w, C].
-  const Tensor images = ops::contiguous(fx.load("input.obs_images").permute({0, 2, 3, 4, 1}));
+  const Tensor images = test::channels_last(fx.load("input.obs_images"));
   const Tensor state = fx.load("input.obs_state");
   std::vector<Tensor> hs_a;
   for (int i = 0; i < 9; ++i)
@@ -86,13 +33,11 @@ void check_fixture(const char* name) {
 
   for (const auto& [prefix, sample, expected] :
        {std::tuple{kAction, "input.x_action", "output.action_eps"}, std::tuple{kState, "input.x_state", "output.state_eps"}}) {
-    const io::WeightStore store = deterministic_head_store(config, prefix);
+    const io::WeightStore store = test::deterministic_store<ConditionalUnet1D>(config, prefix);
     const ConditionalUnet1D head(store, config, {}, prefix);
     const Tensor global_cond = head.encode_observation(images, state);
-    const Tensor eps = head(fx.load(sample), t, hs_a, global_cond);
-    const double err = relative_error(eps, fx.load(expected));
-    std::printf("[heads] %s %s %s: max rel err %.3g\n", name, prefix.c_str(), shape_str(eps.shape()).c_str(), err);
-    EXPECT_LE(err, kTolerance) << name << " " << prefix;
+    test::expect_close("heads", std::string(name) + " " + prefix, head(fx.load(sample), t, hs_a, global_cond),
+                       fx.load(expected), kTolerance);
   }
 }
 
@@ -100,8 +45,8 @@ TEST(HeadsFixture, PolicyPassMatchesUpstream) { check_fixture("wma_policy.safete
 TEST(HeadsFixture, WorldPassMatchesUpstream) { check_fixture("wma_world.safetensors"); }
 
 TEST(HeadsLoad, UnusedAndSharedKeysFollowUpstreamStateDict) {
-  const ConditionalUnet1DConfig config = tiny_config();
-  const io::WeightStore store = deterministic_head_store(config, kAction);
+  const ConditionalUnet1DConfig& config = test::tiny_config().diffusion.heads;
+  const io::WeightStore store = test::deterministic_store<ConditionalUnet1D>(config, kAction);
   std::vector<io::TensorInfo> listing;
   for (const std::string& key : store.keys()) listing.push_back(*store.find(key));
   auto load = [&](const std::vector<io::TensorInfo>& keys) {
@@ -139,23 +84,6 @@ TEST(HeadsLoad, UnusedAndSharedKeysFollowUpstreamStateDict) {
   std::vector<io::TensorInfo> extra = listing;
   extra.push_back({kAction + "mid_modules.2.weight", DType::F32, {3}});
   EXPECT_NE(error_of(extra).find("mid_modules.2.weight"), std::string::npos);
-}
-
-TEST(HeadsConfig, UpstreamInteractionYamlGivesSpecSizes) {
-  const char* shared = std::getenv("WMA_SHARED_DIR");
-  const auto path = std::filesystem::path(shared ? shared : "../shared") /
-                    "data/upstream/configs/inference/world_model_interaction.yaml";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no upstream config at " << path;
-  const io::YamlNode yaml = io::load_yaml(path.string());
-  const ConditionalUnet1DConfig c = ConditionalUnet1DConfig::from_yaml(yaml.at_path("model.params"), 320, 512, 16);
-  EXPECT_EQ(c.context_dims, (std::vector<std::int64_t>{320, 640, 1280, 1280}));
-  EXPECT_EQ(c.down_dims, (std::vector<std::int64_t>{256, 512, 1024, 2048}));
-  EXPECT_EQ(c.step_embed_dim, 128);
-  EXPECT_EQ(c.obs.num_kp, 128);
-  EXPECT_EQ(c.global_cond_dim(), 544);
-  EXPECT_EQ(c.kernel_size, 5);
-  EXPECT_EQ(c.image_height, 40);
-  EXPECT_EQ(c.image_width, 64);
 }
 
 }  // namespace

@@ -5,16 +5,9 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
-#include "io/json.h"
-#include "io/weight_store.h"
-#include "io/yaml.h"
-#include "models/deterministic_source.h"
+#include "model_test_util.h"
 #include "models/deterministic_weights.h"
 #include "models/wma_model.h"
 #include "ops/ops.h"
@@ -25,61 +18,13 @@ namespace {
 const std::string kPrefix = "model.diffusion_model.";
 constexpr double kTolerance = 1e-5;
 
-std::filesystem::path source_dir() {
-  const char* dir = std::getenv("WMA_SOURCE_DIR");  // set by ctest
-  return dir ? dir : ".";
-}
-
-// The tiny yaml, with the heads' observation shapes from its shape_meta json.
-WMAModelConfig tiny_config() {
-  const io::YamlNode yaml = io::load_yaml((source_dir() / "tests/fixtures/configs/tiny.yaml").string());
-  const io::YamlNode& params = yaml.at_path("model.params");
-  const std::string meta_path =
-      params.at_path("wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path").as_string();
-  std::ifstream f(source_dir() / meta_path);
-  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const io::json::Value meta = io::json::parse(text);
-  const io::json::Array& image = meta.at("obs").at("image").at("shape").as_array();
-  const io::json::Array& pos = meta.at("obs").at("agent_pos").at("shape").as_array();
-  return WMAModelConfig::from_yaml(params, image[1].as_int(), image[2].as_int(), pos[0].as_int());
-}
-
-// Deterministic weights for every key the model reads. Each part records its keys against the
-// empty store before its strict load throws, so each is built on its own.
-io::WeightStore model_store(const WMAModelConfig& c) {
-  return deterministic_store_for([&](const io::WeightStore& s) {
-    auto quietly = [](auto&& build) {
-      try {
-        build();
-      } catch (const Error&) {
-      }
-    };
-    quietly([&] { WMAUNet(c.unet).load(nn::WeightBinder(s, kPrefix, {})); });
-    quietly([&] { SATokenProjector(s, c.action_token_projector, {}, kPrefix + "action_token_projector."); });
-    quietly([&] { ConditionalUnet1D(s, c.heads, {}, kPrefix + "action_unet."); });
-    quietly([&] { ConditionalUnet1D(s, c.heads, {}, kPrefix + "state_unet."); });
-  });
-}
+io::WeightStore model_store(const WMAModelConfig& c) { return test::deterministic_store<WMAModel>(c); }
 
 struct LoadedModel {
   io::WeightStore store;
   WMAModel model;
   explicit LoadedModel(const WMAModelConfig& c) : store(model_store(c)), model(store, c) {}
 };
-
-// max |a - b| / max |b| over all elements.
-double relative_error(const Tensor& actual, const Tensor& expected) {
-  EXPECT_EQ(actual.shape(), expected.shape());
-  if (actual.shape() != expected.shape()) return INFINITY;
-  const std::vector<float> a = ops::contiguous(actual).to_floats(), b = ops::contiguous(expected).to_floats();
-  double diff = 0.0, ref = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    diff = std::max(diff, std::fabs(static_cast<double>(a[i]) - b[i]));
-    ref = std::max(ref, std::fabs(static_cast<double>(b[i])));
-  }
-  return diff / std::max(ref, 1e-30);
-}
 
 // Bitwise equality: the cache must reproduce the uncached computation exactly.
 void expect_identical(const Tensor& a, const Tensor& b, const std::string& what) {
@@ -88,43 +33,27 @@ void expect_identical(const Tensor& a, const Tensor& b, const std::string& what)
 }
 
 void check_fixture(const std::string& name) {
-  const std::filesystem::path path = source_dir() / "tests/fixtures" / (name + ".safetensors");
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture " << path << " not generated yet";
-  const io::WeightStore fx = io::WeightStore::open(path.string());
-  static const LoadedModel tiny(tiny_config());
+  const io::WeightStore fx = test::load_fixture(name + ".safetensors");
+  static const LoadedModel tiny(test::tiny_config().diffusion);
   const WMAModel& model = tiny.model;
 
-  // input.x is upstream's xc [B, 8, T, h, w] = [noisy latent | c_concat]; ours is channels-last.
-  const Tensor xc = ops::contiguous(fx.load("input.x").permute({0, 2, 3, 4, 1}));
-  const std::int64_t c = xc.size(-1) / 2;
-  WMAConditioning cond;
-  cond.context = fx.load("input.context");
-  cond.c_concat = ops::contiguous(xc.slice(-1, c, 2 * c));
-  cond.fs = fx.load("input.fs");
-  cond.obs_images = ops::contiguous(fx.load("input.obs_images").permute({0, 2, 3, 4, 1}));  // [B, C, O, H, W]
-  cond.obs_state = fx.load("input.obs_state");
-  const Tensor t = fx.load("input.timesteps");
-  const WMAPass pass = model.prepare(cond);
+  const test::WmaStepInputs in = test::wma_step_inputs(fx);
+  const WMAPass pass = model.prepare(in.conditioning);
 
   // The UNet alone, for the hs_a features the heads receive.
-  const UNetOutput unet = model.unet().forward(xc, t, pass.unet);
+  const UNetOutput unet = model.unet().forward(in.xc, in.t, pass.unet);
   ASSERT_EQ(unet.hs_a.size(), 9u);
   for (std::size_t i = 0; i < unet.hs_a.size(); ++i) {
     const std::string key = "output.hs_a." + std::to_string(i);
-    const double err = relative_error(unet.hs_a[i].permute({0, 1, 4, 2, 3}), fx.load(key));
-    std::printf("[%s] hs_a.%zu %s: max rel err %.3g\n", name.c_str(), i, shape_str(unet.hs_a[i].shape()).c_str(), err);
-    EXPECT_LE(err, kTolerance) << key;
+    test::expect_close(name, key, unet.hs_a[i].permute({0, 1, 4, 2, 3}), fx.load(key), kTolerance);
   }
 
-  const WMADenoised out =
-      model.denoise(ops::contiguous(xc.slice(-1, 0, c)), fx.load("input.x_action"), fx.load("input.x_state"), t, pass);
+  const WMADenoised out = model.denoise(in.x, in.x_action, in.x_state, in.t, pass);
   expect_identical(out.v, unet.v, "denoise v vs UNet forward v");
   for (const auto& [key, value] : {std::pair{"output.v", out.v.permute({0, 4, 1, 2, 3})},
                                    std::pair{"output.action_eps", out.action_eps},
                                    std::pair{"output.state_eps", out.state_eps}}) {
-    const double err = relative_error(value, fx.load(key));
-    std::printf("[%s] %s %s: max rel err %.3g\n", name.c_str(), key, shape_str(value.shape()).c_str(), err);
-    EXPECT_LE(err, kTolerance) << key;
+    test::expect_close(name, key, value, fx.load(key), kTolerance);
   }
 }
 
