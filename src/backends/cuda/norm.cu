@@ -215,8 +215,13 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
   WMA_CHECK(blocks <= INT32_MAX, "[group_norm] too many (sample, group) pairs");
   const std::int64_t len = x.size(1);
   const int channels = static_cast<int>(x.size(2));
-  // The split kernel indexes (sample, group) by blockIdx.y.
-  if (context().general_kernels_only_ || blocks > 65535) {
+  // Small groups fill the GPU with one block each and the split path's three launches cost
+  // more than they save (H200, f16, 2026-11-26: [16, 160, 1280] / 32 groups = 6400 elements a
+  // group, 35 us general vs 40 us split; [16, 2560, 320] = 25600 a group, 131 vs 116 us).
+  // The split kernel also indexes (sample, group) by blockIdx.y.
+  constexpr std::int64_t kSplitMinGroupElements = 8192;
+  const std::int64_t group_elements = len * (channels / groups);
+  if (context().general_kernels_only_ || blocks > 65535 || group_elements <= kSplitMinGroupElements) {
     dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
       group_norm_kernel<T><<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(
           out.data<T>(), x.data<T>(), len, channels, groups, eps, affine, act);
