@@ -33,9 +33,10 @@ std::vector<io::Rgb8Image> frames_of(const Tensor& video) {
   return io::video_to_frames(ops::contiguous(host.select(0, 0).permute({3, 0, 1, 2})));
 }
 
-std::string fmt(float v) {
+// ",<value>" with float32 round-trip precision.
+std::string csv_cell(float v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  std::snprintf(buf, sizeof buf, ",%.9g", v);
   return buf;
 }
 }  // namespace
@@ -72,12 +73,12 @@ void EpisodeWriter::write_rows(const std::string& stem, const char* what, const 
     csv += std::to_string(s);
     for (std::int64_t d = 0; d < dim; ++d) {
       n.emplace_back(static_cast<double>(own[s * dim + d]));
-      csv += "," + fmt(own[s * dim + d]);
+      csv += csv_cell(own[s * dim + d]);
     }
     if (raw)
       for (std::int64_t d = 0; d < dim; ++d) {
         r.emplace_back(static_cast<double>((*raw)[s * dim + d]));
-        csv += "," + fmt((*raw)[s * dim + d]);
+        csv += csv_cell((*raw)[s * dim + d]);
       }
     csv += "\n";
     norm_rows.emplace_back(std::move(n));
