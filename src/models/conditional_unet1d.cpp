@@ -164,8 +164,10 @@ Tensor ConditionalUnet1D::encode_observation(const Tensor& images, const Tensor&
             "[ConditionalUnet1D] expected images [B, ", c.n_obs_steps, ", H, W, 3] and agent_pos [B, ", c.n_obs_steps,
             ", D], got ", images.describe(), " and ", agent_pos.describe());
   const std::int64_t b = images.size(0), o = c.n_obs_steps;
-  const Tensor imgs = ops::contiguous(images).reshape({b * o, images.size(2), images.size(3), images.size(4)});
-  const Tensor pos = ops::contiguous(agent_pos).reshape({b * o, agent_pos.size(2)});
+  const DType dtype = step_fc1_.weight.dtype();
+  const Tensor imgs =
+      ops::cast(ops::contiguous(images), dtype).reshape({b * o, images.size(2), images.size(3), images.size(4)});
+  const Tensor pos = ops::cast(ops::contiguous(agent_pos), dtype).reshape({b * o, agent_pos.size(2)});
   // [(B O), F] -> [B, 1, O*F] (step 0 features first) -> repeated over the horizon.
   const Tensor features = obs_encoder_(imgs, pos).reshape({b, 1, o * c.obs.feature_dim()});
   return ops::repeat(features, 1, c.horizon);
@@ -201,14 +203,16 @@ Tensor ConditionalUnet1D::operator()(const Tensor& sample, const Tensor& timeste
             "[ConditionalUnet1D] expected timesteps [", b, "] or [1], got ", timesteps.describe());
 
   // SinusoidalPosEmb [sin | cos] (divisor half - 1) -> Linear -> Mish -> Linear, per batch row.
+  // The sampler keeps its state in f32 (design §4); the head computes in its weights' dtype.
+  const DType dtype = step_fc1_.weight.dtype();
   const Tensor t_emb = ops::cast(ops::timestep_embedding(timesteps, static_cast<int>(c.step_embed_dim),
                                                          ops::TimestepStyle::SinCosHalfM1),
-                                 sample.dtype());
+                                 dtype);
   const Tensor step = step_fc2_(step_fc1_(t_emb, {.act = Activation::Mish}));
   const Tensor step_rows = step.reshape({step.size(0), 1, c.step_embed_dim}).expand({b, t, c.step_embed_dim});
 
   // [B, T, D] -> Linear(1, L) + LN on a trailing singleton -> [B*T, D, L] in torch = [B*T, L, D] here.
-  Tensor x = proj_in_norm_(proj_in_(sample.reshape({b, t, d, 1})));
+  Tensor x = proj_in_norm_(proj_in_(ops::cast(ops::contiguous(sample), dtype).reshape({b, t, d, 1})));
   x = ops::contiguous(x.reshape({b * t, d, len}).transpose(1, 2));
 
   std::vector<Tensor> skips;
@@ -231,7 +235,7 @@ Tensor ConditionalUnet1D::operator()(const Tensor& sample, const Tensor& timeste
   }
   x = final_proj_(final_block_(x));  // [B*T, L, D]
   x = ops::contiguous(x.transpose(1, 2)).reshape({b, t, d, len});
-  return proj_out_(proj_out_norm_(x)).reshape({b, t, d});
+  return ops::cast(proj_out_(proj_out_norm_(x)).reshape({b, t, d}), sample.dtype());
 }
 
 }  // namespace wma::models

@@ -37,11 +37,12 @@ AgentProjectors::AgentProjectors(const io::WeightStore& store, const AgentProjec
 }
 
 Tensor AgentProjectors::embed_states(const Tensor& obs_state) const {
-  return ops::add(state_pos_emb_, state_projector_(obs_state));
+  // Robot states arrive in f32 whatever the weights' storage dtype.
+  return ops::add(state_pos_emb_, state_projector_(ops::cast(obs_state, state_pos_emb_.dtype())));
 }
 
 Tensor AgentProjectors::embed_actions(const Tensor& action) const {
-  return ops::add(action_pos_emb_, action_projector_(action));
+  return ops::add(action_pos_emb_, action_projector_(ops::cast(action, action_pos_emb_.dtype())));
 }
 
 AgentProjectorsConfig AgentProjectorsConfig::from_yaml(const io::YamlNode& model_params) {
