@@ -26,7 +26,7 @@ constexpr const char* kUsage =
     "    --timestep_spacing uniform|uniform_trailing (uniform) --guidance_rescale 0.0\n"
     "    --unconditional_guidance_scale 1.0 --seed 123 --height 320 --width 512 --video_length 16\n"
     "    --perframe_ae --zero_pred_state --save_fps 8 (--bs 1, --n_action_steps, --num_generation accepted)\n"
-    "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --bpe_path <vocab.txt.gz>\n"
+    "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --clip-vocab|--bpe_path <vocab.txt.gz>\n"
     "    --noise_file <safetensors with recorded noise.* draws> --quiet\n";
 
 const char* const kSwitches[] = {"perframe_ae", "zero_pred_state", "demo_weights", "quiet"};
@@ -88,7 +88,7 @@ class Flags {
         "ckpt_path", "config", "prompt_dir", "dataset", "savedir", "ddim_steps", "ddim_eta", "frame_stride", "n_iter",
         "exe_steps", "timestep_spacing", "guidance_rescale", "unconditional_guidance_scale", "seed", "height", "width",
         "video_length", "perframe_ae", "zero_pred_state", "save_fps", "bs", "n_action_steps", "num_generation",
-        "device", "precision", "demo_weights", "bpe_path", "noise_file", "quiet", "help"};
+        "device", "precision", "demo_weights", "bpe_path", "clip-vocab", "noise_file", "quiet", "help"};
     for (const auto& [name, _] : args_) {
       bool ok = false;
       for (const char* k : known) ok |= name == k;
@@ -106,12 +106,30 @@ class Flags {
   std::map<std::string, std::vector<std::string>> args_;
 };
 
+// OpenCLIP's vocabulary is not in the checkpoint. Looked for, in order: --clip-vocab / --bpe_path,
+// $WMA_BPE_PATH, next to the checkpoint, then inside an installed open_clip Python package.
 std::string find_bpe(const Flags& f) {
+  static const char* const kName = "bpe_simple_vocab_16e6.txt.gz";
+  if (f.has("clip-vocab")) return f.str("clip-vocab");
   if (f.has("bpe_path")) return f.str("bpe_path");
   if (const char* env = std::getenv("WMA_BPE_PATH")) return env;
-  for (const char* candidate : {"bpe_simple_vocab_16e6.txt.gz", "../shared/data/openclip/bpe_simple_vocab_16e6.txt.gz"})
-    if (std::filesystem::exists(candidate)) return candidate;
-  fail("OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz not found: pass --bpe_path or set WMA_BPE_PATH");
+  std::vector<std::filesystem::path> candidates;
+  if (f.has("ckpt_path")) candidates.push_back(std::filesystem::path(f.str("ckpt_path")).parent_path() / kName);
+  std::vector<std::filesystem::path> roots = {"/usr/local/lib", "/usr/lib"};
+  if (const char* home = std::getenv("HOME")) roots.push_back(std::filesystem::path(home) / ".local/lib");
+  if (const char* venv = std::getenv("VIRTUAL_ENV")) roots.push_back(std::filesystem::path(venv) / "lib");
+  std::error_code ec;
+  for (const auto& root : roots) {
+    for (const auto& python : std::filesystem::directory_iterator(root, ec)) {
+      if (python.path().filename().string().rfind("python3", 0) != 0) continue;
+      for (const char* packages : {"site-packages", "dist-packages"})
+        candidates.push_back(python.path() / packages / "open_clip" / kName);
+    }
+  }
+  for (const auto& candidate : candidates)
+    if (std::filesystem::exists(candidate, ec)) return candidate.string();
+  fail("OpenCLIP's vocabulary ", kName, " not found: pass --clip-vocab (or --bpe_path), set WMA_BPE_PATH, put it ",
+       "next to the checkpoint, or install open_clip");
 }
 
 }  // namespace
