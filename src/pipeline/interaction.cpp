@@ -95,6 +95,9 @@ void run_interaction(Synthesizer& synth, const EpisodeStart& start, const Intera
         queues.push_action(zero_action);
       }
     }
+    result.queue_images = queues.images();
+    result.queue_states = queues.states();
+    result.queue_actions = queues.actions();
     {
       const auto timer = Profiler::scope(profiler, "save_results");
       if (on_iteration) on_iteration(result);

@@ -54,6 +54,8 @@ struct IterationResult {
   int index = 0;
   PassOutput policy;  // pred_videos_0, pred_actions (padding zeroed)
   PassOutput world;   // pred_videos_1, pred_states (padding zeroed)
+  // The queues after this iteration's feedback (what the next policy pass sees), as ObservationQueues stacks them.
+  Tensor queue_images, queue_states, queue_actions;
 };
 
 // Runs the loop; `on_iteration` (timed as save_results) receives each iteration's results.
