@@ -8,51 +8,10 @@
 
 #include "core/error.h"
 #include "models/deterministic_source.h"
+#include "models/model_config.h"
 
 namespace wma::pipeline {
 namespace {
-
-std::vector<int> ints(const io::YamlNode& node) {
-  std::vector<int> out;
-  for (std::int64_t v : node.as_int_list()) out.push_back(static_cast<int>(v));
-  return out;
-}
-
-// open_clip's built-in ViT-H-14 (the released configs name it), or a config under the yaml's
-// `open_clip_model_configs` (how the test configs describe smaller towers).
-const io::YamlNode* open_clip_arch(const io::YamlNode& root, const std::string& arch) {
-  if (const io::YamlNode* custom = root.find_path("open_clip_model_configs"))
-    if (const io::YamlNode* found = custom->find(arch)) return found;
-  WMA_CHECK(arch == "ViT-H-14", "[config] open_clip arch '", arch,
-            "' is neither ViT-H-14 nor listed under open_clip_model_configs");
-  return nullptr;
-}
-
-models::ClipTextConfig text_config(const io::YamlNode* arch) {
-  models::ClipTextConfig c;  // defaults are ViT-H-14's
-  if (!arch) return c;
-  const io::YamlNode& t = (*arch)["text_cfg"];
-  c.context_length = static_cast<int>(t.get_int("context_length", c.context_length));
-  c.vocab_size = static_cast<int>(t.get_int("vocab_size", c.vocab_size));
-  c.width = static_cast<int>(t.get_int("width", c.width));
-  c.heads = static_cast<int>(t.get_int("heads", c.heads));
-  c.layers = static_cast<int>(t.get_int("layers", c.layers));
-  c.mlp_ratio = t.get_double("mlp_ratio", c.mlp_ratio);
-  return c;
-}
-
-models::ClipVisionConfig vision_config(const io::YamlNode* arch) {
-  models::ClipVisionConfig c;
-  if (!arch) return c;
-  const io::YamlNode& v = (*arch)["vision_cfg"];
-  c.image_size = static_cast<int>(v.get_int("image_size", c.image_size));
-  c.patch_size = static_cast<int>(v.get_int("patch_size", c.patch_size));
-  c.width = static_cast<int>(v.get_int("width", c.width));
-  c.layers = static_cast<int>(v.get_int("layers", c.layers));
-  c.heads = c.width / static_cast<int>(v.get_int("head_width", 64));
-  c.mlp_ratio = v.get_double("mlp_ratio", c.mlp_ratio);
-  return c;
-}
 
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream f(path);
@@ -68,48 +27,19 @@ WorldModelConfig WorldModelConfig::from_yaml(const io::YamlNode& root, const io:
   c.source = source;
   const io::YamlNode& p = root.at_path("model.params");
 
-  const io::YamlNode& fs = p.at_path("first_stage_config.params");
-  const io::YamlNode& dd = fs["ddconfig"];
-  c.vae.ch = static_cast<int>(dd["ch"].as_int());
-  c.vae.ch_mult = ints(dd["ch_mult"]);
-  c.vae.num_res_blocks = static_cast<int>(dd["num_res_blocks"].as_int());
-  c.vae.attn_resolutions = ints(dd["attn_resolutions"]);
-  c.vae.resolution = static_cast<int>(dd["resolution"].as_int());
-  c.vae.in_channels = static_cast<int>(dd["in_channels"].as_int());
-  c.vae.out_ch = static_cast<int>(dd["out_ch"].as_int());
-  c.vae.z_channels = static_cast<int>(dd["z_channels"].as_int());
-  c.vae.double_z = dd.get_bool("double_z", true);
-  c.vae.embed_dim = static_cast<int>(fs["embed_dim"].as_int());
-  c.vae.scale_factor = p.get_double("scale_factor", 0.18215);
-
-  c.text = text_config(open_clip_arch(root, p.at_path("cond_stage_config.params.arch").as_string()));
-  c.vision = vision_config(open_clip_arch(root, p.at_path("img_cond_stage_config.params.arch").as_string()));
-
-  const io::YamlNode& r = p.at_path("image_proj_stage_config.params");
-  c.resampler.dim = r["dim"].as_int();
-  c.resampler.depth = static_cast<int>(r["depth"].as_int());
-  c.resampler.dim_head = static_cast<int>(r["dim_head"].as_int());
-  c.resampler.heads = static_cast<int>(r["heads"].as_int());
-  c.resampler.num_queries = r["num_queries"].as_int();
-  c.resampler.embedding_dim = r["embedding_dim"].as_int();
-  c.resampler.output_dim = r["output_dim"].as_int();
-  c.resampler.ff_mult = static_cast<int>(r["ff_mult"].as_int());
-  if (const io::YamlNode* vl = r.find("video_length"); vl && !vl->is_null()) c.resampler.video_length = vl->as_int();
-  else c.resampler.video_length.reset();
-
-  c.projectors.agent_state_dim = p.get_int("agent_state_dim", 16);
-  c.projectors.agent_action_dim = p.get_int("agent_action_dim", 16);
-  c.projectors.n_obs_steps_imagen = p.get_int("n_obs_steps_imagen", 2);
+  // The modules' own mappings (models::WmaConfig); what follows is the pipeline's own part of the yaml.
+  const models::ObsShapeMeta obs = models::ObsShapeMeta::from_json(shape_meta);
+  models::WmaConfig m = models::WmaConfig::from_yaml(root, obs);
+  c.vae = std::move(m.vae);
+  c.text = std::move(m.text);
+  c.vision = std::move(m.vision);
+  c.resampler = std::move(m.resampler);
+  c.projectors = std::move(m.projectors);
+  c.wma = std::move(m.diffusion);
   c.n_obs_steps_imagen = c.projectors.n_obs_steps_imagen;
   c.n_obs_steps_acting = p.get_int("n_obs_steps_acting", 2);
-
-  const io::json::Array& image = shape_meta.at("obs").at("image").at("shape").as_array();
-  const io::json::Array& pos = shape_meta.at("obs").at("agent_pos").at("shape").as_array();
-  WMA_CHECK(image.size() == 3 && pos.size() == 1, "[config] ", source, ": shape_meta obs.image must be [C, H, W]",
-            " and obs.agent_pos [D]");
-  c.obs_image_height = image[1].as_int();
-  c.obs_image_width = image[2].as_int();
-  c.wma = models::WMAModelConfig::from_yaml(p, c.obs_image_height, c.obs_image_width, pos[0].as_int());
+  c.obs_image_height = obs.image_height;
+  c.obs_image_width = obs.image_width;
 
   c.schedule.num_timesteps = static_cast<int>(p.get_int("timesteps", 1000));
   c.schedule.linear_start = p.get_double("linear_start", 0.00085);

@@ -1,12 +1,13 @@
-// Shared helpers of the pipeline tests: paths, the tiny fixture model (built once), error measures.
+// Shared helpers of the pipeline tests: paths, the tiny fixture model (built once); the error measure is tests/models'.
 #pragma once
 
-#include <cmath>
+#include <cmath>  // some tests rely on it through this header
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "../models/model_test_util.h"
 #include "models/clip_tokenizer.h"
 #include "ops/ops.h"
 #include "pipeline/world_model.h"
@@ -44,17 +45,6 @@ inline const TinyModel& tiny_model() {
   return model;
 }
 
-// max |a - b| / max |b|.
-inline double relative_error(const Tensor& actual, const Tensor& expected) {
-  if (actual.shape() != expected.shape()) return INFINITY;
-  const std::vector<float> a = ops::contiguous(actual).to_floats(), b = ops::contiguous(expected).to_floats();
-  double diff = 0.0, ref = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    diff = std::max(diff, std::fabs(static_cast<double>(a[i]) - b[i]));
-    ref = std::max(ref, std::fabs(static_cast<double>(b[i])));
-  }
-  return diff / std::max(ref, 1e-30);
-}
+using models::test::relative_error;  // tests/models/model_test_util (compiled in via model_test_util.cpp)
 
 }  // namespace wma::pipeline::test
