@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "    --unconditional_guidance_scale 1.0 --seed 123 --height 320 --width 512 --video_length 16\n"
     "    --perframe_ae --zero_pred_state --save_fps 8 (--bs 1, --n_action_steps, --num_generation accepted)\n"
     "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --clip-vocab|--bpe_path <vocab.txt.gz>\n"
-    "    --noise_file <safetensors with recorded noise.* draws> --quiet\n";
+    "    --noise torch|fast (torch: upstream's torch.randn streams for --seed) --noise_file <recorded draws> --quiet\n";
 
 const char* const kSwitches[] = {"perframe_ae", "zero_pred_state", "demo_weights", "quiet"};
 
@@ -88,7 +88,7 @@ class Flags {
         "ckpt_path", "config", "prompt_dir", "dataset", "savedir", "ddim_steps", "ddim_eta", "frame_stride", "n_iter",
         "exe_steps", "timestep_spacing", "guidance_rescale", "unconditional_guidance_scale", "seed", "height", "width",
         "video_length", "perframe_ae", "zero_pred_state", "save_fps", "bs", "n_action_steps", "num_generation",
-        "device", "precision", "demo_weights", "bpe_path", "clip-vocab", "noise_file", "quiet", "help"};
+        "device", "precision", "demo_weights", "bpe_path", "clip-vocab", "noise_file", "noise", "quiet", "help"};
     for (const auto& [name, _] : args_) {
       bool ok = false;
       for (const char* k : known) ok |= name == k;
@@ -209,7 +209,10 @@ int cmd_interact(int argc, char** argv) {
     model = std::make_unique<WorldModel>(*store, config, options);
   }
   std::unique_ptr<NoiseSource> noise;
+  const std::string noise_kind = f.has("noise") ? f.str("noise") : "torch";
+  WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
   if (f.has("noise_file")) noise = RecordedNoise::from_pass_fixture(f.str("noise_file"));
+  else if (noise_kind == "torch") noise = std::make_unique<TorchNoise>(f.integer("seed", 123));
   else noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
 
   Synthesizer synth(*model, tokenizer, pass);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/rng.h"
 #include "core/tensor.h"
 #include "io/weight_store.h"
 
@@ -60,6 +61,20 @@ class PhiloxNoise : public NoiseSource {
   };
   static Tensor draw(Stream& stream, const Shape& shape);
   Stream cuda_stream_, cpu_stream_;
+};
+
+// Upstream's own streams for a seed (docs/rng.md): torch's CUDA generator for the latent, action, state
+// and step noise, torch's CPU generator for the VAE posterior samples, both as after seed_everything(seed).
+// The CPU stream upstream sees at the first encode also depends on the draws its model construction
+// consumed, which are not replayed here: the posterior noise matches a fresh torch.manual_seed(seed).
+class TorchNoise : public NoiseSource {
+ public:
+  explicit TorchNoise(std::int64_t seed) : generators_(seed_everything(seed)) {}
+  Tensor randn_cuda(const Shape& shape) override { return generators_.cuda.randn(shape); }
+  Tensor randn_cpu(const Shape& shape) override { return generators_.cpu.randn(shape); }
+
+ private:
+  SeededGenerators generators_;
 };
 
 // One Philox-4x32-10 block (exposed for tests against the Random123 known-answer vectors).
