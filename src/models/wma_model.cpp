@@ -5,29 +5,12 @@
 #include <utility>
 
 namespace wma::models {
-namespace {
-
-SATokenProjectorConfig projector_from_yaml(const io::YamlNode& p) {
-  SATokenProjectorConfig c;  // defaults are SATokenProjector.__init__'s, except chunk_size (None)
-  c.dim = p.get_int("dim", c.dim);
-  c.depth = static_cast<int>(p.get_int("depth", c.depth));
-  c.dim_head = static_cast<int>(p.get_int("dim_head", c.dim_head));
-  c.heads = static_cast<int>(p.get_int("heads", c.heads));
-  c.num_queries = p.get_int("num_queries", c.num_queries);
-  c.output_dim = p.get_int("output_dim", c.output_dim);
-  c.ff_mult = static_cast<int>(p.get_int("ff_mult", c.ff_mult));
-  const io::YamlNode* chunk = p.find("chunk_size");
-  c.chunk_size = chunk == nullptr || chunk->is_null() ? std::nullopt : std::optional<std::int64_t>(chunk->as_int());
-  return c;
-}
-
-}  // namespace
 
 WMAModelConfig WMAModelConfig::from_yaml(const io::YamlNode& model_params, std::int64_t obs_image_height,
                                          std::int64_t obs_image_width, std::int64_t obs_low_dim) {
   WMAModelConfig c;
   c.unet = WMAUNetConfig::from_yaml(model_params);
-  c.action_token_projector = projector_from_yaml(model_params.at_path("wma_config.params.stem_process_config.params"));
+  c.action_token_projector = SATokenProjectorConfig::from_yaml(model_params.at_path("wma_config.params.stem_process_config.params"));
   c.heads = ConditionalUnet1DConfig::from_yaml(model_params, obs_image_height, obs_image_width, obs_low_dim);
   return c;
 }
