@@ -22,12 +22,15 @@ class EmptySource : public io::TensorSource {
 }  // namespace
 
 DeterministicSource::DeterministicSource(std::vector<io::TensorInfo> listing, std::string name)
-    : listing_(std::move(listing)), name_(std::move(name)) {}
+    : listing_(std::move(listing)), name_(std::move(name)) {
+  for (std::size_t i = 0; i < listing_.size(); ++i) index_.emplace(listing_[i].name, i);
+}
 
 Tensor DeterministicSource::load(const std::string& name) const {
-  for (const auto& info : listing_)
-    if (info.name == name) return deterministic_tensor(info.name, info.shape);
-  fail("[load] ", name_, ": no key ", name);
+  const auto it = index_.find(name);
+  WMA_CHECK(it != index_.end(), "[load] ", name_, ": no key ", name);
+  const io::TensorInfo& info = listing_[it->second];
+  return deterministic_tensor(info.name, info.shape);
 }
 
 io::WeightStore deterministic_store_for(const std::function<void(const io::WeightStore&)>& build) {

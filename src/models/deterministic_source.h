@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "io/weight_store.h"
@@ -22,6 +23,7 @@ class DeterministicSource : public io::TensorSource {
 
  private:
   std::vector<io::TensorInfo> listing_;
+  std::unordered_map<std::string, std::size_t> index_;  // key -> position in listing_
   std::string name_;
 };
 
