@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"convert", wma::app::cmd_convert, "convert a checkpoint to .safetensors (--dtype fp32|fp16|bf16)"},
     {"interact", wma::app::cmd_interact, "world-model interaction loop on upstream's example data (upstream's flags)"},
     {"demo", wma::app::cmd_demo, "the interaction loop on a built-in small model and a synthetic scene"},
+    {"bench", wma::app::cmd_bench, "time one interaction iteration at a config's full size (profile table, JSON)"},
 };
 
 void print_usage() {

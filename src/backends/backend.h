@@ -1,7 +1,9 @@
 // The two backends implement the same kernel list (kernels.inc); ops/ dispatches on device.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "core/tensor.h"
 #include "ops/ops.h"
@@ -30,5 +32,15 @@ bool available();
 // dst and src contiguous, same dtype and shape; at least one of them on the GPU.
 void copy_across_devices(const Tensor& dst, const Tensor& src);
 void synchronize();
+
+struct MemoryStats {
+  std::size_t allocated_bytes = 0;       // live tensors (weights included), like torch.cuda.memory_allocated
+  std::size_t peak_allocated_bytes = 0;  // since start or the last reset_peak_memory()
+  std::size_t device_used_bytes = 0;     // the whole device as cudaMemGetInfo reports it (context, caches, others)
+  std::size_t device_total_bytes = 0;
+};
+MemoryStats memory_stats();
+std::string device_name();  // e.g. "NVIDIA H100 80GB HBM3 (132 SMs, driver 580.159.04)"
+void reset_peak_memory();
 }  // namespace wma::cuda
 #endif

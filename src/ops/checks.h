@@ -7,6 +7,7 @@
 #include "backends/backend.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "ops/op_profile.h"
 
 namespace wma::ops::detail {
 
@@ -57,10 +58,14 @@ inline int wrap_dim(const char* op, int d, int rank) {
 
 // Calls `call` (a kernel call written without namespace) in wma::cpu or wma::cuda, by `device`.
 #if WMA_WITH_CUDA
-#define WMA_DISPATCH(op, device, call)                  \
-  do {                                                  \
-    if ((device) == ::wma::Device::CPU) ::wma::cpu::call; \
-    else ::wma::cuda::call;                             \
+#define WMA_DISPATCH(op, device, call)                       \
+  do {                                                       \
+    if ((device) == ::wma::Device::CPU) {                    \
+      ::wma::cpu::call;                                      \
+    } else {                                                 \
+      const ::wma::ops::detail::OpTimer op_timer_(op, device); \
+      ::wma::cuda::call;                                     \
+    }                                                        \
   } while (0)
 #else
 #define WMA_DISPATCH(op, device, call)                  \

@@ -39,6 +39,11 @@ class Profiler {
   // Extra peak-memory readings (e.g. the GPU's), shown under the table.
   void set_memory(const std::string& name, std::uint64_t bytes) { memory_[name] = bytes; }
 
+  // Seconds recorded under `name` (0 when never).
+  double total(const std::string& name) const {
+    const auto it = stats_.find(name);
+    return it == stats_.end() ? 0.0 : it->second.total;
+  }
   std::string table() const;
   io::json::Value to_json() const;
 

@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "models/deterministic_source.h"
 #include "models/model_config.h"
 
@@ -72,8 +73,10 @@ WorldModelConfig WorldModelConfig::load(const std::string& path) {
   const io::YamlNode root = io::load_yaml(path);
   const std::string key = "model.params.wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path";
   const io::YamlNode* meta_node = root.find_path(key);
-  WMA_CHECK(meta_node, "[config] ", path, " has no ", key);
-  const std::filesystem::path meta = meta_node->as_string();
+  // Without the key upstream opens configs/train/meta.json under the working directory (MultiImageObsEncoder);
+  // the official inference configs rely on that.
+  const bool explicit_meta = meta_node && !meta_node->is_null();
+  const std::filesystem::path meta = explicit_meta ? meta_node->as_string() : "configs/train/meta.json";
   std::filesystem::path found;
   if (meta.is_absolute() || std::filesystem::exists(meta)) {
     found = meta;
@@ -86,9 +89,23 @@ WorldModelConfig WorldModelConfig::load(const std::string& path) {
       if (dir == dir.parent_path()) break;
     }
   }
-  WMA_CHECK(!found.empty() && std::filesystem::exists(found), "[config] ", path, ": shape_meta_path '",
-            meta.string(), "' not found (relative to the working directory or the config's folders)");
-  return from_yaml(root, io::json::parse(read_text(found)), path);
+  if (!found.empty() && std::filesystem::exists(found))
+    return from_yaml(root, io::json::parse(read_text(found)), path);
+  WMA_CHECK(!explicit_meta, "[config] ", path, ": shape_meta_path '", meta.string(),
+            "' not found (relative to the working directory or the config's folders)");
+  // No meta file anywhere: the heads then see what the model generates, [3, 8*h, 8*w] frames and
+  // agent_state_dim-long states, which is what upstream's shipped meta.json says for UnifoLM-WMA-0.
+  const io::YamlNode& p = root.at_path("model.params");
+  const std::vector<std::int64_t> size = p["image_size"].as_int_list();
+  WMA_CHECK(size.size() == 2, "[config] ", path, ": model.params.image_size must be [h, w]");
+  const std::int64_t down = std::int64_t{1} << (root.at_path("model.params.first_stage_config.params.ddconfig")["ch_mult"].as_int_list().size() - 1);
+  const std::int64_t state_dim = p.get_int("agent_state_dim", 16), action_dim = p.get_int("agent_action_dim", 16);
+  const std::string derived = str_cat(R"({"obs": {"image": {"shape": [3, )", size[0] * down, ", ", size[1] * down,
+                                      R"(], "type": "rgb"}, "agent_pos": {"shape": [)", state_dim,
+                                      R"(], "type": "low_dim"}}, "action": {"shape": [)", action_dim, "]}}");
+  log_info("[config] ", path, ": no configs/train/meta.json found, the heads' observation shapes follow the model (",
+           size[0] * down, "x", size[1] * down, " frames, ", state_dim, "-d states)");
+  return from_yaml(root, io::json::parse(derived), path);
 }
 
 namespace {

@@ -1,5 +1,7 @@
 // cuda::init() and the other backend entry points that are not kernels: device set-up,
-// the cudaMalloc allocator registered as the CUDA default, cross-device copies, sync.
+// the caching stream-ordered allocator registered as the CUDA default, cross-device copies, sync.
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 
@@ -16,6 +18,19 @@ namespace {
 // NVIDIA recommends for Hopper, and cuDNN's conv engines are chosen to fit in it too.
 constexpr std::size_t kLtWorkspaceBytes = 32u << 20;
 
+std::atomic<std::size_t> g_live_bytes{0}, g_peak_bytes{0};
+
+void count_allocation(std::size_t bytes) {
+  const std::size_t live = g_live_bytes.fetch_add(bytes) + bytes;
+  std::size_t peak = g_peak_bytes.load();
+  while (live > peak && !g_peak_bytes.compare_exchange_weak(peak, live)) {
+  }
+}
+
+// Stream-ordered allocations from the device's default memory pool, which keeps freed blocks cached (release
+// threshold: never), so the sampling loop reuses memory without cudaMalloc/cudaFree and their device-wide
+// synchronisation. Everything runs on the one backend stream, so a block freed here is reused only by work
+// queued after the last kernel that read it.
 class CudaAllocator : public Allocator {
  public:
   std::shared_ptr<Storage> allocate(std::size_t bytes) override {
@@ -24,17 +39,20 @@ class CudaAllocator : public Allocator {
     storage->device = Device::CUDA;
     if (bytes == 0) return storage;
     void* p = nullptr;
-    const cudaError_t e = cudaMalloc(&p, bytes);
+    const cudaError_t e = cudaMallocAsync(&p, bytes, stream());
     if (e != cudaSuccess) {
-      cudaGetLastError();  // clear the sticky-free error so later calls are not blamed
+      cudaGetLastError();  // clear the error so later calls are not blamed
       std::size_t free_bytes = 0, total_bytes = 0;
       cudaMemGetInfo(&free_bytes, &total_bytes);
-      fail("[alloc] cudaMalloc of ", bytes, " bytes failed: ", cudaGetErrorString(e), " (", free_bytes >> 20,
+      fail("[alloc] GPU allocation of ", bytes, " bytes failed: ", cudaGetErrorString(e), " (", free_bytes >> 20,
            " MiB free of ", total_bytes >> 20, " MiB)");
     }
+    count_allocation(bytes);
     storage->data = p;
-    // cudaFree waits for the device, so a block freed while kernels still read it is safe.
-    storage->owner = std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+    storage->owner = std::shared_ptr<void>(p, [bytes](void* q) {
+      cudaFreeAsync(q, stream());
+      g_live_bytes.fetch_sub(bytes);
+    });
     return storage;
   }
   Device device() const override { return Device::CUDA; }
@@ -65,6 +83,10 @@ void init_once() {
   WMA_CUDNN_CHECK(cudnnCreate(&c.cudnn_));
   WMA_CUDNN_CHECK(cudnnSetStream(c.cudnn_, c.stream_));
 #endif
+  cudaMemPool_t pool = nullptr;
+  WMA_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, c.device_));
+  std::uint64_t keep_everything = UINT64_MAX;
+  WMA_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_everything));
   static CudaAllocator allocator;
   register_default_allocator(Device::CUDA, &allocator);
   g_ready = true;
@@ -109,6 +131,28 @@ void copy_across_devices(const Tensor& dst, const Tensor& src) {
   // safe for callers that free or reuse the host buffer next.
   WMA_CUDA_CHECK(cudaStreamSynchronize(s));
 }
+
+MemoryStats memory_stats() {
+  MemoryStats m;
+  m.allocated_bytes = g_live_bytes.load();
+  m.peak_allocated_bytes = g_peak_bytes.load();
+  std::size_t free_bytes = 0, total_bytes = 0;
+  WMA_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  m.device_used_bytes = total_bytes - free_bytes;
+  m.device_total_bytes = total_bytes;
+  return m;
+}
+
+std::string device_name() {
+  cudaDeviceProp prop{};
+  WMA_CUDA_CHECK(cudaGetDeviceProperties(&prop, context().device_));
+  int driver = 0;
+  cudaDriverGetVersion(&driver);
+  return str_cat(prop.name, " (", prop.multiProcessorCount, " SMs, CUDA driver API ", driver / 1000, ".",
+                 (driver % 1000) / 10, ")");
+}
+
+void reset_peak_memory() { g_peak_bytes.store(g_live_bytes.load()); }
 
 void synchronize() { WMA_CUDA_CHECK(cudaStreamSynchronize(stream())); }
 

@@ -1,0 +1,95 @@
+#include "app/cli.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace wma::app {
+namespace {
+bool contains(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+}  // namespace
+
+Flags::Flags(int argc, char** argv, FlagSpec spec) : spec_(std::move(spec)) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    WMA_CHECK(a.rfind("--", 0) == 0, "unexpected argument '", a, "'\n", spec_.usage);
+    a = a.substr(2);
+    std::string value;
+    const auto eq = a.find('=');
+    if (eq != std::string::npos) value = a.substr(eq + 1), a = a.substr(0, eq);
+    WMA_CHECK(a == "help" || contains(spec_.known, a), "unknown flag --", a, "\n", spec_.usage);
+    auto& values = args_[a];
+    if (eq != std::string::npos) {
+      values.push_back(value);
+      continue;
+    }
+    if (a == "help" || contains(spec_.switches, a)) continue;
+    WMA_CHECK(i + 1 < argc, "--", a, " needs a value");
+    values.push_back(argv[++i]);
+    while (contains(spec_.multi, a) && i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
+      values.push_back(argv[++i]);
+  }
+}
+
+std::string Flags::str(const std::string& n, const std::string& fallback) const {
+  return has(n) && !args_.at(n).empty() ? args_.at(n).back() : fallback;
+}
+
+std::string Flags::required(const std::string& n) const {
+  WMA_CHECK(has(n), "missing --", n, "\n", spec_.usage);
+  return str(n);
+}
+
+long long Flags::integer(const std::string& n, long long fallback) const { return has(n) ? to_int(n, str(n)) : fallback; }
+
+double Flags::real(const std::string& n, double fallback) const {
+  if (!has(n)) return fallback;
+  const std::string v = str(n);
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  WMA_CHECK(!v.empty() && *end == '\0', "--", n, " expects a number, got '", v, "'");
+  return x;
+}
+
+std::vector<std::int64_t> Flags::integers(const std::string& n, std::int64_t fallback) const {
+  if (!has(n)) return {fallback};
+  std::vector<std::int64_t> out;
+  for (const std::string& v : args_.at(n)) out.push_back(to_int(n, v));
+  return out;
+}
+
+long long Flags::to_int(const std::string& n, const std::string& v) const {
+  char* end = nullptr;
+  const long long x = std::strtoll(v.c_str(), &end, 10);
+  WMA_CHECK(!v.empty() && *end == '\0', "--", n, " expects an integer, got '", v, "'");
+  return x;
+}
+
+std::string find_bpe(const Flags& f) {
+  static const char* const kName = "bpe_simple_vocab_16e6.txt.gz";
+  if (f.has("clip-vocab")) return f.str("clip-vocab");
+  if (f.has("bpe_path")) return f.str("bpe_path");
+  if (const char* env = std::getenv("WMA_BPE_PATH")) return env;
+  std::vector<std::filesystem::path> candidates;
+  if (f.has("ckpt_path")) candidates.push_back(std::filesystem::path(f.str("ckpt_path")).parent_path() / kName);
+  std::vector<std::filesystem::path> roots = {"/usr/local/lib", "/usr/lib"};
+  if (const char* home = std::getenv("HOME")) roots.push_back(std::filesystem::path(home) / ".local/lib");
+  if (const char* venv = std::getenv("VIRTUAL_ENV")) roots.push_back(std::filesystem::path(venv) / "lib");
+  std::error_code ec;
+  for (const auto& root : roots) {
+    for (const auto& python : std::filesystem::directory_iterator(root, ec)) {
+      if (python.path().filename().string().rfind("python3", 0) != 0) continue;
+      for (const char* packages : {"site-packages", "dist-packages"})
+        candidates.push_back(python.path() / packages / "open_clip" / kName);
+    }
+  }
+  for (const auto& candidate : candidates)
+    if (std::filesystem::exists(candidate, ec)) return candidate.string();
+  return {};
+}
+
+}  // namespace wma::app

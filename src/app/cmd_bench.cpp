@@ -1,0 +1,166 @@
+// `wma bench`: one interaction iteration (policy pass + world-model pass, each N DDIM steps and a VAE decode)
+// at the size of the given config, after warm-up iterations, with the profile table of `wma interact`, the
+// per-step time of the denoiser, the decode time and peak GPU memory, also written as JSON. Without a
+// checkpoint it runs the deterministic weights, so it needs nothing but the config.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "backends/backend.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "ops/op_profile.h"
+#include "ops/ops.h"
+#include "pipeline/demo.h"
+#include "pipeline/interaction.h"
+#include "pipeline/outputs.h"
+#include "pipeline/session.h"
+
+namespace wma::app {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: wma bench --config <yaml> [--ckpt_path <ckpt|safetensors>] [options]\n"
+    "  --device cuda|cpu (cuda) --precision fp32|fp16|bf16 (fp16) --ddim_steps 50 --warmup 1 --iterations 1\n"
+    "  --seed 123 --noise torch|fast (torch) --clip-vocab|--bpe_path <vocab.txt.gz> (else a byte-level tokenizer)\n"
+    "  --json <file> (the table as JSON) --save_outputs <file.safetensors> (last iteration's videos, actions,\n"
+    "  states) --op_profile (per-op GPU time, synchronising around every op: ranks ops, slows the run)\n";
+
+const FlagSpec kSpec{kUsage,
+                     {"config", "ckpt_path", "device", "precision", "ddim_steps", "warmup", "iterations", "seed",
+                      "noise", "clip-vocab", "bpe_path", "json", "save_outputs", "op_profile"},
+                     {"op_profile"}};
+
+std::string device_description([[maybe_unused]] Device device) {
+#if WMA_WITH_CUDA
+  if (device == Device::CUDA) return cuda::device_name();
+#endif
+  return "cpu";
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  const Flags f(argc, argv, kSpec);
+  if (f.help()) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  using namespace pipeline;
+  const WorldModelConfig config = [&] {
+    WorldModelConfig c = WorldModelConfig::load(f.required("config"));
+    c.perframe_ae = true;  // as upstream's run_world_model_interaction.sh passes --perframe_ae
+    return c;
+  }();
+  const std::string precision = f.str("precision", "fp16");
+  const nn::LoadOptions options = select_device(f.str("device", "cuda"), precision);
+  const int warmup = static_cast<int>(f.integer("warmup", 1)), iterations = static_cast<int>(f.integer("iterations", 1));
+  WMA_CHECK(warmup >= 0 && iterations >= 1, "--warmup must be >= 0 and --iterations >= 1");
+
+  Profiler profiler([device = options.device] { synchronize_device(device); });
+  std::unique_ptr<io::WeightStore> store;
+  std::unique_ptr<WorldModel> model;
+  {
+    const auto timer = Profiler::scope(&profiler, "model_loading");
+    if (f.has("ckpt_path")) {
+      WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
+      store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
+    } else {
+      store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
+    }
+    model = std::make_unique<WorldModel>(*store, config, options);
+  }
+  const std::string bpe = find_bpe(f);
+  if (bpe.empty()) log_info("[bench] no OpenCLIP vocabulary found: using a byte-level tokenizer (same cost)");
+  const models::ClipTokenizer tokenizer = bpe.empty() ? demo_tokenizer() : models::ClipTokenizer::load(bpe);
+
+  InteractionOptions loop;
+  loop.pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", 50));
+  loop.pass.ddim_eta = 1.0;
+  loop.pass.timestep_spacing = sampling::TimestepSpacing::UniformTrailing;
+  loop.pass.video_length = static_cast<int>(config.wma.unet.temporal_length);
+  loop.n_iter = 1;
+  loop.exe_steps = loop.pass.video_length;
+  loop.model_fs = 7;  // unitree_z1_stackbox at frame stride 4, as upstream's interaction script derives it
+  loop.progress = false;
+
+  const DemoScene scene = make_demo_scene(config.video_height(), config.video_width(), config.projectors.agent_state_dim);
+  const EpisodeStart start{scene.image, scene.state, scene.instruction, scene.state_dim, scene.action_dim};
+
+  const std::string noise_kind = f.str("noise", "torch");
+  WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
+  const std::int64_t seed = f.integer("seed", 123);
+  auto make_noise = [&]() -> std::unique_ptr<NoiseSource> {
+    if (noise_kind == "torch") return std::make_unique<TorchNoise>(seed);
+    return std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(seed));
+  };
+
+  Synthesizer synth(*model, tokenizer, loop.pass);
+  for (int w = 0; w < warmup; ++w) {
+    auto noise = make_noise();
+    run_interaction(synth, start, loop, *noise, nullptr, {});
+  }
+#if WMA_WITH_CUDA
+  if (options.device == Device::CUDA) cuda::reset_peak_memory();
+#endif
+  ops::set_op_profiling(f.has("op_profile"));
+  IterationResult last;
+  for (int it = 0; it < iterations; ++it) {
+    auto noise = make_noise();
+    run_interaction(synth, start, loop, *noise, &profiler, [&](const IterationResult& r) { last = r; });
+  }
+  ops::set_op_profiling(false);
+
+  io::json::Object extra{{"command", "bench"},
+                         {"device", device_description(options.device)},
+                         {"precision", precision},
+                         {"ddim_steps", loop.pass.ddim_steps},
+                         {"config", config.source},
+                         {"weights", f.has("ckpt_path") ? f.str("ckpt_path") : "deterministic"}};
+  const double sampling_s = profiler.total("synthesis/ddim_sampling");
+  const double step_ms = 1e3 * sampling_s / (2.0 * iterations * loop.pass.ddim_steps);
+  const double decode_s = profiler.total("synthesis/decode_first_stage") / (2.0 * iterations);
+  extra.emplace_back("denoiser_step_ms", step_ms);
+  extra.emplace_back("decode_s", decode_s);
+#if WMA_WITH_CUDA
+  if (options.device == Device::CUDA) {
+    const cuda::MemoryStats m = cuda::memory_stats();
+    profiler.set_memory("gpu_allocated", m.peak_allocated_bytes);
+    profiler.set_memory("gpu_device_used", m.device_used_bytes);
+  }
+#endif
+  std::printf("wma bench: %s, %s, %s, %d DDIM steps per pass, %d warm-up + %d timed iteration(s)\n",
+              device_description(options.device).c_str(), precision.c_str(), config.source.c_str(),
+              loop.pass.ddim_steps, warmup, iterations);
+  std::printf("%s", profiler.table().c_str());
+  std::printf("denoiser step (mean over both passes): %.2f ms\nVAE decode (16 frames, mean): %.3f s\n", step_ms, decode_s);
+  const std::string ops_table = ops::op_profile_table();
+  if (!ops_table.empty()) std::printf("\n%s", ops_table.c_str());
+
+  if (f.has("json")) {
+    io::json::Value doc = profiler.to_json();
+    for (auto& kv : extra) doc.as_object().push_back(std::move(kv));
+    write_text_file(f.str("json"), io::json::dump(doc));
+  }
+  if (f.has("save_outputs")) {
+    io::SafetensorsWriter writer(f.str("save_outputs"));
+    auto add = [&](const std::string& name, const Tensor& t) {
+      writer.add(name, ops::cast(ops::to_device(t, Device::CPU), DType::F32));
+    };
+    add("policy.video", last.policy.video);
+    add("policy.latent", last.policy.latent);
+    add("policy.actions", last.policy.actions);
+    add("world.video", last.world.video);
+    add("world.latent", last.world.latent);
+    add("world.states", last.world.states);
+    writer.finish();
+  }
+  return 0;
+}
+
+}  // namespace wma::app
