@@ -96,7 +96,7 @@ int cmd_bench(int argc, char** argv) {
   WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
   const std::int64_t seed = f.integer("seed", 123);
   auto make_noise = [&]() -> std::unique_ptr<NoiseSource> {
-    if (noise_kind == "torch") return std::make_unique<TorchNoise>(seed);
+    if (noise_kind == "torch") return std::make_unique<TorchNoise>(seed, gpu_sm_count(options.device));
     return std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(seed));
   };
 

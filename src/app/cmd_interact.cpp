@@ -121,7 +121,7 @@ int cmd_interact(int argc, char** argv) {
   const std::string noise_kind = f.has("noise") ? f.str("noise") : "torch";
   WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
   if (f.has("noise_file")) noise = RecordedNoise::from_pass_fixture(f.str("noise_file"));
-  else if (noise_kind == "torch") noise = std::make_unique<TorchNoise>(f.integer("seed", 123));
+  else if (noise_kind == "torch") noise = std::make_unique<TorchNoise>(f.integer("seed", 123), gpu_sm_count(options.device));
   else noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
 
   Synthesizer synth(*model, tokenizer, pass);

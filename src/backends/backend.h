@@ -40,7 +40,35 @@ struct MemoryStats {
   std::size_t device_total_bytes = 0;
 };
 MemoryStats memory_stats();
-std::string device_name();  // e.g. "NVIDIA H100 80GB HBM3 (132 SMs, driver 580.159.04)"
+
+// Captures the work queued on the backend stream between begin_capture() and end_capture() into a CUDA graph,
+// replayed by launch(). Kernels see the same pointers on every replay: inputs and outputs must stay at the
+// addresses they had under capture.
+class Graph {
+ public:
+  Graph() = default;
+  ~Graph();
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+  void begin_capture();
+  // Ends the capture and instantiates the graph; throws (naming the failing call) if capture broke.
+  void end_capture();
+  // Ends a capture without instantiating it, after an error inside the captured region.
+  void abandon_capture() noexcept;
+  void launch();
+  bool ready() const { return exec_ != nullptr; }
+
+ private:
+  void* graph_ = nullptr;  // cudaGraph_t
+  void* exec_ = nullptr;   // cudaGraphExec_t
+  bool capturing_ = false;
+};
+std::string device_name();
+int sm_count();
+// torch.randn(out.shape, device="cuda") of a generator at (seed, philox_offset), with the launch shape ATen
+// picks for out.numel() (TorchCudaGenerator::launch_for). out: contiguous f32 on the GPU.
+void torch_randn(const Tensor& out, std::uint64_t seed, std::uint64_t philox_offset, std::uint32_t blocks,
+                 std::uint32_t threads_per_block);  // e.g. "NVIDIA H100 80GB HBM3 (132 SMs, driver 580.159.04)"
 void reset_peak_memory();
 }  // namespace wma::cuda
 #endif

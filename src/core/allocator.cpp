@@ -1,7 +1,12 @@
 #include "core/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <map>
+#include <mutex>
 #include <new>
+#include <vector>
 
 #include "core/error.h"
 
@@ -66,6 +71,91 @@ std::shared_ptr<Storage> Arena::allocate(std::size_t bytes) {
   used_ += rounded;
   if (used_ > peak_) peak_ = used_;
   return storage;
+}
+
+struct PoolAllocator::State {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<Storage>> slabs;
+  // Free ranges per slab, keyed by offset -> length; neighbours are merged on free.
+  std::vector<std::map<std::size_t, std::size_t>> free;
+  std::size_t in_use = 0, peak = 0;
+
+  void release(std::size_t slab, std::size_t offset, std::size_t length) {
+    std::lock_guard<std::mutex> lock(mutex);
+    in_use -= length;
+    auto& ranges = free[slab];
+    auto next = ranges.lower_bound(offset);
+    if (next != ranges.end() && offset + length == next->first) {
+      length += next->second;
+      next = ranges.erase(next);
+    }
+    if (next != ranges.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + prev->second == offset) {
+        prev->second += length;
+        return;
+      }
+    }
+    ranges.emplace(offset, length);
+  }
+};
+
+PoolAllocator::PoolAllocator(Allocator& backing, std::size_t slab_bytes)
+    : backing_(backing), slab_bytes_(slab_bytes), state_(std::make_shared<State>()) {}
+
+PoolAllocator::~PoolAllocator() = default;
+
+std::shared_ptr<Storage> PoolAllocator::allocate(std::size_t bytes) {
+  const std::size_t rounded = std::max<std::size_t>(kTensorAlignment, (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment);
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  std::size_t slab = 0, offset = 0;
+  bool found = false;
+  for (std::size_t i = 0; i < state_->free.size() && !found; ++i)
+    for (auto it = state_->free[i].begin(); it != state_->free[i].end(); ++it) {
+      if (it->second < rounded) continue;
+      slab = i, offset = it->first, found = true;
+      const std::size_t rest = it->second - rounded;
+      state_->free[i].erase(it);
+      if (rest > 0) state_->free[i].emplace(offset + rounded, rest);
+      break;
+    }
+  if (!found) {
+    WMA_CHECK(!frozen_, "[pool] no free block of ", rounded, " bytes in a frozen pool (", state_->in_use, " of ",
+              state_->slabs.size() * slab_bytes_, " bytes in use)");
+    state_->slabs.push_back(backing_.allocate(std::max(slab_bytes_, rounded)));
+    state_->free.emplace_back();
+    slab = state_->slabs.size() - 1;
+    const std::size_t size = state_->slabs.back()->bytes;
+    if (size > rounded) state_->free.back().emplace(rounded, size - rounded);
+  }
+  state_->in_use += rounded;
+  state_->peak = std::max(state_->peak, state_->in_use);
+  auto storage = std::make_shared<Storage>();
+  storage->data = static_cast<char*>(state_->slabs[slab]->data) + offset;
+  storage->bytes = bytes;
+  storage->device = backing_.device();
+  std::shared_ptr<State> keep = state_;
+  storage->owner = std::shared_ptr<void>(storage->data, [keep, slab, offset, rounded](void*) {
+    keep->release(slab, offset, rounded);
+  });
+  return storage;
+}
+
+std::size_t PoolAllocator::reserved() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  std::size_t total = 0;
+  for (const auto& s : state_->slabs) total += s->bytes;
+  return total;
+}
+
+std::size_t PoolAllocator::in_use() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->in_use;
+}
+
+std::size_t PoolAllocator::peak() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->peak;
 }
 
 }  // namespace wma

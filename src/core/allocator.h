@@ -61,6 +61,34 @@ class Arena : public Allocator {
   std::size_t peak_ = 0;
 };
 
+// First-fit sub-allocator with coalescing over slabs taken from a backing allocator; freed blocks are reused.
+// Same allocation sequence, same addresses: a CUDA graph captured with this as the current allocator keeps
+// pointing at valid, private memory on every replay, as long as the pool only serves that capture (and the
+// eager run before it, which grows it to size so that nothing is taken from the backing allocator under
+// capture). Live blocks keep their slab alive after the pool itself is gone.
+class PoolAllocator : public Allocator {
+ public:
+  PoolAllocator(Allocator& backing, std::size_t slab_bytes);
+  ~PoolAllocator() override;
+  PoolAllocator(const PoolAllocator&) = delete;
+  PoolAllocator& operator=(const PoolAllocator&) = delete;
+  std::shared_ptr<Storage> allocate(std::size_t bytes) override;
+  Device device() const override { return backing_.device(); }
+  // While frozen, a request that fits no free block throws instead of taking a new slab (under graph capture a
+  // new slab would be a graph-owned allocation).
+  void set_frozen(bool frozen) { frozen_ = frozen; }
+  std::size_t reserved() const;  // bytes taken from the backing allocator
+  std::size_t in_use() const;
+  std::size_t peak() const;
+
+ private:
+  struct State;
+  Allocator& backing_;
+  std::size_t slab_bytes_;
+  bool frozen_ = false;
+  std::shared_ptr<State> state_;  // shared with live blocks' deleters
+};
+
 constexpr std::size_t kTensorAlignment = 256;
 
 }  // namespace wma

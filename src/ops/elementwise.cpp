@@ -55,6 +55,18 @@ Tensor axpby(float alpha, const Tensor& x, float beta, const Tensor& y) {
   return out;
 }
 
+Tensor eps_ddim_step(const Tensor& eps, const Tensor& sample, const EpsDdimStep& step) {
+  check_defined("eps_ddim_step", "eps", eps);
+  check_same("eps_ddim_step", "eps", eps, "sample", sample);
+  WMA_CHECK(eps.dtype() == DType::F32 && eps.shape() == sample.shape(), "[eps_ddim_step] expected f32 eps and sample ",
+            "of one shape, got ", eps.describe(), " and ", sample.describe());
+  const Tensor ec = contiguous(eps), sc = contiguous(sample);
+  Tensor out = Tensor::empty(eps.shape(), DType::F32, eps.device());
+  if (out.numel() == 0) return out;
+  WMA_DISPATCH("eps_ddim_step", eps.device(), eps_ddim_step(out, ec, sc, step));
+  return out;
+}
+
 // beta = 0 means the kernel never reads y (BLAS convention), so passing x twice is free.
 Tensor scale(const Tensor& x, float alpha) { return axpby(alpha, x, 0.0f, x); }
 

@@ -113,4 +113,19 @@ enum class TimestepStyle : std::uint8_t {
 // t [B] (i64, i32 or f32 timesteps) -> [B, dim] f32 on t's device.
 Tensor timestep_embedding(const Tensor& t, int dim, TimestepStyle style);
 
+// ---- sampler updates -------------------------------------------------------------------
+
+// One eta-0 epsilon DDIM step with x0 clipping (diffusers DDIMScheduler.step), each operation rounded to
+// float32 as torch does it: x0 = (sample - sqrt_beta_prod * eps) / sqrt_alpha_prod (on CUDA torch multiplies
+// by inv_sqrt_alpha_prod instead: `multiply_by_reciprocal`), clamped to [-clip_range, clip_range] when
+// `clip` (NaN stays NaN), then sqrt_alpha_prod_prev * x0 + dir_coefficient * eps. eps and sample f32.
+struct EpsDdimStep {
+  float sqrt_beta_prod = 0, sqrt_alpha_prod = 1, inv_sqrt_alpha_prod = 1, sqrt_alpha_prod_prev = 0;
+  float dir_coefficient = 0;
+  bool clip = true;
+  float clip_range = 1.0f;
+  bool multiply_by_reciprocal = false;
+};
+Tensor eps_ddim_step(const Tensor& eps, const Tensor& sample, const EpsDdimStep& step);
+
 }  // namespace wma::ops

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "backends/backend.h"
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -36,6 +37,26 @@ Tensor RecordedNoise::next(std::deque<Tensor>& queue, std::size_t& served, const
   queue.pop_front();
   ++served;
   return ops::cast(t, DType::F32);
+}
+
+Tensor NoiseSource::randn_cuda_on(const Shape& shape, Device device) {
+  const Tensor host = randn_cuda(shape);
+  return device == Device::CPU ? host : ops::to_device(host, device);
+}
+
+Tensor TorchNoise::randn_cuda_on(const Shape& shape, Device device) {
+#if WMA_WITH_CUDA
+  if (device == Device::CUDA) {
+    Tensor out = Tensor::empty(shape, DType::F32, Device::CUDA);
+    if (out.numel() == 0) return out;
+    TorchCudaGenerator& g = generators_.cuda;
+    const CudaLaunch launch = g.launch_for(out.numel());
+    cuda::torch_randn(out, g.initial_seed(), g.philox_offset(), launch.blocks, launch.threads_per_block);
+    g.set_philox_offset(g.philox_offset() + launch.offset_increment);
+    return out;
+  }
+#endif
+  return NoiseSource::randn_cuda_on(shape, device);
 }
 
 Tensor RecordedNoise::randn_cuda(const Shape& shape) { return next(cuda_, served_cuda_, "CUDA", shape); }

@@ -22,6 +22,8 @@ class NoiseSource {
   virtual Tensor randn_cuda(const Shape& shape) = 0;
   // The next draw of upstream's CPU generator (VAE posterior samples).
   virtual Tensor randn_cpu(const Shape& shape) = 0;
+  // randn_cuda's draw placed on `device`; sources that can draw on the GPU do so there.
+  virtual Tensor randn_cuda_on(const Shape& shape, Device device);
 };
 
 // Replays draws recorded from upstream (the end-to-end fixtures' `noise.*` tensors) in order; a draw of
@@ -67,11 +69,14 @@ class PhiloxNoise : public NoiseSource {
 // and step noise, torch's CPU generator for the VAE posterior samples, both as after seed_everything(seed).
 // The CPU stream upstream sees at the first encode also depends on the draws its model construction
 // consumed, which are not replayed here: the posterior noise matches a fresh torch.manual_seed(seed).
+// `sm_count` is the GPU's (ATen's launch grid, hence the stream, depends on it for large tensors).
 class TorchNoise : public NoiseSource {
  public:
-  explicit TorchNoise(std::int64_t seed) : generators_(seed_everything(seed)) {}
+  explicit TorchNoise(std::int64_t seed, int sm_count = 132) : generators_(seed_everything(seed, sm_count)) {}
   Tensor randn_cuda(const Shape& shape) override { return generators_.cuda.randn(shape); }
   Tensor randn_cpu(const Shape& shape) override { return generators_.cpu.randn(shape); }
+  // On CUDA the draw runs torch's own kernel (backends/cuda/torch_rng.cu): same values, no host work.
+  Tensor randn_cuda_on(const Shape& shape, Device device) override;
 
  private:
   SeededGenerators generators_;

@@ -35,6 +35,13 @@ nn::LoadOptions select_device(const std::string& device, const std::string& prec
   return o;
 }
 
+int gpu_sm_count([[maybe_unused]] Device device) {
+#if WMA_WITH_CUDA
+  if (device == Device::CUDA) return cuda::sm_count();
+#endif
+  return 132;
+}
+
 void synchronize_device(Device device) {
 #if WMA_WITH_CUDA
   if (device == Device::CUDA) cuda::synchronize();

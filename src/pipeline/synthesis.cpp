@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "ops/ops.h"
+#include "pipeline/denoiser_runner.h"
 #include "sampling/diffusers_ddim.h"
 
 namespace wma::pipeline {
@@ -30,7 +31,8 @@ Synthesizer::Synthesizer(const WorldModel& model, const models::ClipTokenizer& t
       options_(options),
       ddim_(sampling::make_ddim_schedule(model.schedule, options.timestep_spacing, options.ddim_steps,
                                          options.ddim_eta)),
-      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)) {}
+      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)),
+      use_cuda_graphs_(cuda_graphs_enabled()) {}
 
 Tensor Synthesizer::on_device(const Tensor& host) const {
   return host.device() == model_.options.device ? ops::contiguous(host) : ops::to_device(host, model_.options.device);
@@ -86,45 +88,39 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
   const std::int64_t T = options_.video_length;
   const Shape latent_shape = {1, c.latent_channels, T, pass.unet.height, pass.unet.width};
   const std::int64_t action_dim = c.projectors.agent_action_dim, state_dim = c.projectors.agent_state_dim;
-  Tensor x = on_device(channels_last(noise.randn_cuda(latent_shape)));
-  Tensor actions = noise.randn_cuda({1, T, action_dim});
-  Tensor states = noise.randn_cuda({1, T, state_dim});
-  // Every step's noise and timestep prepared up front: one upload each, nothing drawn inside the loop.
+  const Device device = model_.options.device;
+  Tensor x = channels_last(noise.randn_cuda_on(latent_shape, device));
+  Tensor actions = noise.randn_cuda_on({1, T, action_dim}, device);
+  Tensor states = noise.randn_cuda_on({1, T, state_dim}, device);
+  // Every step's noise and timestep prepared up front, so nothing is drawn or uploaded inside the loop.
   const int n = ddim_.num_steps();
-  std::vector<Tensor> step_noise_host;
-  for (int k = 0; k < n; ++k) step_noise_host.push_back(channels_last(noise.randn_cuda(latent_shape)).unsqueeze(0));
-  const Tensor step_noise = on_device(ops::concat(step_noise_host, 0));
+  std::vector<Tensor> step_noise;
+  for (int k = 0; k < n; ++k) step_noise.push_back(channels_last(noise.randn_cuda_on(latent_shape, device)));
 
-  // The heads' scheduler runs on the host: it is 2 x T x 16 values, and ops has no clamp. Upstream runs it on
-  // CUDA, where torch multiplies by the reciprocal instead of dividing (sampling/diffusers_ddim.h).
+  // Upstream steps the heads' scheduler on CUDA, where torch multiplies by the reciprocal instead of dividing
+  // (sampling/diffusers_ddim.h); the CPU backend reproduces upstream's CPU fixtures, which divide.
   const auto division = model_.options.device == Device::CPU ? sampling::ScalarDivision::Divide
                                                              : sampling::ScalarDivision::MultiplyByReciprocal;
   std::vector<std::int64_t> timesteps;
   for (int k = 0; k < n; ++k) timesteps.push_back(ddim_.timesteps[n - 1 - k]);
   const Tensor all_t = on_device(Tensor::from_ints({n}, timesteps));
+  DenoiserRunner denoiser(model_.diffusion, pass, model_.options.device, use_cuda_graphs_);
   for (int k = 0; k < n; ++k) {
     const int i = n - 1 - k;
     const sampling::DdimStepCoefficients s = sampling::ddim_step_coefficients(model_.schedule, ddim_, i);
-    const Tensor t = all_t.slice(0, k, k + 1);
-    const models::WMADenoised out = model_.diffusion.denoise(x, on_device(actions), on_device(states), t, pass);
+    const models::WMADenoised& out = denoiser(x, actions, states, all_t.slice(0, k, k + 1));
 
-    x = ddim_v_update(s, x, out.v, step_noise.select(0, k));
-
-    const sampling::DiffusersDdimStepCoefficients h =
-        sampling::diffusers_ddim_step_coefficients(head_scheduler_, s.timestep);
-    auto head_step = [&](const Tensor& eps_t, const Tensor& sample) {
-      const Tensor host_eps = ops::to_device(eps_t, Device::CPU);
-      return Tensor::from_floats(sample.shape(),
-                                 sampling::diffusers_ddim_step(h, host_eps.to_floats(), sample.to_floats(), division));
-    };
-    actions = head_step(out.action_eps, actions);
-    states = head_step(out.state_eps, states);
+    x = ddim_v_update(s, x, out.v, step_noise[k]);
+    const ops::EpsDdimStep h = sampling::eps_ddim_step_op(
+        sampling::diffusers_ddim_step_coefficients(head_scheduler_, s.timestep), division);
+    actions = ops::eps_ddim_step(out.action_eps, actions, h);
+    states = ops::eps_ddim_step(out.state_eps, states, h);
     if (on_step) on_step();
   }
   PassOutput result;
   result.latent = x;
-  result.actions = actions;
-  result.states = states;
+  result.actions = ops::to_device(actions, Device::CPU);
+  result.states = ops::to_device(states, Device::CPU);
   return result;
 }
 

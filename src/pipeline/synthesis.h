@@ -75,6 +75,7 @@ class Synthesizer {
   sampling::DdimSchedule ddim_;
   sampling::DiffusersDdimScheduler head_scheduler_;
   std::map<std::string, Tensor> text_cache_;  // the prompts repeat every iteration
+  bool use_cuda_graphs_ = true;
 };
 
 }  // namespace wma::pipeline

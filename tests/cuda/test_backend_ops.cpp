@@ -283,6 +283,9 @@ std::vector<OpCase> build_cases() {
   attention_case("single_key", 2, 7, 1, 2, 8, 8, 0, false);
   attention_case("head_dim_128_long", 1, 70, 333, 2, 128, 128, 0, false);
   attention_case("head_dim_256", 1, 5, 40, 1, 256, 256, 0, false);
+  // Wider heads (the VAE's mid-block attention, d = 512) take the two-GEMM path on the GPU.
+  attention_case("vae_mid_d512", 2, 70, 70, 1, 512, 512, 0, false);
+  attention_case("d320_two_heads_masked", 2, 9, 33, 2, 320, 320, 1, false);
   // Head dim 64 runs the flash kernel in f16/bf16: the UNet's L0 self-attention length, and
   // ragged tails (queries and keys not multiples of the 64-row tiles) with a mask.
   attention_case("unet_self_2560_d64", 1, 2560, 2560, 2, 64, 64, 0, true);
@@ -307,6 +310,18 @@ std::vector<OpCase> build_cases() {
       [](Rng& r) { return Inputs{r.uniform({4}, 0.0f, 100.0f)}; },
       [](const Inputs& x) { return ops::timestep_embedding(x[0], 64, ops::TimestepStyle::SinCosHalfM1); }, kDefault,
       false);
+  // The heads' scheduler step, bit-exact: both backends round every operation to float32 the same way. Samples
+  // beyond the clip range on purpose (x0 clamps), as in the first steps of a pass.
+  for (const bool reciprocal : {false, true})
+    add("eps_ddim_step", reciprocal ? "clipped_multiply_by_reciprocal" : "clipped_divide",
+        [](Rng& r) { return Inputs{r.normal({1, 16, 16}), r.normal({1, 16, 16}, 3.0f)}; },
+        [reciprocal](const Inputs& x) {
+          ops::EpsDdimStep s;
+          s.sqrt_beta_prod = 0.9987f, s.sqrt_alpha_prod = 0.0512f, s.inv_sqrt_alpha_prod = 1.0f / 0.0512f;
+          s.sqrt_alpha_prod_prev = 0.1203f, s.dir_coefficient = 0.9927f, s.multiply_by_reciprocal = reciprocal;
+          return ops::eps_ddim_step(x[0], x[1], s);
+        },
+        kExact, false);
   return c;
 }
 
@@ -396,7 +411,7 @@ TEST(BackendOpsCoverage, EveryKernelHasACase) {
       "copy_into", "contiguous", "cast",      "to_device", "concat",        "repeat",        "repeat_interleave",
       "fill",      "add",        "sub",       "mul",       "axpby",         "scale",         "activation",
       "geglu",     "linear",     "matmul",    "conv2d",    "conv_temporal", "conv1d",        "conv_transpose1d",
-      "group_norm", "layer_norm", "softmax",  "attention", "upsample_nearest2x", "timestep_embedding"};
+      "group_norm", "layer_norm", "softmax",  "attention", "upsample_nearest2x", "timestep_embedding", "eps_ddim_step"};
   std::set<std::string> covered;
   for (const OpCase& c : cases()) covered.insert(c.op);
   covered.insert("to_device");  // every case moves its inputs with it
@@ -408,7 +423,7 @@ TEST(BackendOpsCoverage, EveryKernelHasACase) {
   // The backend kernels (kernels.inc) must all be reached by some case.
   for (const char* kernel : {"copy_into", "fill", "add", "axpby", "activation", "geglu", "linear", "matmul", "conv2d",
                              "conv_temporal", "conv1d", "conv_transpose1d", "group_norm", "layer_norm", "softmax",
-                             "attention", "upsample_nearest2x", "timestep_embedding"})
+                             "attention", "upsample_nearest2x", "timestep_embedding", "eps_ddim_step"})
     EXPECT_TRUE(covered.count(kernel)) << "backend kernel behind ops::" << kernel << " has no test case";
 }
 

@@ -32,6 +32,20 @@ void binary(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op) {
   });
 }
 
+void eps_ddim_step(const Tensor& out, const Tensor& eps, const Tensor& sample, const ops::EpsDdimStep& c) {
+  const float* e = eps.data<float>();
+  const float* x = sample.data<float>();
+  float* o = out.data<float>();
+  for (std::int64_t i = 0; i < out.numel(); ++i) {
+    const float scaled_eps = c.sqrt_beta_prod * e[i];
+    const float num = x[i] - scaled_eps;
+    float x0 = c.multiply_by_reciprocal ? num * c.inv_sqrt_alpha_prod : num / c.sqrt_alpha_prod;
+    if (c.clip) x0 = x0 < -c.clip_range ? -c.clip_range : (x0 > c.clip_range ? c.clip_range : x0);
+    const float kept = c.sqrt_alpha_prod_prev * x0, direction = c.dir_coefficient * e[i];
+    o[i] = kept + direction;
+  }
+}
+
 void axpby(const Tensor& out, float alpha, const Tensor& x, float beta, const Tensor& y) {
   require_f32("axpby", x);
   require_f32("axpby", y);

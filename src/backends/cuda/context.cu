@@ -152,6 +152,46 @@ std::string device_name() {
                  (driver % 1000) / 10, ")");
 }
 
+Graph::~Graph() {
+  abandon_capture();
+  if (exec_) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec_));
+  if (graph_) cudaGraphDestroy(static_cast<cudaGraph_t>(graph_));
+}
+
+void Graph::begin_capture() {
+  WMA_CHECK(!capturing_ && !exec_, "[cuda graph] already captured");
+  // Thread-local mode: another thread's unrelated CUDA calls neither break nor join this capture.
+  WMA_CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
+  capturing_ = true;
+}
+
+void Graph::end_capture() {
+  WMA_CHECK(capturing_, "[cuda graph] end_capture without begin_capture");
+  capturing_ = false;
+  cudaGraph_t graph = nullptr;
+  WMA_CUDA_CHECK(cudaStreamEndCapture(stream(), &graph));
+  graph_ = graph;
+  cudaGraphExec_t exec = nullptr;
+  WMA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  exec_ = exec;
+}
+
+void Graph::abandon_capture() noexcept {
+  if (!capturing_) return;
+  capturing_ = false;
+  cudaGraph_t graph = nullptr;
+  cudaStreamEndCapture(stream(), &graph);
+  if (graph) cudaGraphDestroy(graph);
+  cudaGetLastError();
+}
+
+void Graph::launch() {
+  WMA_CHECK(exec_, "[cuda graph] launch before capture");
+  WMA_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), stream()));
+}
+
+int sm_count() { return context().sm_count_; }
+
 void reset_peak_memory() { g_peak_bytes.store(g_live_bytes.load()); }
 
 void synchronize() { WMA_CUDA_CHECK(cudaStreamSynchronize(stream())); }

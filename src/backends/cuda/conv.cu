@@ -1,6 +1,7 @@
 // Convolutions on channels-last tensors (conv2d, the (k,1,1) temporal conv, conv1d and the
 // transposed conv1d), all mapped onto one tiled implicit-GEMM kernel with fp32 FMA
-// accumulation; f16/bf16 conv2d and conv_temporal go to cuDNN's tensor cores first.
+// accumulation; f16/bf16 conv2d and conv_temporal go to cuDNN's tensor cores first, and the
+// 1-D convs to a tap gather plus one cuBLASLt GEMM.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/implicit_gemm.h"
 
@@ -221,13 +222,62 @@ ConvGeometry conv1d_geometry(const Tensor& out, const Tensor& x, const Tensor& w
 
 }  // namespace
 
+namespace {
+
+// cols[n, o, j, ci] = the input element that kernel tap j sees at output position o (zero where it falls in
+// the padding or, for the transposed conv, between the stride's samples).
+template <typename T>
+__global__ void conv1d_im2col_kernel(T* __restrict__ cols, const T* __restrict__ x, std::int64_t total, int length,
+                                     int cin, int out_length, int taps, int stride, int padding, bool transposed) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const int ci = static_cast<int>(i % cin);
+    std::int64_t r = i / cin;
+    const int j = static_cast<int>(r % taps);
+    r /= taps;
+    const int o = static_cast<int>(r % out_length);
+    const std::int64_t b = r / out_length;
+    int src = -1;
+    if (!transposed) {
+      src = o * stride - padding + j;
+    } else {
+      const int t = o + padding - j;
+      if (t >= 0 && t % stride == 0) src = t / stride;
+    }
+    cols[i] = src >= 0 && src < length ? x[(b * length + src) * cin + ci] : from_float<T>(0.0f);
+  }
+}
+
+// The heads' 1-D convs see 16 positions or fewer: as one GEMM over gathered taps they read each weight once
+// through cuBLASLt, where the implicit-GEMM kernel's tiles were nearly empty.
+void conv1d_by_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                    const ops::Conv1dParams& params, bool transposed, const char* op) {
+  const ConvGeometry g = conv1d_geometry(out, x, weight, params, op);
+  const std::int64_t taps_cin = static_cast<std::int64_t>(g.kw) * g.cin;
+  const Tensor cols = Tensor::empty({g.n, g.wo, taps_cin}, x.dtype(), Device::CUDA);
+  const std::int64_t total = cols.numel();
+  if (total == 0) return;
+  dispatch_float(x.dtype(), op, [&]<typename T>() {
+    conv1d_im2col_kernel<T><<<grid_for(total), kThreads, 0, stream()>>>(
+        static_cast<T*>(cols.data_ptr()), static_cast<const T*>(x.data_ptr()), total, g.w, g.cin, g.wo, g.kw,
+        params.stride, params.padding, transposed);
+  });
+  WMA_CUDA_CHECK(cudaGetLastError());
+  linear(out, cols, weight.reshape({g.cout, taps_cin}), bias, {});
+}
+
+}  // namespace
+
 void conv1d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
             const ops::Conv1dParams& params) {
+  if (!context().general_kernels_only_) return conv1d_by_gemm(out, x, weight, bias, params, false, "conv1d");
   implicit_gemm(out, x, weight, bias, nullptr, conv1d_geometry(out, x, weight, params, "conv1d"));
 }
 
 void conv_transpose1d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
                       const ops::Conv1dParams& params) {
+  if (!context().general_kernels_only_)
+    return conv1d_by_gemm(out, x, weight, bias, params, true, "conv_transpose1d");
   ConvGeometry g = conv1d_geometry(out, x, weight, params, "conv_transpose1d");
   g.transposed = true;
   implicit_gemm(out, x, weight, bias, nullptr, g);

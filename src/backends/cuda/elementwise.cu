@@ -100,6 +100,18 @@ __global__ void axpby_kernel(T* out, float alpha, const T* x, float beta, const 
     out[i] = from_float<T>(alpha * to_float(x[i]) + beta * to_float(y[i]));
 }
 
+// Explicit _rn intrinsics: torch runs these as separate float32 ops, so no multiply-add may be fused.
+__global__ void eps_ddim_step_kernel(float* out, const float* eps, const float* sample, std::int64_t n,
+                                     ops::EpsDdimStep c) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const float num = __fsub_rn(sample[i], __fmul_rn(c.sqrt_beta_prod, eps[i]));
+    float x0 = c.multiply_by_reciprocal ? __fmul_rn(num, c.inv_sqrt_alpha_prod) : __fdiv_rn(num, c.sqrt_alpha_prod);
+    if (c.clip) x0 = x0 < -c.clip_range ? -c.clip_range : (x0 > c.clip_range ? c.clip_range : x0);
+    out[i] = __fadd_rn(__fmul_rn(c.sqrt_alpha_prod_prev, x0), __fmul_rn(c.dir_coefficient, eps[i]));
+  }
+}
+
 template <typename T>
 __global__ void activation_kernel(T* out, const T* x, std::int64_t n, ops::Activation act) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
@@ -233,6 +245,17 @@ void axpby(const Tensor& out, float alpha, const Tensor& x, float beta, const Te
     axpby_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), alpha, x.data<T>(), beta, y.data<T>(), n);
     WMA_CUDA_CHECK_LAUNCH();
   });
+}
+
+void eps_ddim_step(const Tensor& out, const Tensor& eps, const Tensor& sample, const ops::EpsDdimStep& step) {
+  check_contiguous("eps_ddim_step", {&out, &eps, &sample});
+  WMA_CHECK(out.dtype() == DType::F32 && eps.dtype() == DType::F32 && sample.dtype() == DType::F32,
+            "[eps_ddim_step] expects f32, got ", eps.describe());
+  const std::int64_t n = out.numel();
+  if (n == 0) return;
+  eps_ddim_step_kernel<<<grid_for(n), kThreads, 0, stream()>>>(out.data<float>(), eps.data<float>(),
+                                                                 sample.data<float>(), n, step);
+  WMA_CUDA_CHECK_LAUNCH();
 }
 
 void activation(const Tensor& out, const Tensor& x, ops::Activation act) {
