@@ -19,6 +19,7 @@
 #include "pipeline/demo.h"
 #include "pipeline/interaction.h"
 #include "pipeline/outputs.h"
+#include "pipeline/replay.h"
 #include "pipeline/session.h"
 
 namespace wma::app {
@@ -28,12 +29,16 @@ constexpr const char* kUsage =
     "usage: wma bench --config <yaml> [--ckpt_path <ckpt|safetensors>] [options]\n"
     "  --device cuda|cpu (cuda) --precision fp32|fp16|bf16 (fp16) --ddim_steps 50 --warmup 1 --iterations 1\n"
     "  --seed 123 --noise torch|fast (torch) --clip-vocab|--bpe_path <vocab.txt.gz> (else a byte-level tokenizer)\n"
-    "  --json <file> (the table as JSON) --save_outputs <file.safetensors> (last iteration's videos, actions,\n"
-    "  states) --op_profile (per-op GPU time, synchronising around every op: ranks ops, slows the run)\n";
+    "  --json <file> (the table as JSON) --save_outputs <file.safetensors> (last iteration's videos, latents,\n"
+    "  actions, states under upstream's names and layouts) --op_profile (per-op GPU time, synchronising around\n"
+    "  every op: ranks ops, slows the run)\n"
+    "  --replay <record.safetensors>: inputs and every random draw from upstream's recorded iteration\n"
+    "  (bench/upstream/run_upstream.py --record) instead of the synthetic scene and --noise\n"
+    "  --dump <file.safetensors>: per-module tensors of the replayed iteration for the full-size parity check\n";
 
 const FlagSpec kSpec{kUsage,
                      {"config", "ckpt_path", "device", "precision", "ddim_steps", "warmup", "iterations", "seed",
-                      "noise", "clip-vocab", "bpe_path", "json", "save_outputs", "op_profile"},
+                      "noise", "clip-vocab", "bpe_path", "json", "save_outputs", "op_profile", "replay", "dump"},
                      {"op_profile"}};
 
 std::string device_description([[maybe_unused]] Device device) {
@@ -93,6 +98,7 @@ int cmd_bench(int argc, char** argv) {
   const EpisodeStart start{scene.image, scene.state, scene.instruction, scene.state_dim, scene.action_dim};
 
   const std::string noise_kind = f.str("noise", "torch");
+  WMA_CHECK(!(f.has("replay") && f.has("noise")), "--replay takes its noise from the record; drop --noise");
   WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
   const std::int64_t seed = f.integer("seed", 123);
   auto make_noise = [&]() -> std::unique_ptr<NoiseSource> {
@@ -100,20 +106,26 @@ int cmd_bench(int argc, char** argv) {
     return std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(seed));
   };
 
+  std::unique_ptr<RecordedIteration> record;
+  if (f.has("replay")) record = std::make_unique<RecordedIteration>(f.str("replay"), config);
+  WMA_CHECK(record || !f.has("dump"), "--dump needs --replay (the dump is of the recorded iteration)");
+
   Synthesizer synth(*model, tokenizer, loop.pass);
-  for (int w = 0; w < warmup; ++w) {
+  IterationResult last;
+  auto run_iteration = [&](Profiler* timing) {
+    if (record) {
+      last = run_recorded_iteration(synth, *record, *record->noise(), timing);
+      return;
+    }
     auto noise = make_noise();
-    run_interaction(synth, start, loop, *noise, nullptr, {});
-  }
+    run_interaction(synth, start, loop, *noise, timing, [&](const IterationResult& r) { last = r; });
+  };
+  for (int w = 0; w < warmup; ++w) run_iteration(nullptr);
 #if WMA_WITH_CUDA
   if (options.device == Device::CUDA) cuda::reset_peak_memory();
 #endif
   ops::set_op_profiling(f.has("op_profile"));
-  IterationResult last;
-  for (int it = 0; it < iterations; ++it) {
-    auto noise = make_noise();
-    run_interaction(synth, start, loop, *noise, &profiler, [&](const IterationResult& r) { last = r; });
-  }
+  for (int it = 0; it < iterations; ++it) run_iteration(&profiler);
   ops::set_op_profiling(false);
 
   io::json::Object extra{{"command", "bench"},
@@ -147,19 +159,8 @@ int cmd_bench(int argc, char** argv) {
     for (auto& kv : extra) doc.as_object().push_back(std::move(kv));
     write_text_file(f.str("json"), io::json::dump(doc));
   }
-  if (f.has("save_outputs")) {
-    io::SafetensorsWriter writer(f.str("save_outputs"));
-    auto add = [&](const std::string& name, const Tensor& t) {
-      writer.add(name, ops::cast(ops::to_device(t, Device::CPU), DType::F32));
-    };
-    add("policy.video", last.policy.video);
-    add("policy.latent", last.policy.latent);
-    add("policy.actions", last.policy.actions);
-    add("world.video", last.world.video);
-    add("world.latent", last.world.latent);
-    add("world.states", last.world.states);
-    writer.finish();
-  }
+  if (f.has("save_outputs")) write_iteration_outputs(f.str("save_outputs"), last);
+  if (f.has("dump")) write_module_dump(f.str("dump"), synth, *record);
   return 0;
 }
 

@@ -65,6 +65,11 @@ class Graph {
 };
 std::string device_name();
 int sm_count();
+// Timing events on the backend stream (for the op profile): record_event() returns an id; elapsed_ms reads two
+// recorded events once the stream has passed them; release_events() recycles every id.
+int record_event();
+float elapsed_ms(int start, int end);
+void release_events();
 // torch.randn(out.shape, device="cuda") of a generator at (seed, philox_offset), with the launch shape ATen
 // picks for out.numel() (TorchCudaGenerator::launch_for). out: contiguous f32 on the GPU.
 void torch_randn(const Tensor& out, std::uint64_t seed, std::uint64_t philox_offset, std::uint32_t blocks,

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -15,46 +14,49 @@ namespace {
 
 std::atomic<bool> g_enabled{false};
 std::mutex g_mutex;
-struct Entry {
-  long long calls = 0;
-  double seconds = 0;
+thread_local const char* t_tag = "other";
+
+struct Record {
+  std::string key;
+  int start, end;
 };
-std::map<std::string, Entry> g_entries;
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-void sync_device([[maybe_unused]] Device device) {
-#if WMA_WITH_CUDA
-  if (device == Device::CUDA) cuda::synchronize();
-#endif
-}
+std::vector<Record> g_records;
 
 }  // namespace
 
 void set_op_profiling(bool enabled) { g_enabled = enabled; }
 bool op_profiling() { return g_enabled; }
 
-void reset_op_profile() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  g_entries.clear();
-}
+ScopedOpTag::ScopedOpTag(const char* tag) : previous_(t_tag) { t_tag = tag; }
+ScopedOpTag::~ScopedOpTag() { t_tag = previous_; }
 
 std::string op_profile_table() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_entries.empty()) return {};
-  std::vector<std::pair<std::string, Entry>> rows(g_entries.begin(), g_entries.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  if (g_records.empty()) return {};
+  struct Entry {
+    long long calls = 0;
+    double ms = 0;
+  };
+  std::map<std::string, Entry> entries;
+#if WMA_WITH_CUDA
+  for (const Record& r : g_records) {
+    Entry& e = entries[r.key];
+    ++e.calls;
+    e.ms += cuda::elapsed_ms(r.start, r.end);
+  }
+  cuda::release_events();
+#endif
+  g_records.clear();
+  std::vector<std::pair<std::string, Entry>> rows(entries.begin(), entries.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
   double total = 0;
-  for (const auto& [_, e] : rows) total += e.seconds;
+  for (const auto& [_, e] : rows) total += e.ms;
   std::string out;
-  char line[160];
-  std::snprintf(line, sizeof line, "%-22s %9s %12s %7s\n", "op (synchronised)", "calls", "total (ms)", "share");
+  char line[200];
+  std::snprintf(line, sizeof line, "%-34s %9s %12s %7s\n", "scope/op (GPU time)", "calls", "total (ms)", "share");
   out += line;
   for (const auto& [name, e] : rows) {
-    std::snprintf(line, sizeof line, "%-22s %9lld %12.2f %6.1f%%\n", name.c_str(), e.calls, e.seconds * 1e3,
-                  100.0 * e.seconds / total);
+    std::snprintf(line, sizeof line, "%-34s %9lld %12.2f %6.1f%%\n", name.c_str(), e.calls, e.ms, 100.0 * e.ms / total);
     out += line;
   }
   return out;
@@ -62,21 +64,21 @@ std::string op_profile_table() {
 
 namespace detail {
 
-OpTimer::OpTimer(const char* op, Device device) {
-  if (!g_enabled || device == Device::CPU) return;
-  sync_device(device);
+OpTimer::OpTimer([[maybe_unused]] const char* op, [[maybe_unused]] Device device) {
+#if WMA_WITH_CUDA
+  if (!g_enabled || device != Device::CUDA) return;
   op_ = op;
-  start_ = now_seconds();
+  start_ = cuda::record_event();
+#endif
 }
 
 OpTimer::~OpTimer() {
+#if WMA_WITH_CUDA
   if (!op_) return;
-  sync_device(Device::CUDA);
-  const double elapsed = now_seconds() - start_;
+  const int end = cuda::record_event();
   std::lock_guard<std::mutex> lock(g_mutex);
-  Entry& e = g_entries[op_];
-  ++e.calls;
-  e.seconds += elapsed;
+  g_records.push_back({std::string(t_tag) + "/" + op_, start_, end});
+#endif
 }
 
 }  // namespace detail

@@ -1,6 +1,7 @@
-// Per-op GPU time for finding hot spots: with profiling on, every CUDA op dispatch is bracketed by device
-// synchronisations and its wall time added under the op's name. The synchronisations change what is measured
-// (no overlap, launch gaps exposed), so these numbers rank ops; they are not the engine's speed.
+// Per-op GPU time for finding hot spots: with profiling on, every CUDA op dispatch is bracketed by two events
+// on the backend stream, and the table sums the GPU time between them per (scope tag, op). Launch gaps and
+// host work are not counted, so the shares rank the GPU work; the engine's speed is `wma bench` without it.
+// CUDA graphs are off while profiling (a replayed graph dispatches no ops).
 #pragma once
 
 #include <string>
@@ -11,9 +12,21 @@ namespace wma::ops {
 
 void set_op_profiling(bool enabled);
 bool op_profiling();
-// "op  calls  total ms  share" rows, largest total first; empty when nothing was recorded.
+// "scope/op  calls  total ms  share" rows, largest total first; empty when nothing was recorded. Waits for the
+// device and clears the records.
 std::string op_profile_table();
-void reset_op_profile();
+
+// Ops dispatched while a tag is alive are counted under it ("denoise", "decode", ...); innermost wins.
+class ScopedOpTag {
+ public:
+  explicit ScopedOpTag(const char* tag);
+  ~ScopedOpTag();
+  ScopedOpTag(const ScopedOpTag&) = delete;
+  ScopedOpTag& operator=(const ScopedOpTag&) = delete;
+
+ private:
+  const char* previous_;
+};
 
 namespace detail {
 class OpTimer {
@@ -25,7 +38,7 @@ class OpTimer {
 
  private:
   const char* op_ = nullptr;  // null when not timing
-  double start_ = 0;
+  int start_ = -1;
 };
 }  // namespace detail
 

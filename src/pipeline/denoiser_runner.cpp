@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "ops/op_profile.h"
 #include "ops/ops.h"
 
 namespace wma::pipeline {
@@ -17,7 +18,7 @@ Tensor empty_like_on(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(
 
 bool cuda_graphs_enabled() {
   const char* env = std::getenv("WMA_CUDA_GRAPHS");
-  return env == nullptr || std::strcmp(env, "0") != 0;
+  return (env == nullptr || std::strcmp(env, "0") != 0) && !ops::op_profiling();
 }
 
 DenoiserRunner::DenoiserRunner(const models::WMAModel& model, const models::WMAPass& pass, Device device,
@@ -52,6 +53,7 @@ const models::WMADenoised& DenoiserRunner::run_eager(const Tensor& x, const Tens
 const models::WMADenoised& DenoiserRunner::operator()(const Tensor& x, const Tensor& actions, const Tensor& states,
                                                       const Tensor& t) {
   ++calls_;
+  const ops::ScopedOpTag tag("denoise");
   if (!use_graph_) return run_eager(x, actions, states, t);
 #if WMA_WITH_CUDA
   stage_inputs(x, actions, states, t);

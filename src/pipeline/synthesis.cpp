@@ -3,6 +3,7 @@
 #include "pipeline/synthesis.h"
 
 #include "core/error.h"
+#include "ops/op_profile.h"
 #include "ops/ops.h"
 #include "pipeline/denoiser_runner.h"
 #include "sampling/diffusers_ddim.h"
@@ -31,8 +32,7 @@ Synthesizer::Synthesizer(const WorldModel& model, const models::ClipTokenizer& t
       options_(options),
       ddim_(sampling::make_ddim_schedule(model.schedule, options.timestep_spacing, options.ddim_steps,
                                          options.ddim_eta)),
-      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)),
-      use_cuda_graphs_(cuda_graphs_enabled()) {}
+      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)) {}
 
 Tensor Synthesizer::on_device(const Tensor& host) const {
   return host.device() == model_.options.device ? ops::contiguous(host) : ops::to_device(host, model_.options.device);
@@ -45,7 +45,8 @@ Tensor Synthesizer::text_embedding(const std::string& prompt) {
   return it->second;
 }
 
-models::WMAConditioning Synthesizer::condition(const PassInput& in, NoiseSource& noise) {
+models::WMAConditioning Synthesizer::condition(const PassInput& in, NoiseSource& noise, ConditionParts* parts) {
+  const ops::ScopedOpTag tag("condition");
   const WorldModelConfig& c = model_.config;
   WMA_CHECK(in.obs_images.dim() == 5 && in.obs_images.size(0) == 1 && in.obs_images.size(-1) == 3,
             "[synthesis] observation images must be [1, O, H, W, 3], got ", shape_str(in.obs_images.shape()));
@@ -73,6 +74,7 @@ models::WMAConditioning Synthesizer::condition(const PassInput& in, NoiseSource&
   Tensor action_emb = model_.projectors.embed_actions(on_device(in.action));
   if (!in.sim_mode) ops::fill(action_emb, 0.0f);
 
+  if (parts) *parts = {text, image_tokens, state_emb, action_emb, z};
   models::WMAConditioning cond;
   cond.context = ops::concat({state_emb, action_emb, text, image_tokens}, 1);
   cond.c_concat = ops::contiguous(c_concat);
@@ -104,7 +106,7 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
   std::vector<std::int64_t> timesteps;
   for (int k = 0; k < n; ++k) timesteps.push_back(ddim_.timesteps[n - 1 - k]);
   const Tensor all_t = on_device(Tensor::from_ints({n}, timesteps));
-  DenoiserRunner denoiser(model_.diffusion, pass, model_.options.device, use_cuda_graphs_);
+  DenoiserRunner denoiser(model_.diffusion, pass, model_.options.device, cuda_graphs_enabled());
   for (int k = 0; k < n; ++k) {
     const int i = n - 1 - k;
     const sampling::DdimStepCoefficients s = sampling::ddim_step_coefficients(model_.schedule, ddim_, i);
@@ -125,6 +127,7 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
 }
 
 Tensor Synthesizer::decode(const Tensor& latent) const {
+  const ops::ScopedOpTag tag("decode");
   return model_.vae.decode_first_stage(latent, model_.config.perframe_ae ? 1 : 0);
 }
 

@@ -38,6 +38,12 @@ struct PassInput {
   std::int64_t fs = 7;   // frame-stride conditioning value
 };
 
+// The conditioning's parts before they are joined into the context (for per-module parity dumps).
+struct ConditionParts {
+  Tensor text, image_tokens, state_emb, action_emb;
+  Tensor z;  // VAE latents of the observation frames [1, O, h, w, C]
+};
+
 struct PassOutput {
   Tensor latent;   // [1, T, h, w, C] final latent (not divided by the last rescale factor, as upstream)
   Tensor video;    // [1, T, H, W, 3] raw decoder output
@@ -58,7 +64,7 @@ class Synthesizer {
                  const std::function<void()>& on_step = {});
 
   // The stages of run(), public for tests.
-  models::WMAConditioning condition(const PassInput& input, NoiseSource& noise);
+  models::WMAConditioning condition(const PassInput& input, NoiseSource& noise, ConditionParts* parts = nullptr);
   PassOutput sample(const models::WMAPass& pass, NoiseSource& noise, const std::function<void()>& on_step);
   Tensor decode(const Tensor& latent) const;
 
@@ -75,7 +81,6 @@ class Synthesizer {
   sampling::DdimSchedule ddim_;
   sampling::DiffusersDdimScheduler head_scheduler_;
   std::map<std::string, Tensor> text_cache_;  // the prompts repeat every iteration
-  bool use_cuda_graphs_ = true;
 };
 
 }  // namespace wma::pipeline

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include <mutex>
 
 #include "backends/backend.h"
@@ -191,6 +192,31 @@ void Graph::launch() {
 }
 
 int sm_count() { return context().sm_count_; }
+
+namespace {
+std::vector<cudaEvent_t> g_events;
+std::size_t g_events_used = 0;
+}  // namespace
+
+int record_event() {
+  if (g_events_used == g_events.size()) {
+    cudaEvent_t e = nullptr;
+    WMA_CUDA_CHECK(cudaEventCreate(&e));
+    g_events.push_back(e);
+  }
+  const int id = static_cast<int>(g_events_used++);
+  WMA_CUDA_CHECK(cudaEventRecord(g_events[id], stream()));
+  return id;
+}
+
+float elapsed_ms(int start, int end) {
+  float ms = 0;
+  WMA_CUDA_CHECK(cudaEventSynchronize(g_events.at(end)));
+  WMA_CUDA_CHECK(cudaEventElapsedTime(&ms, g_events.at(start), g_events.at(end)));
+  return ms;
+}
+
+void release_events() { g_events_used = 0; }
 
 void reset_peak_memory() { g_peak_bytes.store(g_live_bytes.load()); }
 
