@@ -1,8 +1,9 @@
-// GroupNorm (+SiLU), LayerNorm and softmax, statistics in fp32 by two passes (mean, then
-// centred sum of squares), which stays accurate where E[x^2] - mean^2 would cancel. GroupNorm
-// splits each (sample, group) over several blocks whose partial statistics merge exactly
-// (Chan et al.), then normalises in one vectorised pass; the general one-block-per-group
-// kernel remains for comparison. Norm affine parameters may be any float dtype.
+// GroupNorm (+SiLU), LayerNorm and softmax, statistics in fp32. GroupNorm sums each channel over chunks
+// of rows around a per-channel shift (so sums of squares do not cancel), merges channels into groups
+// exactly (Chan et al.) and normalises in one vectorised pass; LayerNorm keeps a row in one warp's
+// registers (two-pass mean/variance, one read). The general kernels (one block per group or row, two
+// passes over memory) remain for other shapes and for comparison. Norm affine parameters may be any
+// float dtype.
 #include <algorithm>
 
 #include "backends/cuda/common.cuh"
@@ -48,99 +49,170 @@ __global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const 
   }
 }
 
-// Block (chunk, n * groups + g) reduces rows [chunk * rows_per_chunk, ...) of one group:
-// threads cover (channel, row) pairs with no index division, consecutive threads on
-// consecutive channels. Writes {mean, M2, count} of its chunk.
-constexpr int kStatThreads = 256;
+// ---- GroupNorm from per-channel statistics ---------------------------------------------
+// Each block sums a chunk of rows of one sample, kVec channels (16 bytes) per thread, around a per-channel
+// shift (the sample's first row), so sum/sum-of-squares do not cancel; partial sums per (chunk, n, c) are
+// merged in a fixed order (deterministic) and folded into per-group statistics by the Chan merge.
+constexpr int kChannelStatThreads = 256;
 
-template <typename T>
-__global__ void __launch_bounds__(kStatThreads) group_stats_kernel(float* partial, const T* x, std::int64_t len,
-                                                                   int channels, int groups, std::int64_t rows_per_chunk) {
-  __shared__ float scratch[32];
-  const int ng = blockIdx.y;
-  const int g = ng % groups;
-  const std::int64_t n = ng / groups;
-  const int cg = channels / groups;
+template <typename T, int kVec>
+__global__ void __launch_bounds__(kChannelStatThreads)
+    channel_stats_kernel(float2* partial, const T* x, std::int64_t len, int channels, std::int64_t rows_per_chunk) {
+  const int vecs = channels / kVec;
+  const int rows_in_parallel = kChannelStatThreads / vecs;
+  const int v = threadIdx.x % vecs, ry = threadIdx.x / vecs;
+  const std::int64_t n = blockIdx.y;
   const std::int64_t r0 = static_cast<std::int64_t>(blockIdx.x) * rows_per_chunk;
   const std::int64_t r1 = r0 + rows_per_chunk < len ? r0 + rows_per_chunk : len;
-  const int tx_count = cg < kStatThreads ? cg : kStatThreads;
-  const int ty_count = kStatThreads / tx_count;
-  const int tx = threadIdx.x % tx_count, ty = threadIdx.x / tx_count;
-  const bool active = ty < ty_count;
-  const T* base = x + (n * len) * channels + static_cast<std::int64_t>(g) * cg;
-
-  float s = 0.0f;
-  if (active)
-    for (std::int64_t r = r0 + ty; r < r1; r += ty_count)
-      for (int j = tx; j < cg; j += tx_count) s += to_float(base[r * channels + j]);
-  const float count = static_cast<float>((r1 - r0) * cg);
-  const float mean = block_sum(s, scratch) / count;
-  float q = 0.0f;
-  if (active)
-    for (std::int64_t r = r0 + ty; r < r1; r += ty_count)
-      for (int j = tx; j < cg; j += tx_count) {
-        const float d = to_float(base[r * channels + j]) - mean;
-        q += d * d;
+  const T* sample = x + n * len * channels;
+  float shift[kVec], s[kVec], q[kVec];
+  alignas(16) T buf[kVec];
+  *reinterpret_cast<uint4*>(buf) = *reinterpret_cast<const uint4*>(sample + v * kVec);
+#pragma unroll
+  for (int i = 0; i < kVec; ++i) shift[i] = to_float(buf[i]), s[i] = 0.0f, q[i] = 0.0f;
+  if (ry < rows_in_parallel) {
+    for (std::int64_t r = r0 + ry; r < r1; r += rows_in_parallel) {
+      *reinterpret_cast<uint4*>(buf) = *reinterpret_cast<const uint4*>(sample + r * channels + v * kVec);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        const float d = to_float(buf[i]) - shift[i];
+        s[i] += d;
+        q[i] += d * d;
       }
-  const float m2 = block_sum(q, scratch);
-  if (threadIdx.x == 0) {
-    float* p = partial + (static_cast<std::int64_t>(ng) * gridDim.x + blockIdx.x) * 3;
-    p[0] = mean;
-    p[1] = m2;
-    p[2] = count;
-  }
-}
-
-// One thread per (n, c): merges its group's chunks and folds the affine parameters into
-// {mean, rstd * weight, bias} for the normalising pass.
-__global__ void group_params_kernel(float4* params, const float* partial, std::int64_t n_count, int channels,
-                                    int groups, int chunks, float eps, Affine affine) {
-  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n_count * channels) return;
-  const int c = static_cast<int>(i % channels);
-  const std::int64_t n = i / channels;
-  const int g = c / (channels / groups);
-  const float* p = partial + (n * groups + g) * chunks * 3;
-  float total = 0.0f, mean = 0.0f;
-  for (int k = 0; k < chunks; ++k) total += p[3 * k + 2];
-  for (int k = 0; k < chunks; ++k) mean += p[3 * k] * (p[3 * k + 2] / total);
-  float m2 = 0.0f;
-  for (int k = 0; k < chunks; ++k) {
-    const float d = p[3 * k] - mean;
-    m2 += p[3 * k + 1] + p[3 * k + 2] * d * d;
-  }
-  const float rstd = rsqrtf(m2 / total + eps);
-  const float w = affine.weight != nullptr ? load_any(affine.weight, affine.weight_dtype, c) : 1.0f;
-  const float b = affine.bias != nullptr ? load_any(affine.bias, affine.bias_dtype, c) : 0.0f;
-  params[i] = make_float4(mean, rstd * w, b, 0.0f);
-}
-
-// y = act((x - mean) * scale + bias), kVec elements (16 bytes) per thread when the channel
-// count allows it.
-template <typename T, int kVec>
-__global__ void group_apply_kernel(T* out, const T* x, const float4* params, std::int64_t total, std::int64_t len,
-                                   int channels, ops::Activation act) {
-  const std::int64_t per_sample = len * channels;
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kVec;
-  for (std::int64_t e = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; e < total;
-       e += stride) {
-    const float4* p = params + (e / per_sample) * channels + e % channels;
-    alignas(16) T v[kVec];
-    if constexpr (kVec > 1) {
-      *reinterpret_cast<uint4*>(v) = *reinterpret_cast<const uint4*>(x + e);
-    } else {
-      v[0] = x[e];
     }
+  }
+  // Rows handled in parallel by one block are summed through shared memory, row slot by row slot.
+  extern __shared__ float2 acc[];  // [rows_in_parallel][channels]
+  if (ry < rows_in_parallel)
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) acc[ry * channels + v * kVec + i] = make_float2(s[i], q[i]);
+  __syncthreads();
+  for (int c = threadIdx.x; c < channels; c += blockDim.x) {
+    float2 total = make_float2(0.0f, 0.0f);
+    for (int k = 0; k < rows_in_parallel; ++k) total.x += acc[k * channels + c].x, total.y += acc[k * channels + c].y;
+    partial[(static_cast<std::int64_t>(blockIdx.x) * gridDim.y + n) * channels + c] = total;
+  }
+}
+
+// One thread per (n, group): merges the chunks per channel, then the channels of the group, and writes the
+// per-channel affine {scale, shift} of the normalisation: y = x * scale + shift.
+__global__ void channel_group_params_kernel(float2* params, const float2* partial, const void* first_rows,
+                                            DType dtype, std::int64_t len, std::int64_t n_count, int channels,
+                                            int groups, int chunks, float eps, Affine affine) {
+  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n_count * groups) return;
+  const std::int64_t n = i / groups;
+  const int g = static_cast<int>(i % groups), cg = channels / groups;
+  const float count = static_cast<float>(len);
+  float mean_sum = 0.0f;
+  for (int j = 0; j < cg; ++j) {
+    const int c = g * cg + j;
+    float s = 0.0f;
+    for (int k = 0; k < chunks; ++k) s += partial[(k * n_count + n) * channels + c].x;
+    mean_sum += load_any(first_rows, dtype, n * len * channels + c) + s / count;
+  }
+  const float mean = mean_sum / static_cast<float>(cg);
+  float m2 = 0.0f;
+  for (int j = 0; j < cg; ++j) {
+    const int c = g * cg + j;
+    float s = 0.0f, q = 0.0f;
+    for (int k = 0; k < chunks; ++k) {
+      const float2 p = partial[(k * n_count + n) * channels + c];
+      s += p.x, q += p.y;
+    }
+    const float channel_mean = load_any(first_rows, dtype, n * len * channels + c) + s / count;
+    const float d = channel_mean - mean;
+    m2 += fmaxf(q - s * s / count, 0.0f) + count * d * d;
+  }
+  const float rstd = rsqrtf(m2 / (count * static_cast<float>(cg)) + eps);
+  for (int j = 0; j < cg; ++j) {
+    const int c = g * cg + j;
+    const float w = affine.weight != nullptr ? load_any(affine.weight, affine.weight_dtype, c) : 1.0f;
+    const float b = affine.bias != nullptr ? load_any(affine.bias, affine.bias_dtype, c) : 0.0f;
+    const float scale = rstd * w;
+    params[n * channels + c] = make_float2(scale, b - mean * scale);
+  }
+}
+
+// Block (chunk, n): the sample's per-channel {scale, shift} staged in shared memory, kVec elements per load.
+template <typename T, int kVec>
+__global__ void channel_apply_kernel(T* out, const T* x, const float2* params, std::int64_t per_sample, int channels,
+                                     ops::Activation act) {
+  extern __shared__ float2 p[];
+  const std::int64_t n = blockIdx.y;
+  for (int c = threadIdx.x; c < channels; c += blockDim.x) p[c] = params[n * channels + c];
+  __syncthreads();
+  const T* xs = x + n * per_sample;
+  T* ys = out + n * per_sample;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kVec;
+  for (std::int64_t e = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; e < per_sample;
+       e += stride) {
+    alignas(16) T v[kVec];
+    *reinterpret_cast<uint4*>(v) = *reinterpret_cast<const uint4*>(xs + e);
+    const int c0 = static_cast<int>(e % channels);
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
-      const float4 q = p[i];
-      v[i] = from_float<T>(apply_activation((to_float(v[i]) - q.x) * q.y + q.z, act));
+      const float2 a = p[c0 + i];
+      v[i] = from_float<T>(apply_activation(to_float(v[i]) * a.x + a.y, act));
     }
-    if constexpr (kVec > 1) {
-      *reinterpret_cast<uint4*>(out + e) = *reinterpret_cast<const uint4*>(v);
-    } else {
-      out[e] = v[0];
+    *reinterpret_cast<uint4*>(ys + e) = *reinterpret_cast<const uint4*>(v);
+  }
+}
+
+// ---- LayerNorm, one warp per row ----------------------------------------------------------
+// The row stays in registers (up to kMaxVecsPerLane 16-byte loads per lane: 2048 halves, 1024 floats), so
+// it is read once; mean and centred variance from the registers, warp shuffles only.
+constexpr int kMaxVecsPerLane = 8;
+constexpr int kWarpRowsPerBlock = 8;
+
+template <typename T, int kVec>
+__global__ void __launch_bounds__(32 * kWarpRowsPerBlock)
+    layer_norm_warp_kernel(T* out, const T* x, std::int64_t rows, int cols, float eps, Affine affine) {
+  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpRowsPerBlock + threadIdx.x / 32;
+  if (row >= rows) return;
+  const int lane = threadIdx.x % 32;
+  const int vecs = cols / kVec;  // 16-byte loads in the row; lane takes loads lane, lane + 32, ...
+  const T* xr = x + row * cols;
+  float v[kMaxVecsPerLane][kVec];
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kMaxVecsPerLane; ++k) {
+    const int j = k * 32 + lane;
+    if (j >= vecs) break;
+    alignas(16) T buf[kVec];
+    *reinterpret_cast<uint4*>(buf) = *reinterpret_cast<const uint4*>(xr + j * kVec);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) v[k][i] = to_float(buf[i]), s += v[k][i];
+  }
+  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  const float mean = s / static_cast<float>(cols);
+  float q = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kMaxVecsPerLane; ++k) {
+    if (k * 32 + lane >= vecs) break;
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) {
+      const float d = v[k][i] - mean;
+      q += d * d;
     }
+  }
+  for (int o = 16; o > 0; o >>= 1) q += __shfl_xor_sync(0xffffffffu, q, o);
+  const float rstd = rsqrtf(q / static_cast<float>(cols) + eps);
+  T* yr = out + row * cols;
+#pragma unroll
+  for (int k = 0; k < kMaxVecsPerLane; ++k) {
+    const int j = k * 32 + lane;
+    if (j >= vecs) break;
+    alignas(16) T buf[kVec];
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) {
+      const int c = j * kVec + i;
+      float y = (v[k][i] - mean) * rstd;
+      if (affine.weight != nullptr) y *= load_any(affine.weight, affine.weight_dtype, c);
+      if (affine.bias != nullptr) y += load_any(affine.bias, affine.bias_dtype, c);
+      buf[i] = from_float<T>(y);
+    }
+    *reinterpret_cast<uint4*>(yr + j * kVec) = *reinterpret_cast<const uint4*>(buf);
   }
 }
 
@@ -215,50 +287,48 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
   WMA_CHECK(blocks <= INT32_MAX, "[group_norm] too many (sample, group) pairs");
   const std::int64_t len = x.size(1);
   const int channels = static_cast<int>(x.size(2));
-  // Small groups fill the GPU with one block each and the split path's three launches cost
-  // more than they save (H200, f16, 2026-11-26: [16, 160, 1280] / 32 groups = 6400 elements a
-  // group, 35 us general vs 40 us split; [16, 2560, 320] = 25600 a group, 131 vs 116 us).
-  // The split kernel also indexes (sample, group) by blockIdx.y.
-  constexpr std::int64_t kSplitMinGroupElements = 8192;
-  const std::int64_t group_elements = len * (channels / groups);
-  if (context().general_kernels_only_ || blocks > 65535 || group_elements <= kSplitMinGroupElements) {
-    dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
-      group_norm_kernel<T><<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(
-          out.data<T>(), x.data<T>(), len, channels, groups, eps, affine, act);
-      WMA_CUDA_CHECK_LAUNCH();
-    });
-    return;
-  }
-  // Enough chunks for a few blocks per SM, each at least kMinChunkRows rows long.
-  constexpr std::int64_t kMinChunkRows = 32;
-  const std::int64_t want = (4 * context().sm_count_ + blocks - 1) / blocks;
-  const std::int64_t most = (len + kMinChunkRows - 1) / kMinChunkRows;
-  const std::int64_t chunks = std::max<std::int64_t>(1, std::min(want, most));
-  const std::int64_t rows_per_chunk = (len + chunks - 1) / chunks;
-  const std::int64_t used_chunks = (len + rows_per_chunk - 1) / rows_per_chunk;
-  const Tensor partial = Tensor::empty({blocks * used_chunks * 3}, DType::F32, Device::CUDA);
-  const Tensor params = Tensor::empty({x.size(0) * channels * 4}, DType::F32, Device::CUDA);
-  const std::int64_t total = x.numel();
+  constexpr int kMinRowsPerThread = 4;
+  bool launched = false;
   dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
-    group_stats_kernel<T><<<dim3(static_cast<unsigned>(used_chunks), static_cast<unsigned>(blocks)), kStatThreads, 0,
-                            stream()>>>(partial.data<float>(), x.data<T>(), len, channels, groups, rows_per_chunk);
-    WMA_CUDA_CHECK_LAUNCH();
-    const std::int64_t pairs = x.size(0) * channels;
-    group_params_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0, stream()>>>(
-        reinterpret_cast<float4*>(params.data<float>()), partial.data<float>(), x.size(0), channels, groups,
-        static_cast<int>(used_chunks), eps, affine);
-    WMA_CUDA_CHECK_LAUNCH();
     constexpr int kVec = static_cast<int>(16 / sizeof(T));
-    const bool vec = channels % kVec == 0 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
-                     (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
-    const auto* p = reinterpret_cast<const float4*>(params.data<float>());
-    if (vec) {
-      group_apply_kernel<T, kVec><<<grid_for(total / kVec), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), p,
-                                                                                     total, len, channels, act);
-    } else {
-      group_apply_kernel<T, 1><<<grid_for(total), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), p, total, len,
-                                                                           channels, act);
-    }
+    const bool fits = channels % kVec == 0 && channels / kVec <= kChannelStatThreads &&
+                      x.size(0) <= 65535 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
+                      (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
+    if (!fits || context().general_kernels_only_) return;
+    const std::int64_t n_count = x.size(0);
+    const int rows_in_parallel = kChannelStatThreads / (channels / kVec);
+    // A few blocks per SM in all, each summing at least kMinRowsPerThread rows per thread.
+    const std::int64_t want = (4 * context().sm_count_ + n_count - 1) / n_count;
+    const std::int64_t rows_per_chunk =
+        std::max<std::int64_t>((len + want - 1) / want, std::int64_t{kMinRowsPerThread} * rows_in_parallel);
+    const std::int64_t chunks = (len + rows_per_chunk - 1) / rows_per_chunk;
+    const Tensor partial = Tensor::empty({chunks * n_count * channels * 2}, DType::F32, Device::CUDA);
+    const Tensor params = Tensor::empty({n_count * channels * 2}, DType::F32, Device::CUDA);
+    auto* partial2 = reinterpret_cast<float2*>(partial.data<float>());
+    auto* params2 = reinterpret_cast<float2*>(params.data<float>());
+    const std::size_t stat_smem = sizeof(float2) * static_cast<std::size_t>(rows_in_parallel) * channels;
+    channel_stats_kernel<T, kVec>
+        <<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n_count)), kChannelStatThreads, stat_smem,
+           stream()>>>(partial2, x.data<T>(), len, channels, rows_per_chunk);
+    WMA_CUDA_CHECK_LAUNCH();
+    const std::int64_t pairs = n_count * groups;
+    channel_group_params_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0, stream()>>>(
+        params2, partial2, x.data_ptr(), x.dtype(), len, n_count, channels, groups, static_cast<int>(chunks), eps,
+        affine);
+    WMA_CUDA_CHECK_LAUNCH();
+    const std::int64_t per_sample = len * channels;
+    const std::int64_t blocks_per_sample =
+        std::max<std::int64_t>(1, std::min<std::int64_t>(want, (per_sample / kVec + kThreads - 1) / kThreads));
+    channel_apply_kernel<T, kVec><<<dim3(static_cast<unsigned>(blocks_per_sample), static_cast<unsigned>(n_count)),
+                                    kThreads, sizeof(float2) * channels, stream()>>>(out.data<T>(), x.data<T>(),
+                                                                                     params2, per_sample, channels, act);
+    WMA_CUDA_CHECK_LAUNCH();
+    launched = true;
+  });
+  if (launched) return;
+  dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
+    group_norm_kernel<T><<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(
+        out.data<T>(), x.data<T>(), len, channels, groups, eps, affine, act);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }
@@ -273,6 +343,17 @@ void layer_norm(const Tensor& out, const Tensor& x, const Tensor* weight, const 
   const std::int64_t rows = x.numel() / cols;
   WMA_CHECK(rows <= INT32_MAX && cols <= INT32_MAX, "[layer_norm] tensor too large: ", x.describe());
   dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
+    constexpr int kVec = static_cast<int>(16 / sizeof(T));
+    const bool fits = cols % kVec == 0 && cols / kVec <= 32 * kMaxVecsPerLane &&
+                      (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
+                      (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
+    if (fits && !context().general_kernels_only_) {
+      const auto blocks = static_cast<unsigned>((rows + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock);
+      layer_norm_warp_kernel<T, kVec><<<blocks, 32 * kWarpRowsPerBlock, 0, stream()>>>(
+          out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+      WMA_CUDA_CHECK_LAUNCH();
+      return;
+    }
     layer_norm_kernel<T><<<static_cast<unsigned>(rows), row_threads(cols), 0, stream()>>>(
         out.data<T>(), x.data<T>(), static_cast<int>(cols), eps, affine);
     WMA_CUDA_CHECK_LAUNCH();
