@@ -94,51 +94,62 @@ __global__ void __launch_bounds__(kChannelStatThreads)
   }
 }
 
-// One thread per (n, group): merges the chunks per channel, then the channels of the group, and writes the
-// per-channel affine {scale, shift} of the normalisation: y = x * scale + shift.
-__global__ void channel_group_params_kernel(float2* params, const float2* partial, const void* first_rows,
-                                            DType dtype, std::int64_t len, std::int64_t n_count, int channels,
-                                            int groups, int chunks, float eps, Affine affine) {
+// One thread per (n, c): the chunks' partial sums in a fixed order (four independent accumulators keep loads
+// in flight), plus the channel's shift: {mean_c, centred sum of squares over the sample's rows}.
+__global__ void channel_totals_kernel(float2* totals, const float2* partial, const void* x, DType dtype,
+                                      std::int64_t len, std::int64_t n_count, int channels, int chunks) {
+  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n_count * channels) return;
+  const std::int64_t n = i / channels;
+  const int c = static_cast<int>(i % channels);
+  float s[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0};
+  int k = 0;
+  for (; k + 4 <= chunks; k += 4)
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const float2 p = partial[((k + u) * n_count + n) * channels + c];
+      s[u] += p.x, q[u] += p.y;
+    }
+  for (; k < chunks; ++k) {
+    const float2 p = partial[(k * n_count + n) * channels + c];
+    s[0] += p.x, q[0] += p.y;
+  }
+  const float sum = (s[0] + s[1]) + (s[2] + s[3]), sq = (q[0] + q[1]) + (q[2] + q[3]);
+  const float count = static_cast<float>(len);
+  totals[i] = make_float2(load_any(x, dtype, n * len * channels + c) + sum / count, fmaxf(sq - sum * sum / count, 0.0f));
+}
+
+// One thread per (n, group): the Chan merge of its channels, then per channel {mean, rstd * weight, bias}.
+__global__ void channel_group_params_kernel(float4* params, const float2* totals, std::int64_t len,
+                                            std::int64_t n_count, int channels, int groups, float eps, Affine affine) {
   const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n_count * groups) return;
   const std::int64_t n = i / groups;
   const int g = static_cast<int>(i % groups), cg = channels / groups;
-  const float count = static_cast<float>(len);
-  float mean_sum = 0.0f;
-  for (int j = 0; j < cg; ++j) {
-    const int c = g * cg + j;
-    float s = 0.0f;
-    for (int k = 0; k < chunks; ++k) s += partial[(k * n_count + n) * channels + c].x;
-    mean_sum += load_any(first_rows, dtype, n * len * channels + c) + s / count;
-  }
-  const float mean = mean_sum / static_cast<float>(cg);
+  const float2* t = totals + n * channels + static_cast<std::int64_t>(g) * cg;
+  float mean = 0.0f;
+  for (int j = 0; j < cg; ++j) mean += t[j].x;
+  mean /= static_cast<float>(cg);
   float m2 = 0.0f;
   for (int j = 0; j < cg; ++j) {
-    const int c = g * cg + j;
-    float s = 0.0f, q = 0.0f;
-    for (int k = 0; k < chunks; ++k) {
-      const float2 p = partial[(k * n_count + n) * channels + c];
-      s += p.x, q += p.y;
-    }
-    const float channel_mean = load_any(first_rows, dtype, n * len * channels + c) + s / count;
-    const float d = channel_mean - mean;
-    m2 += fmaxf(q - s * s / count, 0.0f) + count * d * d;
+    const float d = t[j].x - mean;
+    m2 += t[j].y + static_cast<float>(len) * d * d;
   }
-  const float rstd = rsqrtf(m2 / (count * static_cast<float>(cg)) + eps);
+  const float rstd = rsqrtf(m2 / (static_cast<float>(len) * static_cast<float>(cg)) + eps);
   for (int j = 0; j < cg; ++j) {
     const int c = g * cg + j;
     const float w = affine.weight != nullptr ? load_any(affine.weight, affine.weight_dtype, c) : 1.0f;
     const float b = affine.bias != nullptr ? load_any(affine.bias, affine.bias_dtype, c) : 0.0f;
-    const float scale = rstd * w;
-    params[n * channels + c] = make_float2(scale, b - mean * scale);
+    params[n * channels + c] = make_float4(mean, rstd * w, b, 0.0f);
   }
 }
 
-// Block (chunk, n): the sample's per-channel {scale, shift} staged in shared memory, kVec elements per load.
+// Block (chunk, n): the sample's per-channel {mean, scale, bias} staged in shared memory, kVec elements per
+// load; centring before scaling keeps large means from cancelling.
 template <typename T, int kVec>
-__global__ void channel_apply_kernel(T* out, const T* x, const float2* params, std::int64_t per_sample, int channels,
+__global__ void channel_apply_kernel(T* out, const T* x, const float4* params, std::int64_t per_sample, int channels,
                                      ops::Activation act) {
-  extern __shared__ float2 p[];
+  extern __shared__ float4 p[];
   const std::int64_t n = blockIdx.y;
   for (int c = threadIdx.x; c < channels; c += blockDim.x) p[c] = params[n * channels + c];
   __syncthreads();
@@ -152,8 +163,8 @@ __global__ void channel_apply_kernel(T* out, const T* x, const float2* params, s
     const int c0 = static_cast<int>(e % channels);
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
-      const float2 a = p[c0 + i];
-      v[i] = from_float<T>(apply_activation(to_float(v[i]) * a.x + a.y, act));
+      const float4 a = p[c0 + i];
+      v[i] = from_float<T>(apply_activation((to_float(v[i]) - a.x) * a.y + a.z, act));
     }
     *reinterpret_cast<uint4*>(ys + e) = *reinterpret_cast<const uint4*>(v);
   }
@@ -303,25 +314,30 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
         std::max<std::int64_t>((len + want - 1) / want, std::int64_t{kMinRowsPerThread} * rows_in_parallel);
     const std::int64_t chunks = (len + rows_per_chunk - 1) / rows_per_chunk;
     const Tensor partial = Tensor::empty({chunks * n_count * channels * 2}, DType::F32, Device::CUDA);
-    const Tensor params = Tensor::empty({n_count * channels * 2}, DType::F32, Device::CUDA);
+    const Tensor totals = Tensor::empty({n_count * channels * 2}, DType::F32, Device::CUDA);
+    const Tensor params = Tensor::empty({n_count * channels * 4}, DType::F32, Device::CUDA);
     auto* partial2 = reinterpret_cast<float2*>(partial.data<float>());
-    auto* params2 = reinterpret_cast<float2*>(params.data<float>());
+    auto* totals2 = reinterpret_cast<float2*>(totals.data<float>());
+    auto* params4 = reinterpret_cast<float4*>(params.data<float>());
     const std::size_t stat_smem = sizeof(float2) * static_cast<std::size_t>(rows_in_parallel) * channels;
     channel_stats_kernel<T, kVec>
         <<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n_count)), kChannelStatThreads, stat_smem,
            stream()>>>(partial2, x.data<T>(), len, channels, rows_per_chunk);
     WMA_CUDA_CHECK_LAUNCH();
-    const std::int64_t pairs = n_count * groups;
-    channel_group_params_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0, stream()>>>(
-        params2, partial2, x.data_ptr(), x.dtype(), len, n_count, channels, groups, static_cast<int>(chunks), eps,
-        affine);
+    const std::int64_t pairs = n_count * channels;
+    channel_totals_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0, stream()>>>(
+        totals2, partial2, x.data_ptr(), x.dtype(), len, n_count, channels, static_cast<int>(chunks));
+    WMA_CUDA_CHECK_LAUNCH();
+    const std::int64_t group_pairs = n_count * groups;
+    channel_group_params_kernel<<<static_cast<unsigned>((group_pairs + 63) / 64), 64, 0, stream()>>>(
+        params4, totals2, len, n_count, channels, groups, eps, affine);
     WMA_CUDA_CHECK_LAUNCH();
     const std::int64_t per_sample = len * channels;
     const std::int64_t blocks_per_sample =
         std::max<std::int64_t>(1, std::min<std::int64_t>(want, (per_sample / kVec + kThreads - 1) / kThreads));
     channel_apply_kernel<T, kVec><<<dim3(static_cast<unsigned>(blocks_per_sample), static_cast<unsigned>(n_count)),
-                                    kThreads, sizeof(float2) * channels, stream()>>>(out.data<T>(), x.data<T>(),
-                                                                                     params2, per_sample, channels, act);
+                                    kThreads, sizeof(float4) * channels, stream()>>>(out.data<T>(), x.data<T>(),
+                                                                                     params4, per_sample, channels, act);
     WMA_CUDA_CHECK_LAUNCH();
     launched = true;
   });
