@@ -156,6 +156,8 @@ std::vector<Case> build_cases() {
   group_norm("L0-frames", 16, 2560, 320);
   group_norm("L0-video", 1, 16 * 2560, 320);
   group_norm("L2-frames", 16, 160, 1280);
+  group_norm("L1-frames", 16, 640, 640);
+  group_norm("VAE-dec-top", 1, 320 * 512, 128);
   return cs;
 }
 

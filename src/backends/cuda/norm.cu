@@ -95,8 +95,8 @@ __global__ void __launch_bounds__(kChannelStatThreads)
 }
 
 // One thread per (n, c): the chunks' partial sums in a fixed order (four independent accumulators keep loads
-// in flight), plus the channel's shift: {mean_c, centred sum of squares over the sample's rows}.
-__global__ void channel_totals_kernel(float2* totals, const float2* partial, const void* x, DType dtype,
+// in flight): {shift_c, mean_c - shift_c, centred sum of squares over the sample's rows}.
+__global__ void channel_totals_kernel(float4* totals, const float2* partial, const void* x, DType dtype,
                                       std::int64_t len, std::int64_t n_count, int channels, int chunks) {
   const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n_count * channels) return;
@@ -116,57 +116,63 @@ __global__ void channel_totals_kernel(float2* totals, const float2* partial, con
   }
   const float sum = (s[0] + s[1]) + (s[2] + s[3]), sq = (q[0] + q[1]) + (q[2] + q[3]);
   const float count = static_cast<float>(len);
-  totals[i] = make_float2(load_any(x, dtype, n * len * channels + c) + sum / count, fmaxf(sq - sum * sum / count, 0.0f));
+  totals[i] = make_float4(load_any(x, dtype, n * len * channels + c), sum / count, fmaxf(sq - sum * sum / count, 0.0f),
+                          0.0f);
 }
 
-// One thread per (n, group): the Chan merge of its channels, then per channel {mean, rstd * weight, bias}.
-__global__ void channel_group_params_kernel(float4* params, const float2* totals, std::int64_t len,
+// One thread per (n, group): the Chan merge of its channels around the group's first shift (means are never
+// formed at full magnitude, so a large common offset does not eat their precision), then per channel
+// {shift_g, mean - shift_g, rstd * weight, bias}.
+__global__ void channel_group_params_kernel(float4* params, const float4* totals, std::int64_t len,
                                             std::int64_t n_count, int channels, int groups, float eps, Affine affine) {
   const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n_count * groups) return;
   const std::int64_t n = i / groups;
   const int g = static_cast<int>(i % groups), cg = channels / groups;
-  const float2* t = totals + n * channels + static_cast<std::int64_t>(g) * cg;
-  float mean = 0.0f;
-  for (int j = 0; j < cg; ++j) mean += t[j].x;
-  mean /= static_cast<float>(cg);
+  const float4* t = totals + n * channels + static_cast<std::int64_t>(g) * cg;
+  const float shift = t[0].x;
+  float offset = 0.0f;
+  for (int j = 0; j < cg; ++j) offset += (t[j].x - shift) + t[j].y;
+  offset /= static_cast<float>(cg);
   float m2 = 0.0f;
   for (int j = 0; j < cg; ++j) {
-    const float d = t[j].x - mean;
-    m2 += t[j].y + static_cast<float>(len) * d * d;
+    const float d = (t[j].x - shift) + t[j].y - offset;
+    m2 += t[j].z + static_cast<float>(len) * d * d;
   }
   const float rstd = rsqrtf(m2 / (static_cast<float>(len) * static_cast<float>(cg)) + eps);
   for (int j = 0; j < cg; ++j) {
     const int c = g * cg + j;
     const float w = affine.weight != nullptr ? load_any(affine.weight, affine.weight_dtype, c) : 1.0f;
     const float b = affine.bias != nullptr ? load_any(affine.bias, affine.bias_dtype, c) : 0.0f;
-    params[n * channels + c] = make_float4(mean, rstd * w, b, 0.0f);
+    params[n * channels + c] = make_float4(shift, offset, rstd * w, b);
   }
 }
 
-// Block (chunk, n): the sample's per-channel {mean, scale, bias} staged in shared memory, kVec elements per
-// load; centring before scaling keeps large means from cancelling.
+// Block (chunk, n): thread (row slot, v) normalises channels [v * kVec, v * kVec + kVec) of rows slot,
+// slot + slots, ... of the sample, so its channels never change: their {shift, mean - shift, scale, bias}
+// stay in registers (a per-element parameter lookup in shared memory was bank-conflict bound).
 template <typename T, int kVec>
-__global__ void channel_apply_kernel(T* out, const T* x, const float4* params, std::int64_t per_sample, int channels,
-                                     ops::Activation act) {
-  extern __shared__ float4 p[];
+__global__ void __launch_bounds__(kChannelStatThreads)
+    channel_apply_kernel(T* out, const T* x, const float4* params, std::int64_t len, int channels,
+                         ops::Activation act) {
+  const int vecs = channels / kVec;
+  const int slots = kChannelStatThreads / vecs;
+  const int v = threadIdx.x % vecs, slot = threadIdx.x / vecs;
+  if (slot >= slots) return;
   const std::int64_t n = blockIdx.y;
-  for (int c = threadIdx.x; c < channels; c += blockDim.x) p[c] = params[n * channels + c];
-  __syncthreads();
-  const T* xs = x + n * per_sample;
-  T* ys = out + n * per_sample;
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kVec;
-  for (std::int64_t e = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; e < per_sample;
-       e += stride) {
-    alignas(16) T v[kVec];
-    *reinterpret_cast<uint4*>(v) = *reinterpret_cast<const uint4*>(xs + e);
-    const int c0 = static_cast<int>(e % channels);
+  float4 a[kVec];
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) {
-      const float4 a = p[c0 + i];
-      v[i] = from_float<T>(apply_activation((to_float(v[i]) - a.x) * a.y + a.z, act));
-    }
-    *reinterpret_cast<uint4*>(ys + e) = *reinterpret_cast<const uint4*>(v);
+  for (int i = 0; i < kVec; ++i) a[i] = params[n * channels + v * kVec + i];
+  const T* xs = x + n * len * channels + v * kVec;
+  T* ys = out + n * len * channels + v * kVec;
+  for (std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * slots + slot; r < len;
+       r += static_cast<std::int64_t>(gridDim.x) * slots) {
+    alignas(16) T e[kVec];
+    *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(xs + r * channels);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      e[i] = from_float<T>(apply_activation(((to_float(e[i]) - a[i].x) - a[i].y) * a[i].z + a[i].w, act));
+    *reinterpret_cast<uint4*>(ys + r * channels) = *reinterpret_cast<const uint4*>(e);
   }
 }
 
@@ -314,10 +320,10 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
         std::max<std::int64_t>((len + want - 1) / want, std::int64_t{kMinRowsPerThread} * rows_in_parallel);
     const std::int64_t chunks = (len + rows_per_chunk - 1) / rows_per_chunk;
     const Tensor partial = Tensor::empty({chunks * n_count * channels * 2}, DType::F32, Device::CUDA);
-    const Tensor totals = Tensor::empty({n_count * channels * 2}, DType::F32, Device::CUDA);
+    const Tensor totals = Tensor::empty({n_count * channels * 4}, DType::F32, Device::CUDA);
     const Tensor params = Tensor::empty({n_count * channels * 4}, DType::F32, Device::CUDA);
     auto* partial2 = reinterpret_cast<float2*>(partial.data<float>());
-    auto* totals2 = reinterpret_cast<float2*>(totals.data<float>());
+    auto* totals4 = reinterpret_cast<float4*>(totals.data<float>());
     auto* params4 = reinterpret_cast<float4*>(params.data<float>());
     const std::size_t stat_smem = sizeof(float2) * static_cast<std::size_t>(rows_in_parallel) * channels;
     channel_stats_kernel<T, kVec>
@@ -326,18 +332,16 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     WMA_CUDA_CHECK_LAUNCH();
     const std::int64_t pairs = n_count * channels;
     channel_totals_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0, stream()>>>(
-        totals2, partial2, x.data_ptr(), x.dtype(), len, n_count, channels, static_cast<int>(chunks));
+        totals4, partial2, x.data_ptr(), x.dtype(), len, n_count, channels, static_cast<int>(chunks));
     WMA_CUDA_CHECK_LAUNCH();
     const std::int64_t group_pairs = n_count * groups;
     channel_group_params_kernel<<<static_cast<unsigned>((group_pairs + 63) / 64), 64, 0, stream()>>>(
-        params4, totals2, len, n_count, channels, groups, eps, affine);
+        params4, totals4, len, n_count, channels, groups, eps, affine);
     WMA_CUDA_CHECK_LAUNCH();
-    const std::int64_t per_sample = len * channels;
-    const std::int64_t blocks_per_sample =
-        std::max<std::int64_t>(1, std::min<std::int64_t>(want, (per_sample / kVec + kThreads - 1) / kThreads));
-    channel_apply_kernel<T, kVec><<<dim3(static_cast<unsigned>(blocks_per_sample), static_cast<unsigned>(n_count)),
-                                    kThreads, sizeof(float4) * channels, stream()>>>(out.data<T>(), x.data<T>(),
-                                                                                     params4, per_sample, channels, act);
+    const std::int64_t apply_blocks = std::max<std::int64_t>(1, std::min<std::int64_t>(want, (len + rows_in_parallel - 1) / rows_in_parallel));
+    channel_apply_kernel<T, kVec>
+        <<<dim3(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count)), kChannelStatThreads, 0,
+           stream()>>>(out.data<T>(), x.data<T>(), params4, len, channels, act);
     WMA_CUDA_CHECK_LAUNCH();
     launched = true;
   });
