@@ -311,7 +311,9 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     const bool fits = channels % kVec == 0 && channels / kVec <= kChannelStatThreads &&
                       x.size(0) <= 65535 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
                       (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
-    if (!fits || context().general_kernels_only_) return;
+    // Small tensors (the 1-D heads' [1, 16, C]) take the one-launch kernel: four launches would cost more.
+    constexpr std::int64_t kMinElementsForSplit = 65536;
+    if (!fits || context().general_kernels_only_ || x.numel() < kMinElementsForSplit) return;
     const std::int64_t n_count = x.size(0);
     const int rows_in_parallel = kChannelStatThreads / (channels / kVec);
     // A few blocks per SM in all, each summing at least kMinRowsPerThread rows per thread.
