@@ -66,9 +66,7 @@ def main() -> None:
         raise SystemExit("--steps must be >= 1 and --warmup >= 0")
     if args.mode == "compiled" and args.warmup < 1:
         raise SystemExit("--mode compiled needs --warmup >= 1 (compilation happens in the warm-up)")
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: torch sees no GPU")
+    device = upstream_env.resolve_device(args.device)
     startup: dict[str, float] = {}
 
     t = time.perf_counter()

@@ -19,8 +19,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-
 import upstream_env  # noqa: E402
 import upstream_iteration as ui  # noqa: E402
 
@@ -36,7 +34,7 @@ def main() -> None:
     p.add_argument("--perturb", help="multiply this dump tensor by 1 + 1e-3")
     args = p.parse_args()
 
-    device = torch.device(args.device)
+    device = upstream_env.resolve_device(args.device)
     upstream_env.setup_imports(args.upstream, deterministic=device.type == "cpu")
     if device.type == "cpu":
         upstream_env.keep_sampler_on_model_device()

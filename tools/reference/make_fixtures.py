@@ -97,7 +97,7 @@ def run_full_size(args: argparse.Namespace) -> None:
     from safetensors.torch import load_file
     if not args.compare:
         raise SystemExit("--full-size needs --compare DUMP.safetensors (what our engine dumped)")
-    device = torch.device(args.device)
+    device = upstream_env.resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.allow_tf32 = args.allow_tf32
     dump = load_file(str(args.compare))

@@ -66,6 +66,17 @@ def resolve_shape_meta(config: DictConfig) -> DictConfig:
     return config
 
 
+def resolve_device(name: str) -> torch.device:
+    """torch.device with an index for CUDA (what upstream's model.cuda(gpu_no) gives the model)."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device {name}: torch sees no GPU")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 def prepare_config(path: Path, upstream: Path, device: str) -> DictConfig:
     """An inference yaml (upstream's own or one of ours) ready for build_model on `device`.
 
@@ -138,13 +149,17 @@ def set_deterministic_weights(model: torch.nn.Module) -> None:
 
 
 def set_deterministic_weights_fast(model: torch.nn.Module) -> int:
-    """set_deterministic_weights computed where the parameters live (seconds on a GPU for 4.2 B values),
-    each tensor spot-checked bit for bit against the numpy formula. Returns the number of values set."""
+    """set_deterministic_weights for a model on any device: on a GPU computed there (seconds for 4.2 B values)
+    and each tensor spot-checked bit for bit against the numpy formula; on the CPU numpy is faster than
+    torch's int64 arithmetic, so it is the numpy formula itself. Returns the number of values set."""
     total = 0
     with torch.no_grad():
         for name, param in model.named_parameters():
-            det_weights.fill_deterministic_(param.data, name)
-            det_weights.check_against_numpy(param.data, name)
+            if param.device.type == "cpu":
+                param.copy_(torch.from_numpy(det_weights.deterministic_array(name, tuple(param.shape))))
+            else:
+                det_weights.fill_deterministic_(param.data, name)
+                det_weights.check_against_numpy(param.data, name)
             total += param.numel()
     return total
 

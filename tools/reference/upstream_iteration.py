@@ -141,16 +141,21 @@ def decode_s(sections: dict[str, dict[str, float]]) -> float:
 class NoiseTape:
     """torch.randn, recorded (kept on its device: no host sync inside the loop) or replayed from a record."""
 
-    def __init__(self) -> None:
+    def __init__(self, recording: bool, replaying: bool) -> None:
+        self.recording, self.replaying = recording, replaying
         self.draws: list[torch.Tensor] = []
-        self.replay: deque[torch.Tensor] | None = None
+        self.replay: deque[torch.Tensor] = deque()
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
+        """Patches torch.randn only when recording or replaying: a plain timed run calls torch's own."""
+        if not (self.recording or self.replaying):
+            yield
+            return
         original = torch.randn
 
         def randn(*args, **kwargs) -> torch.Tensor:
-            if self.replay is None:
+            if not self.replaying:
                 out = original(*args, **kwargs)
                 self.draws.append(out.detach().clone())
                 return out
@@ -273,7 +278,7 @@ class UpstreamIteration:
                     "observation.state": torch.stack(list(queues["observation.state"]), dim=1),
                     "action": torch.stack(list(queues["action"]), dim=1)}
 
-        tape = NoiseTape()
+        tape = NoiseTape(recording=record, replaying=replay is not None)
         latents: list[torch.Tensor] = []
         out: dict[str, torch.Tensor] = {}
         section = profiler.section if profiler else (lambda _name: contextlib.nullcontext())
@@ -293,7 +298,7 @@ class UpstreamIteration:
                 ddim_steps=s.steps, ddim_eta=ETA, unconditional_guidance_scale=GUIDANCE_SCALE, fs=s.fs,
                 text_input=not sim_mode, timestep_spacing=SPACING, guidance_rescale=GUIDANCE_RESCALE,
                 sim_mode=sim_mode)
-            if replay is not None and tape.replay:
+            if tape.replay:
                 raise RuntimeError(f"replay: {len(tape.replay)} recorded draws of the {name} pass left unused")
             if record or replay is not None:
                 for k, v in pass_noise(replayed or tape.draws, n_obs, s.steps).items():
@@ -409,10 +414,12 @@ def reference_tensors(model: torch.nn.Module, device: torch.device, record: dict
         img = images.permute(0, 2, 1, 3, 4)                               # [B,O,C,H,W] as upstream permutes
         cond_img = rearrange(img, "b o c h w -> (b o) c h w")[-1:]
         image_tokens = model.image_proj_model(model.embedder(cond_img))
-        tape = NoiseTape()
+        tape = NoiseTape(recording=False, replaying=True)
         tape.replay = deque(replay_draws(record, prefix, device)[:img.shape[1]])
         with tape.active():
             z = get_latent_z(model, img.permute(0, 2, 1, 3, 4))
+        if tape.replay:
+            raise RuntimeError(f"{pass_name}: get_latent_z left {len(tape.replay)} posterior draws unused")
         text = model.get_learned_conditioning(prompt)
         state_emb = model.state_projector(state) + model.agent_state_pos_emb
         action_emb = model.action_projector(action) + model.agent_action_pos_emb
