@@ -1,7 +1,8 @@
 """Model configurations for the fixtures, derived from upstream's own inference yaml.
 
 `tiny` keeps every code path of configs/inference/world_model_interaction.yaml alive at a size that runs on
-one CPU thread in minutes; `full` is the upstream yaml itself (only the CLIP weights are not downloaded).
+one CPU thread in minutes. The full-size model is upstream's yaml itself, prepared by
+upstream_env.prepare_config.
 """
 from __future__ import annotations
 
@@ -82,17 +83,6 @@ def tiny_config(upstream: Path) -> DictConfig:
     r.ff_mult = 2
 
     cfg[OPEN_CLIP_CONFIGS_KEY] = {TINY_CLIP_ARCH: TINY_OPEN_CLIP}
-    return cfg
-
-
-def full_config(upstream: Path, device: str) -> DictConfig:
-    cfg = OmegaConf.load(upstream / UPSTREAM_YAML)
-    m = cfg.model.params
-    _no_download(m.cond_stage_config.params, "ViT-H-14", device)
-    _no_download(m.img_cond_stage_config.params, "ViT-H-14", device)
-    m.wma_config.params.use_checkpoint = False
-    m.wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path = \
-        "tests/fixtures/configs/full_meta.json"
     return cfg
 
 

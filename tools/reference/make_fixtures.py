@@ -2,13 +2,16 @@
 """Regenerate tests/fixtures/ from upstream's own code at small configurations with deterministic weights.
 
   python3 tools/reference/make_fixtures.py --upstream .upstream --out tests/fixtures
+  python3 tools/reference/make_fixtures.py --upstream .upstream --full-size --compare DUMP [--record REC]
 
 Developers run this (never CI); see docs/fixtures.md for the venv and the upstream checkout. A second run
-writes byte-identical files.
+writes byte-identical files. --full-size --compare (GPU machine) checks tensors that `wma bench --dump`
+wrote against upstream's full-size model with the same deterministic weights (docs/fixtures.md).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -32,6 +35,20 @@ def parse_args() -> argparse.Namespace:
                    help="build the real-size model (GPU machine) instead of the tiny fixtures; see docs/fixtures.md")
     p.add_argument("--only", nargs="*", default=None,
                    help="subset of: weights components wma e2e loop (default: all)")
+    full = p.add_argument_group("--full-size")
+    full.add_argument("--compare", type=Path, help="dump of our engine (dump.<pass>.<part> tensors) to check")
+    full.add_argument("--record", type=Path,
+                      help="the record the dump was made from (bench/upstream/run_upstream.py --record); without "
+                           "it the iteration is run here at seed 123 and --save-record may keep it")
+    full.add_argument("--save-record", type=Path, help="write the record made here (safetensors)")
+    full.add_argument("--config", type=Path,
+                      help="inference yaml (default: upstream's configs/inference/world_model_interaction.yaml; "
+                           "tests/fixtures/configs/tiny.yaml to try the comparison on a CPU)")
+    full.add_argument("--device", default="cuda")
+    full.add_argument("--steps", type=int, default=50, help="DDIM steps, when the record is made here")
+    full.add_argument("--allow-tf32", action="store_true",
+                      help="leave cuDNN's TF32 on, as upstream ships (default: off, a true fp32 reference)")
+    full.add_argument("--json", type=Path, help="write the comparison as JSON")
     return p.parse_args()
 
 
@@ -73,12 +90,75 @@ def torch_no_grad():
     return torch.no_grad()
 
 
+def run_full_size(args: argparse.Namespace) -> None:
+    """Upstream's tensors for each dump.<pass>.<part> of --compare, and the error table."""
+    import torch
+    import upstream_iteration as ui
+    from safetensors.torch import load_file
+    if not args.compare:
+        raise SystemExit("--full-size needs --compare DUMP.safetensors (what our engine dumped)")
+    device = upstream_env.resolve_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = args.allow_tf32
+    dump = load_file(str(args.compare))
+    wanted: dict[str, list[str]] = {}
+    for key in dump:
+        parts = key.split(".", 2)
+        if len(parts) != 3 or parts[0] != "dump" or parts[1] not in ui.PASSES or parts[2] not in ui.DUMP_PARTS:
+            raise SystemExit(f"{args.compare}: unexpected tensor {key} (expected dump.<policy|world>.<part>, "
+                             f"part one of {', '.join(ui.DUMP_PARTS)})")
+        wanted.setdefault(parts[1], []).append(parts[2])
+
+    start = time.time()
+    config_path = args.config or (args.upstream / configs.UPSTREAM_YAML)
+    config = upstream_env.prepare_config(config_path, args.upstream, str(device))
+    model = upstream_env.build_model(config, fast_init=True)
+    model = model.cuda(device) if device.type == "cuda" else model.to(device)
+    upstream_env.set_deterministic_weights_fast(model)
+    print(f"built {config_path} on {device} and set weights in {time.time() - start:.0f}s", flush=True)
+
+    if args.record:
+        record, metadata = ui.load_record(args.record)
+    else:
+        from pytorch_lightning import seed_everything
+        settings = ui.IterationSettings(steps=args.steps)
+        h, w = model.image_size
+        inputs = ui.synthetic_inputs(h * 8, w * 8, model.agent_state_dim, model.agent_action_dim)
+        seed_everything(ui.SEED)
+        record = ui.UpstreamIteration(model, device, settings).run(inputs, record=True)
+        record.update(ui.input_tensors(inputs, settings.fs))
+        metadata = ui.record_metadata(settings, h * 8, w * 8)
+        if args.save_record:
+            ui.save_record(args.save_record, record, metadata)
+        print(f"ran the iteration here (seed {ui.SEED}, {args.steps} steps, fp32)", flush=True)
+
+    reference = {}
+    for pass_name, parts in wanted.items():
+        reference.update(ui.reference_tensors(model, device, record, metadata, pass_name, tuple(parts)))
+    table, rows = ui.compare_table(dump, reference)
+    print(f"dump {args.compare} against upstream ({config_path}, {device}, cuDNN TF32 "
+          f"{'on' if args.allow_tf32 else 'off'}); max rel = max|dump - upstream| / max|upstream|, "
+          "rel L2 = ||dump - upstream|| / ||upstream||\n")
+    print(table, end="")
+    if args.json:
+        args.json.write_text(json.dumps({"dump": str(args.compare), "record": str(args.record or ""),
+                                         "config": str(config_path), "device": str(device),
+                                         "cudnn_tf32": args.allow_tf32, "rows": rows}, indent=2) + "\n")
+    if any("status" in r or not r["finite"] for r in rows):
+        raise SystemExit("some dump tensors are missing, mis-shaped or not finite (see the table)")
+
+
 def main() -> None:
     args = parse_args()
+    if args.full_size:
+        import torch
+        upstream_env.setup_imports(args.upstream, deterministic=torch.device(args.device).type == "cpu")
+        if torch.device(args.device).type == "cpu":
+            upstream_env.keep_sampler_on_model_device()
+        run_full_size(args)
+        return
     upstream_env.setup_imports(args.upstream)
     upstream_env.keep_sampler_on_model_device()
-    if args.full_size:
-        raise SystemExit("--full-size: TODO, not implemented yet (see docs/fixtures.md)")
     run_tiny(args)
 
 

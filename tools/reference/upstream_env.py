@@ -26,16 +26,25 @@ REPO_ROOT = TOOL_DIR.parent.parent
 OPEN_CLIP_CONFIGS_KEY = "open_clip_model_configs"
 
 
-def setup_imports(upstream: Path) -> None:
-    """Make `unifolm_wma`, the evaluation scripts and the xformers shim importable; fix torch for determinism."""
+def setup_imports(upstream: Path, deterministic: bool = True) -> None:
+    """Make `unifolm_wma`, the evaluation scripts and the xformers shim importable.
+
+    deterministic: one CPU thread and torch.use_deterministic_algorithms (the fixtures); benchmarks pass False
+    and leave torch's defaults alone (upstream's script sets neither).
+    """
     upstream = upstream.resolve()
     for path in (upstream / "scripts" / "evaluation", upstream / "src", TOOL_DIR / "xformers_shim"):
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
+    # Last on the path, so an installed package wins: stand-ins for packages that upstream's evaluation
+    # scripts import at module level for training-only features (see stubs/README.md).
+    if str(TOOL_DIR / "stubs") not in sys.path:
+        sys.path.append(str(TOOL_DIR / "stubs"))
     import warnings
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    if deterministic:
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True)
     import xformers  # noqa: F401  the shim must win over any installed xformers
     if not str(Path(xformers.__file__).resolve()).startswith(str(TOOL_DIR)):
         raise RuntimeError(f"xformers resolved to {xformers.__file__}, expected the shim in {TOOL_DIR}")
@@ -57,15 +66,65 @@ def resolve_shape_meta(config: DictConfig) -> DictConfig:
     return config
 
 
-def build_model(config: DictConfig) -> torch.nn.Module:
-    """Instantiate upstream's LatentVisualDiffusion exactly as world_model_interaction.py does (eval, fp32, CPU)."""
+def resolve_device(name: str) -> torch.device:
+    """torch.device with an index for CUDA (what upstream's model.cuda(gpu_no) gives the model)."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device {name}: torch sees no GPU")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def prepare_config(path: Path, upstream: Path, device: str) -> DictConfig:
+    """An inference yaml (upstream's own or one of ours) ready for build_model on `device`.
+
+    The OpenCLIP embedders get pretrained=None (nothing is downloaded; the weights come from the formula) and
+    `device` (where they send the tokens); a heads' shape_meta_path that the yaml leaves unset is upstream's
+    configs/train/meta.json, which upstream's script finds relative to its working directory.
+    """
+    config = OmegaConf.load(path)
+    m = config.model.params
+    for stage in (m.cond_stage_config, m.img_cond_stage_config):
+        stage.params.version = None
+        stage.params.device = device
+    obs = m.wma_config.params.unet_head_config.params.obs_encoder_config.params
+    if not obs.get("shape_meta_path"):
+        obs.shape_meta_path = str(upstream.resolve() / "configs" / "train" / "meta.json")
+    return config
+
+
+@contextlib.contextmanager
+def skip_random_init() -> Iterator[None]:
+    """torch.nn.init's random fills become no-ops: every parameter is overwritten by the formula afterwards,
+    and 4.2 B random draws on the CPU are most of the full-size model's construction time."""
+    names = ("uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+             "xavier_normal_", "orthogonal_")
+    saved = {name: getattr(torch.nn.init, name) for name in names}
+    for name in names:
+        setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)
+
+
+def build_model(config: DictConfig, fast_init: bool = False) -> torch.nn.Module:
+    """Instantiate upstream's LatentVisualDiffusion exactly as world_model_interaction.py does (eval, fp32, CPU).
+
+    fast_init: skip torch's random initialisation (skip_random_init); the model is the same once the
+    deterministic weights are set.
+    """
     from unifolm_wma.utils.utils import instantiate_from_config
     register_open_clip_configs(config)
     config = resolve_shape_meta(config)
     model_config = config.model
     model_config.params.wma_config.params.use_checkpoint = False
     torch.manual_seed(0)  # construction draws random init that set_deterministic_weights overwrites
-    model = instantiate_from_config(model_config)
+    with skip_random_init() if fast_init else contextlib.nullcontext():
+        model = instantiate_from_config(model_config)
     model.perframe_ae = True
     model.eval()
     return model
@@ -87,6 +146,22 @@ def set_deterministic_weights(model: torch.nn.Module) -> None:
         for name, param in model.named_parameters():
             values = det_weights.deterministic_array(name, tuple(param.shape))
             param.copy_(torch.from_numpy(values))
+
+
+def set_deterministic_weights_fast(model: torch.nn.Module) -> int:
+    """set_deterministic_weights for a model on any device: on a GPU computed there (seconds for 4.2 B values)
+    and each tensor spot-checked bit for bit against the numpy formula; on the CPU numpy is faster than
+    torch's int64 arithmetic, so it is the numpy formula itself. Returns the number of values set."""
+    total = 0
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.device.type == "cpu":
+                param.copy_(torch.from_numpy(det_weights.deterministic_array(name, tuple(param.shape))))
+            else:
+                det_weights.fill_deterministic_(param.data, name)
+                det_weights.check_against_numpy(param.data, name)
+            total += param.numel()
+    return total
 
 
 @contextlib.contextmanager
