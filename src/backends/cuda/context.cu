@@ -1,6 +1,8 @@
 // cuda::init() and the other backend entry points that are not kernels: device set-up,
 // the caching stream-ordered allocator registered as the CUDA default, cross-device copies, sync.
 #include <atomic>
+#include <cstdlib>
+#include <string>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -88,6 +90,12 @@ void init_once() {
   WMA_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, c.device_));
   std::uint64_t keep_everything = UINT64_MAX;
   WMA_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_everything));
+  // WMA_CUDA_FAST_KERNELS=0: every op on its general kernel (no cuDNN, flash attention, split norms, GEMM
+  // 1-D convs), for bisecting a numeric difference down to one fast path.
+  if (const char* env = std::getenv("WMA_CUDA_FAST_KERNELS"); env != nullptr && std::string(env) == "0") {
+    c.general_kernels_only_ = true;
+    log_info("[cuda] WMA_CUDA_FAST_KERNELS=0: general kernels only");
+  }
   static CudaAllocator allocator;
   register_default_allocator(Device::CUDA, &allocator);
   g_ready = true;
