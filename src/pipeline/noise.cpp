@@ -41,6 +41,18 @@ Tensor RecordedNoise::next(std::deque<Tensor>& queue, std::size_t& served, const
 Tensor RecordedNoise::randn_cuda(const Shape& shape) { return next(cuda_, served_cuda_, "CUDA", shape); }
 Tensor RecordedNoise::randn_cpu(const Shape& shape) { return next(cpu_, served_cpu_, "CPU", shape); }
 
+TorchNoise::TorchNoise(std::int64_t seed, std::uint64_t construction_draws) : generators_(seed_everything(seed)) {
+  if (construction_draws > 0)
+    cpu_positioned_ = std::async(std::launch::async, [this, construction_draws] {
+      generators_.cpu.discard(construction_draws);
+    });
+}
+
+Tensor TorchNoise::randn_cpu(const Shape& shape) {
+  if (cpu_positioned_.valid()) cpu_positioned_.get();
+  return generators_.cpu.randn(shape);
+}
+
 void philox4x32_10(const std::uint32_t counter[4], const std::uint32_t key[2], std::uint32_t out[4]) {
   std::uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
   std::uint32_t k0 = key[0], k1 = key[1];

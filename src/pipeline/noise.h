@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,16 +66,18 @@ class PhiloxNoise : public NoiseSource {
 
 // Upstream's own streams for a seed (docs/rng.md): torch's CUDA generator for the latent, action, state
 // and step noise, torch's CPU generator for the VAE posterior samples, both as after seed_everything(seed).
-// The CPU stream upstream sees at the first encode also depends on the draws its model construction
-// consumed, which are not replayed here: the posterior noise matches a fresh torch.manual_seed(seed).
+// Upstream builds its model after seeding and every parameter initialisation draws from the CPU generator
+// first: `construction_draws` (models::upstream_construction_draws for the config) are skipped on a
+// background thread, which the first CPU draw waits for (about 2-4 s for the released model).
 class TorchNoise : public NoiseSource {
  public:
-  explicit TorchNoise(std::int64_t seed) : generators_(seed_everything(seed)) {}
+  explicit TorchNoise(std::int64_t seed, std::uint64_t construction_draws = 0);
   Tensor randn_cuda(const Shape& shape) override { return generators_.cuda.randn(shape); }
-  Tensor randn_cpu(const Shape& shape) override { return generators_.cpu.randn(shape); }
+  Tensor randn_cpu(const Shape& shape) override;
 
  private:
   SeededGenerators generators_;
+  std::future<void> cpu_positioned_;  // the skip; generators_.cpu is the thread's until it is done
 };
 
 // One Philox-4x32-10 block (exposed for tests against the Random123 known-answer vectors).
