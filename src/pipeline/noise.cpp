@@ -1,7 +1,8 @@
 // Noise sources for the sampling passes: replay of upstream's recorded torch.randn draws, and our own
-// Philox-4x32-10 (Salmon et al., Random123) + Box-Muller generator.
+// Philox-4x32-10 (Salmon et al., Random123) + Box-Muller generator, and upstream's torch streams (TorchNoise).
 #include "pipeline/noise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -43,9 +44,19 @@ Tensor RecordedNoise::randn_cpu(const Shape& shape) { return next(cpu_, served_c
 
 TorchNoise::TorchNoise(std::int64_t seed, std::uint64_t construction_draws) : generators_(seed_everything(seed)) {
   if (construction_draws > 0)
-    cpu_positioned_ = std::async(std::launch::async, [this, construction_draws] {
-      generators_.cpu.discard(construction_draws);
+    cpu_positioned_ = std::async(std::launch::async, [this, left = construction_draws]() mutable {
+      constexpr std::uint64_t kChunk = std::uint64_t{1} << 26;  // ~30 ms
+      while (left > 0 && !stop_.load(std::memory_order_relaxed)) {
+        const std::uint64_t n = std::min(left, kChunk);
+        generators_.cpu.discard(n);
+        left -= n;
+      }
     });
+}
+
+TorchNoise::~TorchNoise() {
+  stop_ = true;
+  if (cpu_positioned_.valid()) cpu_positioned_.wait();
 }
 
 Tensor TorchNoise::randn_cpu(const Shape& shape) {

@@ -3,6 +3,7 @@
 // latent/action/state noise and every DDIM step (spec §7.6). A NoiseSource serves both streams in call order.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <future>
@@ -72,11 +73,15 @@ class PhiloxNoise : public NoiseSource {
 class TorchNoise : public NoiseSource {
  public:
   explicit TorchNoise(std::int64_t seed, std::uint64_t construction_draws = 0);
+  ~TorchNoise() override;  // stops an unfinished skip (a run that fails while loading need not wait)
+  TorchNoise(const TorchNoise&) = delete;
+  TorchNoise& operator=(const TorchNoise&) = delete;
   Tensor randn_cuda(const Shape& shape) override { return generators_.cuda.randn(shape); }
   Tensor randn_cpu(const Shape& shape) override;
 
  private:
   SeededGenerators generators_;
+  std::atomic<bool> stop_{false};
   std::future<void> cpu_positioned_;  // the skip; generators_.cpu is the thread's until it is done
 };
 
