@@ -9,7 +9,11 @@ real checkpoint, that nothing else draws from the CPU generator between seed_eve
       --savedir <tmp dir> [the run's other flags]
 
 Everything after `--` goes to upstream's script unchanged; run it from the upstream checkout's root (it
-reads configs/train/meta.json from the working directory). Needs a GPU (upstream moves the model to CUDA).
+reads configs/train/meta.json from the working directory). Upstream moves the model to CUDA; --cpu stubs
+that out (and decord, which the data module imports but the script never uses), imports upstream through
+tools/reference/upstream_env (xformers shim) and registers the yaml's open_clip_model_configs, so the tiny
+fixture config runs on a CPU-only machine (with --expected tests/data/rng/construction_tiny.txt, a checkpoint
+holding any weights of that config, and the yaml's data.params.test.params.data_dir set to the prompts).
 Exits 0 when both draws match bit for bit, 1 otherwise.
 """
 from __future__ import annotations
@@ -35,10 +39,28 @@ def recorded_draws(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.startswith("draw ")]
 
 
+def run_on_cpu(upstream: Path, script_args: list[str]) -> None:
+    import types
+    from omegaconf import OmegaConf
+    sys.path.insert(0, str(TOOL_DIR.parent / "reference"))
+    import upstream_env
+    upstream_env.setup_imports(upstream)
+    upstream_env.register_open_clip_configs(OmegaConf.load(script_args[script_args.index("--config") + 1]))
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        stub = types.ModuleType("decord")
+        stub.VideoReader = stub.cpu = None
+        sys.modules["decord"] = stub
+    from unifolm_wma.models.ddpms import LatentVisualDiffusion
+    LatentVisualDiffusion.cuda = lambda self, device=None: self
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upstream", type=Path, required=True)
     p.add_argument("--expected", type=Path, default=TOOL_DIR.parent.parent / "tests/data/rng/construction_full.txt")
+    p.add_argument("--cpu", action="store_true", help="run upstream's script without a GPU (see above)")
     p.add_argument("script_args", nargs=argparse.REMAINDER)
     args = p.parse_args()
     script_args = args.script_args[1:] if args.script_args[:1] == ["--"] else args.script_args
@@ -46,6 +68,8 @@ def main() -> None:
 
     script = args.upstream.resolve() / "scripts" / "evaluation" / "world_model_interaction.py"
     sys.path[:0] = [str(script.parent), str(args.upstream.resolve() / "src")]
+    if args.cpu:
+        run_on_cpu(args.upstream, script_args)
     from unifolm_wma.utils.distributions import DiagonalGaussianDistribution
 
     # Only the posterior's own draws count (the construction calls torch.randn on the CPU too).
