@@ -69,7 +69,7 @@ class PhiloxNoise : public NoiseSource {
 // and step noise, torch's CPU generator for the VAE posterior samples, both as after seed_everything(seed).
 // Upstream builds its model after seeding and every parameter initialisation draws from the CPU generator
 // first: `construction_draws` (models::upstream_construction_draws for the config) are skipped on a
-// background thread, which the first CPU draw waits for (1.5-4 s for the released model).
+// background thread, which the first CPU draw waits for (about 3 s for the released model).
 class TorchNoise : public NoiseSource {
  public:
   explicit TorchNoise(std::int64_t seed, std::uint64_t construction_draws = 0);
