@@ -102,7 +102,9 @@ int cmd_bench(int argc, char** argv) {
   WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
   const std::int64_t seed = f.integer("seed", 123);
   auto make_noise = [&]() -> std::unique_ptr<NoiseSource> {
-    if (noise_kind == "torch") return std::make_unique<TorchNoise>(seed, gpu_sm_count(options.device));
+    // The CPU stream is not moved past upstream's construction draws: only the timing matters here, and
+    // --replay is how the bench reproduces upstream's noise exactly.
+    if (noise_kind == "torch") return std::make_unique<TorchNoise>(seed, 0, gpu_sm_count(options.device));
     return std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(seed));
   };
 

@@ -28,7 +28,8 @@ constexpr const char* kUsage =
     "    --unconditional_guidance_scale 1.0 --seed 123 --height 320 --width 512 --video_length 16\n"
     "    --perframe_ae --zero_pred_state --save_fps 8 (--bs 1, --n_action_steps, --num_generation accepted)\n"
     "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --clip-vocab|--bpe_path <vocab.txt.gz>\n"
-    "    --noise torch|fast (torch: upstream's torch.randn streams for --seed) --noise_file <recorded draws> --quiet\n";
+    "    --noise torch|fast (torch: upstream's torch.randn streams for --seed, the CPU one past its model\n"
+    "    construction) --noise_file <recorded draws> --quiet\n";
 
 const FlagSpec kSpec{
     kUsage,
@@ -101,7 +102,17 @@ int cmd_interact(int argc, char** argv) {
             "--bpe_path), set WMA_BPE_PATH, put it next to the checkpoint, or install open_clip");
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(bpe);
 
+  // Before the model loads: TorchNoise moves the CPU stream past upstream's construction draws meanwhile.
   const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
+  std::unique_ptr<NoiseSource> noise;
+  const std::string noise_kind = f.has("noise") ? f.str("noise") : "torch";
+  WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
+  if (f.has("noise_file")) noise = RecordedNoise::from_pass_fixture(f.str("noise_file"));
+  else if (noise_kind == "torch")
+    noise = std::make_unique<TorchNoise>(f.integer("seed", 123), config.construction_cpu_draws,
+                                         gpu_sm_count(options.device));
+  else noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
+
   Profiler profiler([device = options.device] { synchronize_device(device); });
   std::unique_ptr<io::WeightStore> store;
   std::unique_ptr<WorldModel> model;
@@ -117,13 +128,6 @@ int cmd_interact(int argc, char** argv) {
     }
     model = std::make_unique<WorldModel>(*store, config, options);
   }
-  std::unique_ptr<NoiseSource> noise;
-  const std::string noise_kind = f.has("noise") ? f.str("noise") : "torch";
-  WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
-  if (f.has("noise_file")) noise = RecordedNoise::from_pass_fixture(f.str("noise_file"));
-  else if (noise_kind == "torch") noise = std::make_unique<TorchNoise>(f.integer("seed", 123), gpu_sm_count(options.device));
-  else noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
-
   Synthesizer synth(*model, tokenizer, pass);
   const std::vector<std::string> written = run_session(synth, jobs, settings, *noise, profiler);
   std::fprintf(stderr, "wrote %zu files under %s/inference\n", written.size(), settings.savedir.c_str());

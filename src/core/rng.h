@@ -30,6 +30,9 @@ class TorchCpuGenerator {
 
   std::uint32_t random();    // CPUGeneratorImpl::random: one mt19937 output
   std::uint64_t random64();  // CPUGeneratorImpl::random64: two outputs, the first is the high word
+  // Skips n outputs, as n calls of random() would (whole twists without tempering, about 0.6 ns
+  // per output). The cached normal sample is left as it is.
+  void discard(std::uint64_t n);
 
   // torch.randn(shape) (float32, contiguous): the vectorised Box-Muller for 16 or more elements,
   // the scalar double-precision path with its cached second sample below 16.

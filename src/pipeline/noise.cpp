@@ -1,7 +1,8 @@
 // Noise sources for the sampling passes: replay of upstream's recorded torch.randn draws, and our own
-// Philox-4x32-10 (Salmon et al., Random123) + Box-Muller generator.
+// Philox-4x32-10 (Salmon et al., Random123) + Box-Muller generator, and upstream's torch streams (TorchNoise).
 #include "pipeline/noise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -61,6 +62,29 @@ Tensor TorchNoise::randn_cuda_on(const Shape& shape, Device device) {
 
 Tensor RecordedNoise::randn_cuda(const Shape& shape) { return next(cuda_, served_cuda_, "CUDA", shape); }
 Tensor RecordedNoise::randn_cpu(const Shape& shape) { return next(cpu_, served_cpu_, "CPU", shape); }
+
+TorchNoise::TorchNoise(std::int64_t seed, std::uint64_t construction_draws, int sm_count)
+    : generators_(seed_everything(seed, sm_count)) {
+  if (construction_draws > 0)
+    cpu_positioned_ = std::async(std::launch::async, [this, left = construction_draws]() mutable {
+      constexpr std::uint64_t kChunk = std::uint64_t{1} << 26;  // ~30 ms
+      while (left > 0 && !stop_.load(std::memory_order_relaxed)) {
+        const std::uint64_t n = std::min(left, kChunk);
+        generators_.cpu.discard(n);
+        left -= n;
+      }
+    });
+}
+
+TorchNoise::~TorchNoise() {
+  stop_ = true;
+  if (cpu_positioned_.valid()) cpu_positioned_.wait();
+}
+
+Tensor TorchNoise::randn_cpu(const Shape& shape) {
+  if (cpu_positioned_.valid()) cpu_positioned_.get();
+  return generators_.cpu.randn(shape);
+}
 
 void philox4x32_10(const std::uint32_t counter[4], const std::uint32_t key[2], std::uint32_t out[4]) {
   std::uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];

@@ -3,8 +3,10 @@
 // latent/action/state noise and every DDIM step (spec §7.6). A NoiseSource serves both streams in call order.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,19 +69,25 @@ class PhiloxNoise : public NoiseSource {
 
 // Upstream's own streams for a seed (docs/rng.md): torch's CUDA generator for the latent, action, state
 // and step noise, torch's CPU generator for the VAE posterior samples, both as after seed_everything(seed).
-// The CPU stream upstream sees at the first encode also depends on the draws its model construction
-// consumed, which are not replayed here: the posterior noise matches a fresh torch.manual_seed(seed).
-// `sm_count` is the GPU's (ATen's launch grid, hence the stream, depends on it for large tensors).
+// Upstream builds its model after seeding and every parameter initialisation draws from the CPU generator
+// first: `construction_draws` (models::upstream_construction_draws for the config) are skipped on a
+// background thread, which the first CPU draw waits for (about 3 s for the released model). `sm_count` is
+// the GPU's (ATen's launch grid, hence the CUDA stream, depends on it for large tensors).
 class TorchNoise : public NoiseSource {
  public:
-  explicit TorchNoise(std::int64_t seed, int sm_count = 132) : generators_(seed_everything(seed, sm_count)) {}
+  explicit TorchNoise(std::int64_t seed, std::uint64_t construction_draws = 0, int sm_count = 132);
+  ~TorchNoise() override;  // stops an unfinished skip (a run that fails while loading need not wait)
+  TorchNoise(const TorchNoise&) = delete;
+  TorchNoise& operator=(const TorchNoise&) = delete;
   Tensor randn_cuda(const Shape& shape) override { return generators_.cuda.randn(shape); }
-  Tensor randn_cpu(const Shape& shape) override { return generators_.cpu.randn(shape); }
+  Tensor randn_cpu(const Shape& shape) override;
   // On CUDA the draw runs torch's own kernel (backends/cuda/torch_rng.cu): same values, no host work.
   Tensor randn_cuda_on(const Shape& shape, Device device) override;
 
  private:
   SeededGenerators generators_;
+  std::atomic<bool> stop_{false};
+  std::future<void> cpu_positioned_;  // the skip; generators_.cpu is the thread's until it is done
 };
 
 // One Philox-4x32-10 block (exposed for tests against the Random123 known-answer vectors).

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "models/construction_draws.h"
 #include "models/deterministic_source.h"
 #include "models/model_config.h"
 
@@ -41,6 +42,7 @@ WorldModelConfig WorldModelConfig::from_yaml(const io::YamlNode& root, const io:
   c.n_obs_steps_acting = p.get_int("n_obs_steps_acting", 2);
   c.obs_image_height = obs.image_height;
   c.obs_image_width = obs.image_width;
+  c.construction_cpu_draws = models::upstream_construction_draws(root, obs).total();
 
   c.schedule.num_timesteps = static_cast<int>(p.get_int("timesteps", 1000));
   c.schedule.linear_start = p.get_double("linear_start", 0.00085);

@@ -37,6 +37,9 @@ struct WorldModelConfig {
   std::int64_t n_obs_steps_imagen = 2, n_obs_steps_acting = 2;
   std::int64_t obs_image_height = 320, obs_image_width = 512;  // the heads' shape_meta
   bool perframe_ae = true;
+  // mt19937 outputs upstream's model construction takes from torch's CPU generator after seed_everything
+  // (models::upstream_construction_draws): where its VAE posterior noise starts.
+  std::uint64_t construction_cpu_draws = 0;
 
   std::int64_t video_height() const { return latent_height * vae_downscale(); }
   std::int64_t video_width() const { return latent_width * vae_downscale(); }

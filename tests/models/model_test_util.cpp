@@ -41,8 +41,8 @@ const io::YamlNode& tiny_yaml() {
   return yaml;
 }
 
-const WmaConfig& tiny_config() {
-  static const WmaConfig config = [] {
+const ObsShapeMeta& tiny_obs() {
+  static const ObsShapeMeta obs = [] {
     // shape_meta_path is relative to the repository root, as the fixture generator ran.
     const std::string meta = tiny_yaml()
         .at_path("model.params.wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path")
@@ -50,8 +50,13 @@ const WmaConfig& tiny_config() {
     std::ifstream f(source_dir() / meta);
     WMA_CHECK(f.good(), "[test] cannot read ", (source_dir() / meta).string());
     const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    return WmaConfig::from_yaml(tiny_yaml(), ObsShapeMeta::from_json(io::json::parse(text)));
+    return ObsShapeMeta::from_json(io::json::parse(text));
   }();
+  return obs;
+}
+
+const WmaConfig& tiny_config() {
+  static const WmaConfig config = WmaConfig::from_yaml(tiny_yaml(), tiny_obs());
   return config;
 }
 

@@ -25,6 +25,7 @@ io::WeightStore load_fixture(const std::string& file);
 // tests/fixtures/configs/tiny.yaml (the configuration behind every fixture) and its model
 // configs with the observation shapes of tiny_meta.json; both read once.
 const io::YamlNode& tiny_yaml();
+const ObsShapeMeta& tiny_obs();
 const WmaConfig& tiny_config();
 
 // Deterministic weights (docs/fixtures.md) for exactly the keys `Module(store, config, options,

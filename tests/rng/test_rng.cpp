@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -183,6 +184,63 @@ TEST(TorchCpuGenerator, RawStreamIsMt19937) {
   TorchCpuGenerator wide((std::uint64_t{5} << 32) | 77u);
   std::mt19937 ref77(77);
   EXPECT_EQ(wide.random(), ref77());
+}
+
+TEST(TorchCpuGenerator, DiscardEqualsThatManyOutputs) {
+  // Counts around the twist boundaries (624 outputs per twist), from several starting points.
+  for (const int start : {0, 1, 622, 623, 624, 625, 1000}) {
+    for (const std::uint64_t n : {0ull, 1ull, 2ull, 623ull, 624ull, 625ull, 1247ull, 1248ull, 1249ull, 5000ull}) {
+      TorchCpuGenerator jumped(123);
+      TorchCpuGenerator stepped(123);
+      for (int i = 0; i < start; ++i) {
+        jumped.random();
+        stepped.random();
+      }
+      jumped.discard(n);
+      for (std::uint64_t i = 0; i < n; ++i) stepped.random();
+      for (int i = 0; i < 1300; ++i) ASSERT_EQ(jumped.random(), stepped.random()) << start << " + " << n << ", " << i;
+    }
+  }
+  // Large counts: std::mt19937::discard is the same engine.
+  TorchCpuGenerator g(7);
+  std::mt19937 ref(7);
+  g.discard(10'000'019);
+  ref.discard(10'000'019);
+  EXPECT_EQ(g.random(), ref());
+}
+
+TEST(TorchCpuGenerator, DiscardKeepsTheCachedNormalSample) {
+  TorchCpuGenerator a(3);
+  TorchCpuGenerator b(3);
+  a.randn({1});
+  b.randn({1});
+  a.discard(100);
+  for (int i = 0; i < 100; ++i) b.random();
+  EXPECT_EQ(float_bits(a.randn({1}).item()), float_bits(b.randn({1}).item()));
+}
+
+// The generator as upstream's model construction leaves it (tools/rng/construction_draws.py recorded the
+// two posterior draws that follow; the tiny fixture config and the released config, 5.35 G outputs).
+TEST(TorchCpuGenerator, PosteriorDrawsAfterUpstreamConstruction) {
+  for (const char* config : {"tiny", "full"}) {
+    const auto records = read_records(rng_data_dir() / (std::string("construction_") + config + ".txt"));
+    std::optional<TorchCpuGenerator> gen;
+    int draws = 0;
+    for (const Record& r : records) {
+      if (r.kind == "meta") gen.emplace(std::stoull(r.at("seed")));
+      if (r.kind == "result") {
+        ASSERT_TRUE(gen) << config << ": result before meta";
+        ASSERT_EQ(r.at("scalar_cache"), "none") << config;
+        gen->discard(std::stoull(r.at("outputs")));
+      }
+      if (r.kind == "draw") {
+        const std::string err = compare_draw(gen->randn(parse_shape(r.at("shape"))).to_floats(), r);
+        EXPECT_TRUE(err.empty()) << config << ", posterior draw " << draws << ": " << err;
+        ++draws;
+      }
+    }
+    EXPECT_EQ(draws, 2) << config;
+  }
 }
 
 TEST(TorchCpuGenerator, ScalarPathCachesSecondSampleUntilReseeded) {
