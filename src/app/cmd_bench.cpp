@@ -81,6 +81,8 @@ int cmd_bench(int argc, char** argv) {
     model = std::make_unique<WorldModel>(*store, config, options);
   }
   const std::string bpe = find_bpe(f);
+  WMA_CHECK(!bpe.empty() || !f.has("replay"), "--replay needs OpenCLIP's vocabulary (--clip-vocab): the recorded ",
+            "prompt must tokenize as upstream tokenized it");
   if (bpe.empty()) log_info("[bench] no OpenCLIP vocabulary found: using a byte-level tokenizer (same cost)");
   const models::ClipTokenizer tokenizer = bpe.empty() ? demo_tokenizer() : models::ClipTokenizer::load(bpe);
 
