@@ -34,11 +34,13 @@ constexpr const char* kUsage =
     "  every op: ranks ops, slows the run)\n"
     "  --replay <record.safetensors>: inputs and every random draw from upstream's recorded iteration\n"
     "  (bench/upstream/run_upstream.py --record) instead of the synthetic scene and --noise\n"
-    "  --dump <file.safetensors>: per-module tensors of the replayed iteration for the full-size parity check\n";
+    "  --dump <file.safetensors>: per-module tensors of the replayed iteration for the full-size parity check\n"
+    "  --check_noise <record.safetensors>: compare our --noise torch --seed draws (no construction draws:\n"
+    "  the record's harness seeds right before the iteration) with the record's, bit for bit, and exit\n";
 
 const FlagSpec kSpec{kUsage,
                      {"config", "ckpt_path", "device", "precision", "ddim_steps", "warmup", "iterations", "seed",
-                      "noise", "clip-vocab", "bpe_path", "json", "save_outputs", "op_profile", "replay", "dump"},
+                      "noise", "clip-vocab", "bpe_path", "json", "save_outputs", "op_profile", "replay", "dump", "check_noise"},
                      {"op_profile"}};
 
 std::string device_description([[maybe_unused]] Device device) {
@@ -64,6 +66,13 @@ int cmd_bench(int argc, char** argv) {
   }();
   const std::string precision = f.str("precision", "fp16");
   const nn::LoadOptions options = select_device(f.str("device", "cuda"), precision);
+  if (f.has("check_noise")) {
+    const RecordedIteration record(f.str("check_noise"), config);
+    TorchNoise noise(f.integer("seed", 123), 0, gpu_sm_count(options.device));
+    const NoiseComparison c = compare_recorded_noise(record, noise, options.device);
+    std::printf("%s%s\n", c.report.c_str(), c.all_equal ? "every draw equal bit for bit" : "DRAWS DIFFER");
+    return c.all_equal ? 0 : 1;
+  }
   const int warmup = static_cast<int>(f.integer("warmup", 1)), iterations = static_cast<int>(f.integer("iterations", 1));
   WMA_CHECK(warmup >= 0 && iterations >= 1, "--warmup must be >= 0 and --iterations >= 1");
 

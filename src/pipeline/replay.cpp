@@ -1,5 +1,8 @@
 #include "pipeline/replay.h"
 
+#include <cstring>
+#include <vector>
+
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -55,6 +58,39 @@ Tensor RecordedIteration::upstream_latent(const std::string& pass) const {
   const std::string key = "iter0." + pass + ".output.latent";
   WMA_CHECK(store_.contains(key), "[replay] ", path_, " has no tensor '", key, "'");
   return to_channels_last(ops::cast(store_.load(key), DType::F32));
+}
+
+NoiseComparison compare_recorded_noise(const RecordedIteration& record, NoiseSource& noise, Device device) {
+  NoiseComparison result;
+  const io::WeightStore store = io::WeightStore::open(record.path());
+  for (const std::string pass : {"policy", "world"}) {
+    const std::string prefix = "iter0." + pass + ".noise.";
+    std::vector<std::pair<std::string, Tensor>> cpu_draws, cuda_draws;
+    for (int i = 0; store.contains(prefix + "posterior." + std::to_string(i)); ++i)
+      cpu_draws.emplace_back("posterior." + std::to_string(i), store.load(prefix + "posterior." + std::to_string(i)));
+    for (const char* name : {"x_T", "action_T", "state_T"}) cuda_draws.emplace_back(name, store.load(prefix + name));
+    const Tensor steps = store.load(prefix + "step");
+    for (std::int64_t k = 0; k < steps.size(0); ++k)
+      cuda_draws.emplace_back("step." + std::to_string(k), ops::contiguous(steps.select(0, k)));
+    for (const bool cpu : {true, false}) {
+      std::int64_t differing = 0, elements = 0;
+      std::string first;
+      for (const auto& [name, expected] : cpu ? cpu_draws : cuda_draws) {
+        const Tensor got = cpu ? noise.randn_cpu(expected.shape()) : host_f32(noise.randn_cuda_on(expected.shape(), device));
+        const std::vector<float> a = ops::cast(expected, DType::F32).to_floats(), b = got.to_floats();
+        std::int64_t bad = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) bad += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
+        if (bad > 0 && first.empty()) first = name;
+        differing += bad;
+        elements += static_cast<std::int64_t>(a.size());
+      }
+      result.all_equal &= differing == 0;
+      result.report += str_cat(pass, " pass, ", cpu ? "CPU" : "CUDA", " stream: ", (cpu ? cpu_draws : cuda_draws).size(),
+                               " draws, ", elements, " values, ", differing, " differ",
+                               first.empty() ? "" : " (first in " + first + ")", "\n");
+    }
+  }
+  return result;
 }
 
 IterationResult run_recorded_iteration(Synthesizer& synth, const RecordedIteration& record, NoiseSource& noise,

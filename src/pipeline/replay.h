@@ -34,6 +34,15 @@ class RecordedIteration {
   PassInput policy_, world_;
 };
 
+// Compares every draw of the record with what `noise` draws for the same shapes in the same order (CPU
+// stream: the posterior samples; CUDA stream on `device`: x_T, action_T, state_T, one per step), bit for
+// bit. Returns one line per pass and stream; `all_equal` false if any element differs.
+struct NoiseComparison {
+  bool all_equal = true;
+  std::string report;
+};
+NoiseComparison compare_recorded_noise(const RecordedIteration& record, NoiseSource& noise, Device device);
+
 // Policy pass, then the world-model pass on the recorded actions (upstream's, so that both engines' world
 // passes see the same input), timed under run_interaction's section names.
 IterationResult run_recorded_iteration(Synthesizer& synth, const RecordedIteration& record, NoiseSource& noise,
