@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "io/utf8.h"
@@ -92,6 +93,7 @@ class Parser {
   Value object(int depth) {
     expect('{');
     Object members;
+    std::unordered_set<std::string> keys;  // a hash lookup: hostile bodies may hold millions of keys
     skip_ws();
     if (peek() == '}') {
       ++pos_;
@@ -101,8 +103,7 @@ class Parser {
       skip_ws();
       if (peek() != '"') error("expected a string key");
       std::string key = string();
-      for (const auto& m : members)
-        if (m.first == key) error(str_cat("duplicate key ", quote(key)));
+      if (!keys.insert(key).second) error(str_cat("duplicate key ", quote(key)));
       skip_ws();
       expect(':');
       skip_ws();

@@ -79,6 +79,15 @@ TEST(Json, RefusesMalformedInputWithPosition) {
   }
 }
 
+// Keys are checked through a hash set (a server parses untrusted bodies; a pairwise check of 200k keys
+// would take minutes).
+TEST(Json, ManyKeysAndLateDuplicate) {
+  std::string doc = "{";
+  for (int i = 0; i < 200000; ++i) doc += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":0";
+  EXPECT_EQ(json::parse(doc + "}").as_object().size(), 200000u);
+  EXPECT_THROW(json::parse(doc + ",\"k199999\":1}"), Error);
+}
+
 TEST(Json, LimitsNestingDepth) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_THROW(json::parse(deep), Error);
