@@ -6,14 +6,16 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 
-#include "app/commands.h"
 #include "app/cli.h"
+#include "app/commands.h"
 #include "core/error.h"
 #include "io/yaml.h"
 #include "pipeline/decision.h"
@@ -77,6 +79,23 @@ int cmd_serve(int argc, char** argv) {
 #else
   WMA_CHECK(f.integer("bs", 1) == 1, "--bs must be 1 (upstream supports batch size 1 only)");
   using namespace pipeline;
+
+  // SIGINT/SIGTERM go to one watcher thread: blocked before any other thread exists (the CUDA driver's and
+  // the server's inherit the mask), they stop a running server, or end the program while it loads.
+  static std::atomic<serve::PolicyServer*> running{nullptr};
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread([signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    serve::PolicyServer* server = running.load();
+    if (server == nullptr) std::_Exit(128 + received);
+    std::fprintf(stderr, "wma serve: signal %d, stopping\n", received);
+    server->stop();
+  }).detach();
 
   // Everything is read and checked before the model loads.
   const std::string config_path = f.required("config");
@@ -147,23 +166,12 @@ int cmd_serve(int argc, char** argv) {
                                device, " ", precision, ", dataset ", dataset, ", ", settings.pass.ddim_steps,
                                " DDIM steps");
 
-  // SIGINT/SIGTERM go to one watcher thread, which stops the server (blocked before any thread starts).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   serve::PolicyServer http(policy, server);
   const int port = http.bind();
-  std::thread([&http, signals] {
-    int received = 0;
-    sigwait(&signals, &received);
-    std::fprintf(stderr, "wma serve: signal %d, stopping\n", received);
-    http.stop();
-  }).detach();
+  running = &http;
   std::fprintf(stderr, "wma serve: listening on http://%s:%d (POST /predict_action, GET /health); %s\n",
                server.host.c_str(), port, server.description.c_str());
-  http.serve();
+  http.serve();  // returns once the watcher has stopped it, so `http` outlives its use there
   return 0;
 #endif
 }
