@@ -1,7 +1,8 @@
 // `wma serve` (app/serve, pipeline/decision.h) over real HTTP on the tiny fixture model with deterministic
 // weights: a unitree_deploy-shaped request gets 16 un-normalised actions of the robot's width; 1000 malformed
 // requests get 4xx naming the field and the server stays healthy; 20 concurrent requests are all answered;
-// a full queue answers 503; the `wma serve` program starts, answers /health and stops on SIGTERM.
+// a full queue answers 503; --savedir writes the imagined video; the `wma serve` program starts, answers
+// /health and stops on SIGTERM.
 // Self-contained: the stats and a byte-level vocabulary are written to a temporary folder.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -25,6 +26,7 @@
 
 #include "app/serve/http_server.h"
 #include "app/serve/job_queue.h"
+#include "app/serve/request.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "pipeline/decision.h"
@@ -377,6 +379,26 @@ TEST(Server, FullQueueAnswers503) {
   b.join();
   EXPECT_EQ(first, 200);
   EXPECT_EQ(second, 200);
+}
+
+// With --savedir the pass decodes and writes upstream's imagined video (<savedir>/<stem>.mp4, or PNG frames
+// when the build has no libav).
+TEST(Server, SavesTheImaginedVideoWithSavedir) {
+  Shared& s = shared();
+  pipeline::DecisionSettings settings;
+  settings.pass.ddim_steps = kDdimSteps;
+  settings.savedir = (s.workspace.root / "videos").string();
+  pipeline::DecisionPolicy policy(s.model, s.tokenizer,
+                                  io::NormalizationStats::read(
+                                      (s.workspace.root / "transitions/test_robot/meta_data/stats.safetensors").string()),
+                                  settings, std::make_unique<pipeline::TorchNoise>(123));
+  const pipeline::DecisionRequest request = parse_predict_request(request_body(24, 32), policy.shapes());
+  pipeline::Profiler profiler;
+  const pipeline::DecisionResult result = policy.run(policy.prepare(request), "12:00:00_1", &profiler);
+  EXPECT_GT(profiler.total("synthesis/decode_first_stage"), 0.0);
+  ASSERT_FALSE(result.video_path.empty());
+  EXPECT_TRUE(fs::exists(result.video_path)) << result.video_path;
+  EXPECT_NE(result.video_path.find("12:00:00_1"), std::string::npos) << result.video_path;
 }
 
 // The queue alone: one job runs, max_waiting wait, the rest are refused; closing tells the waiting ones.
