@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Post unitree_deploy-shaped requests to `wma serve` (or upstream's server) and print the latency of each.
 
-  python3 tools/serve_client.py --url http://127.0.0.1:8000 --repeat 10
+  python3 tools/serve_client.py --url http://127.0.0.1:8000 --repeat 10 [--wait 600]
 
 The request is what unitree_deploy's LongConnectionClient sends: language_instruction, observation.state
 [O][D], observation.images.top [O][3][H][W] integer RGB, action [16][D] zeros. O and D come from the server's
@@ -18,12 +18,17 @@ import urllib.error
 import urllib.request
 
 
-def get_shapes(url: str) -> dict:
-    try:
-        with urllib.request.urlopen(url + "/health", timeout=10) as r:
-            return json.load(r)["request"]
-    except (urllib.error.URLError, KeyError):
-        return {}
+def get_shapes(url: str, wait: float) -> dict:
+    """The request shapes /health reports, polling for up to `wait` seconds while the server loads its model."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=10) as r:
+                return json.load(r).get("request", {})
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                return {}
+            time.sleep(1)
 
 
 def make_request(steps: int, state_dim: int, action_rows: int, action_dim: int, height: int, width: int,
@@ -45,8 +50,9 @@ def main() -> None:
     p.add_argument("--state_dim", type=int, default=None)
     p.add_argument("--action_dim", type=int, default=None)
     p.add_argument("--instruction", default="Pack black camera into box.")
+    p.add_argument("--wait", type=float, default=0, help="seconds to wait for the server to come up")
     args = p.parse_args()
-    shapes = get_shapes(args.url)
+    shapes = get_shapes(args.url, args.wait)
     steps = shapes.get("observation_steps", 2)
     state_dim = args.state_dim or shapes.get("state_dim", 16)
     action_dim = args.action_dim or shapes.get("action_dim", 16)
