@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
@@ -29,113 +30,113 @@ const char* kind_name(json::Value::Kind k) {
   throw RequestError(422, field, message);
 }
 
-enum class Element { Number, Pixel };
+// The shape as written in messages: [2][3][480][640].
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string out;
+  for (std::int64_t d : shape) out += str_cat("[", d, "]");
+  return out;
+}
 
-// A nested array of numbers whose sizes must equal `shape` (-1: any size, then the same for every sibling),
-// read row-major. The position (`field[i][j]`) is formatted only for a message.
-class NestedReader {
- public:
-  NestedReader(std::string field, std::vector<std::int64_t> shape, Element element)
-      : field_(std::move(field)), shape_(std::move(shape)), element_(element) {}
-
-  std::vector<float> read(const json::Value& v) {
-    std::vector<float> out;
-    visit(v, 0, out);
-    return out;
+// The position of flat index `i` in `shape`, as [o][c][y][x].
+std::string position_text(std::int64_t i, const std::vector<std::int64_t>& shape) {
+  std::vector<std::int64_t> index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    index[d] = shape[d] > 0 ? i % shape[d] : 0;
+    i = shape[d] > 0 ? i / shape[d] : 0;
   }
-  const std::vector<std::int64_t>& shape() const { return shape_; }
+  return shape_text(index);
+}
 
- private:
-  [[noreturn]] void refuse_here(const std::string& problem) const {
-    std::string path = field_;
-    for (std::int64_t i : position_) path += str_cat("[", i, "]");
-    refuse(field_, path + problem);
+json::NumberArray read_numbers(json::MemberReader& member, const std::string& field, std::size_t rank) {
+  try {
+    return member.numbers(rank);
+  } catch (const json::StructureError& e) {
+    refuse(field, str_cat(field, e.path(), " ", e.what()));
   }
+}
 
-  void visit(const json::Value& v, std::size_t depth, std::vector<float>& out) {
-    if (depth == shape_.size()) {
-      if (element_ == Element::Pixel) {
-        if (!v.is_int() || v.as_int() < 0 || v.as_int() > 255)
-          refuse_here(str_cat(" must be an integer 0..255 (RGB8), got ",
-                              v.is_number() ? json::dump(v) : std::string(kind_name(v.kind()))));
-        out.push_back(static_cast<float>(v.as_int()));
-        return;
-      }
-      if (!v.is_number()) refuse_here(str_cat(" must be a number, got ", kind_name(v.kind())));
-      const float x = static_cast<float>(v.as_number());
-      if (!std::isfinite(x)) refuse_here(str_cat(" = ", json::dump(v), " is out of float32 range"));
-      out.push_back(x);
-      return;
-    }
-    if (!v.is_array()) refuse_here(str_cat(" must be an array, got ", kind_name(v.kind())));
-    const json::Array& items = v.as_array();
-    const auto n = static_cast<std::int64_t>(items.size());
-    if (shape_[depth] < 0) {
-      if (n == 0) refuse_here(" is empty");
-      shape_[depth] = n;
-    } else if (n != shape_[depth]) {
-      refuse_here(str_cat(" has ", n, " entries, expected ", shape_[depth]));
-    }
-    position_.push_back(0);
-    for (std::int64_t i = 0; i < n; ++i) {
-      position_.back() = i;
-      visit(items[i], depth + 1, out);
-    }
-    position_.pop_back();
-  }
-
-  std::string field_;
-  std::vector<std::int64_t> shape_;
-  Element element_;
-  std::vector<std::int64_t> position_;
-};
-
-const json::Value& member(const json::Value& body, const std::string& field, const std::string& what) {
-  const json::Value* v = body.find(field);
-  if (v == nullptr) refuse(field, str_cat("missing field '", field, "' (", what, ")"));
-  return *v;
+// `expected` sizes, -1 for any positive size.
+void check_shape(const json::NumberArray& a, const std::string& field, const std::vector<std::int64_t>& expected,
+                 const std::string& expected_text) {
+  bool ok = a.shape.size() == expected.size();
+  for (std::size_t d = 0; ok && d < expected.size(); ++d) ok = expected[d] < 0 ? a.shape[d] > 0 : a.shape[d] == expected[d];
+  if (!ok) refuse(field, str_cat(field, " is ", shape_text(a.shape), ", expected ", expected_text));
 }
 
 }  // namespace
 
 pipeline::DecisionRequest parse_predict_request(std::string_view body, const pipeline::DecisionShapes& shapes,
                                                 const RequestLimits& limits) {
-  json::Value doc;
+  const std::string kText = "language_instruction", kImages = "observation.images.top", kState = "observation.state",
+                    kAction = "action";
+  std::optional<std::string> text;
+  std::optional<json::NumberArray> images, states, action;
   try {
-    doc = json::parse(body);
+    json::read_object(body, [&](const std::string& key, json::MemberReader& member) {
+      if (key == kText) {
+        const json::Value v = member.value();
+        if (!v.is_string()) refuse(kText, str_cat(kText, " must be a string, got ", kind_name(v.kind())));
+        text = v.as_string();
+      } else if (key == kImages) {
+        images = read_numbers(member, kImages, 4);
+      } else if (key == kState) {
+        states = read_numbers(member, kState, 2);
+      } else if (key == kAction) {
+        action = read_numbers(member, kAction, 2);
+      }
+    });
+  } catch (const RequestError&) {
+    throw;
   } catch (const Error& e) {
-    throw RequestError(400, "", str_cat("the body is not valid JSON: ", e.what()));
+    throw RequestError(400, "", str_cat("the body is not a valid JSON object: ", e.what()));
   }
-  if (!doc.is_object()) throw RequestError(400, "", str_cat("the body must be a JSON object, got ", kind_name(doc.kind())));
-
-  pipeline::DecisionRequest request;
-  const json::Value& text = member(doc, "language_instruction", "a string");
-  if (!text.is_string()) refuse("language_instruction", str_cat("language_instruction must be a string, got ", kind_name(text.kind())));
-  request.instruction = text.as_string();
 
   const std::int64_t steps = shapes.observation_steps;
+  auto missing = [](const std::string& field, const std::string& what) {
+    refuse(field, str_cat("missing field '", field, "' (", what, ")"));
+  };
+  if (!text) missing(kText, "a string");
+  const std::string images_text = str_cat("[", steps, "][3][H][W] integers 0..255 (RGB8)");
+  const std::string state_text = str_cat("[", steps, "][", shapes.state_dim, "] numbers");
+  const std::string action_text = str_cat("[", shapes.action_rows, "][", shapes.action_dim, "] numbers");
+  if (!images) missing(kImages, images_text);
+  if (!states) missing(kState, state_text);
+  if (!action) missing(kAction, action_text);
+
+  pipeline::DecisionRequest request;
+  request.instruction = *text;
   {
-    const std::string field = "observation.images.top";
-    NestedReader reader(field, {steps, 3, -1, -1}, Element::Pixel);
-    const std::vector<float> pixels = reader.read(member(doc, field, str_cat("[", steps, "][3][H][W] RGB8 values")));
-    const std::int64_t h = reader.shape()[2], w = reader.shape()[3];
+    check_shape(*images, kImages, {steps, 3, -1, -1}, images_text);
+    const std::int64_t h = images->shape[2], w = images->shape[3];
+    if (images->first_non_integer >= 0)
+      refuse(kImages, str_cat(kImages, position_text(images->first_non_integer, images->shape), " must be an integer 0..255 (RGB8), got ",
+                              images->values[images->first_non_integer]));
+    std::vector<float> pixels(images->values.size());
+    for (std::size_t i = 0; i < pixels.size(); ++i) {
+      const double v = images->values[i];
+      if (v < 0 || v > 255)
+        refuse(kImages, str_cat(kImages, position_text(static_cast<std::int64_t>(i), images->shape),
+                                " must be an integer 0..255 (RGB8), got ", v));
+      pixels[i] = static_cast<float>(v);
+    }
     if (std::max(h, w) > limits.max_aspect_ratio * std::min(h, w))
-      refuse(field, str_cat(field, " frames are ", h, "x", w, "; the long side may be at most ", limits.max_aspect_ratio,
-                            " times the short side"));
+      refuse(kImages, str_cat(kImages, " frames are ", h, "x", w, "; the long side may be at most ",
+                              limits.max_aspect_ratio, " times the short side"));
     request.images = Tensor::from_floats({steps, 3, h, w}, pixels);
   }
   {
-    const std::string field = "observation.state";
-    NestedReader reader(field, {steps, shapes.state_dim}, Element::Number);
-    request.states = Tensor::from_floats(
-        {steps, shapes.state_dim}, reader.read(member(doc, field, str_cat("[", steps, "][", shapes.state_dim, "] numbers"))));
+    check_shape(*states, kState, {steps, shapes.state_dim}, state_text);
+    std::vector<float> values(states->values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      values[i] = static_cast<float>(states->values[i]);
+      if (!std::isfinite(values[i]))
+        refuse(kState, str_cat(kState, position_text(static_cast<std::int64_t>(i), states->shape), " = ",
+                               states->values[i], " is out of float32 range"));
+    }
+    request.states = Tensor::from_floats({steps, shapes.state_dim}, values);
   }
-  {
-    // Upstream reads only the chunk's width (the robot's action dims) and expects zeros; values are ignored.
-    const std::string field = "action";
-    NestedReader reader(field, {shapes.action_rows, shapes.action_dim}, Element::Number);
-    reader.read(member(doc, field, str_cat("[", shapes.action_rows, "][", shapes.action_dim, "] numbers")));
-  }
+  // Upstream reads only the chunk's width (the robot's action dims) and expects zeros; values are ignored.
+  check_shape(*action, kAction, {shapes.action_rows, shapes.action_dim}, action_text);
   return request;
 }
 
