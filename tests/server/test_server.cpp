@@ -337,6 +337,7 @@ TEST(Server, TwentyConcurrentRequestsAreAllAnswered) {
     clients.emplace_back([&, i] {
       auto res = server.client().Post("/predict_action", body, "application/json");
       if (res) status[i] = res->status, bodies[i] = res->body;
+      else bodies[i] = "no answer: " + httplib::to_string(res.error());
     });
   for (auto& t : clients) t.join();
   for (int i = 0; i < 20; ++i) {

@@ -2,6 +2,7 @@
 #include "app/serve/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -58,6 +59,7 @@ struct PolicyServer::Impl {
   std::mutex parse_mutex;  // one body at a time through the JSON tree (bounds its memory)
   std::thread listener;
   std::atomic<bool> listener_done{false};
+  socket_t listen_socket = -1;
   bool bound = false;
 
   Impl(pipeline::DecisionPolicy& p, ServerOptions o) : policy(p), options(std::move(o)), queue(options.max_queue) {
@@ -181,6 +183,13 @@ PolicyServer::PolicyServer(pipeline::DecisionPolicy& policy, ServerOptions optio
   const std::size_t threads = s.options.max_queue + 1 + 8;
   s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.http.set_payload_max_length(s.options.max_body_bytes);
+  // Also how long a new connection may take to send its request: a client whose handshake waited in a full
+  // backlog sends it late, and a connection closed before it arrives reads no answer.
+  s.http.set_keep_alive_timeout(30);
+  s.http.set_socket_options([&s](socket_t sock) {
+    httplib::default_socket_options(sock);
+    s.listen_socket = sock;
+  });
   s.http.Post("/predict_action", [&s](const httplib::Request& req, httplib::Response& res) { s.predict(req, res); });
   s.http.Get("/health", [&s](const httplib::Request&, httplib::Response& res) { s.health(res); });
   // httplib's own refusals (404, 413, ...) get a JSON body like ours.
@@ -211,6 +220,9 @@ int PolicyServer::bind() {
                                        : (s.http.bind_to_port(s.options.host, s.options.port) ? s.options.port : -1);
   WMA_CHECK(port > 0, "[serve] cannot listen on ", s.options.host, ":", s.options.port,
             " (address in use, or not an address of this machine)");
+  // httplib listens with a backlog of 5; a burst of clients (the 20 concurrent requests of tests/server) would
+  // overflow it, and the kernel then drops handshakes. Listening again only enlarges the queue.
+  WMA_CHECK(::listen(s.listen_socket, SOMAXCONN) == 0, "[serve] cannot enlarge the listen backlog");
   s.bound = true;
   return port;
 }
