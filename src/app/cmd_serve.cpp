@@ -147,6 +147,14 @@ int cmd_serve(int argc, char** argv) {
 
   const std::string device = f.str("device", "cpu"), precision = f.str("precision", "fp32");
   const nn::LoadOptions options = select_device(device, precision);
+  // Upstream seeds once, then builds the model: TorchNoise moves the CPU stream past those construction draws
+  // while the model loads (as `wma interact`); every request then continues both streams.
+  std::unique_ptr<NoiseSource> noise;
+  if (noise_kind == "torch")
+    noise = std::make_unique<TorchNoise>(f.integer("seed", 123), config.construction_cpu_draws,
+                                         gpu_sm_count(options.device));
+  else
+    noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
   std::fprintf(stderr, "wma serve: loading %s ...\n", f.has("ckpt_path") ? f.str("ckpt_path").c_str() : "demo weights");
   std::unique_ptr<io::WeightStore> store;
   if (f.has("ckpt_path")) {
@@ -158,9 +166,6 @@ int cmd_serve(int argc, char** argv) {
     store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
   }
   const WorldModel model(*store, config, options);
-  std::unique_ptr<NoiseSource> noise;
-  if (noise_kind == "torch") noise = std::make_unique<TorchNoise>(f.integer("seed", 123), gpu_sm_count(options.device));
-  else noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
   DecisionPolicy policy(model, tokenizer, std::move(stats), settings, std::move(noise));
   server.description = str_cat(f.has("ckpt_path") ? f.str("ckpt_path") : "demo weights", " (", config_path, "), ",
                                device, " ", precision, ", dataset ", dataset, ", ", settings.pass.ddim_steps,
