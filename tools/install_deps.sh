@@ -7,4 +7,5 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends cmake ninja-build g++ make libgtest-dev \
-  libhdf5-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config ffmpeg >/dev/null
+  libhdf5-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config ffmpeg \
+  libcpp-httplib-dev >/dev/null

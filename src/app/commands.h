@@ -9,5 +9,6 @@ int cmd_convert(int argc, char** argv);
 int cmd_interact(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 
 }  // namespace wma::app

@@ -21,6 +21,7 @@ const Command kCommands[] = {
     {"interact", wma::app::cmd_interact, "world-model interaction loop on upstream's example data (upstream's flags)"},
     {"demo", wma::app::cmd_demo, "the interaction loop on a built-in small model and a synthetic scene"},
     {"bench", wma::app::cmd_bench, "time one interaction iteration at a config's full size (profile table, JSON)"},
+    {"serve", wma::app::cmd_serve, "HTTP policy server, POST /predict_action (upstream's real_eval_server.py)"},
 };
 
 void print_usage() {

@@ -1,10 +1,12 @@
 // JSON parser (recursive descent with a depth limit) and compact writer.
 #include "io/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "io/utf8.h"
@@ -29,6 +31,10 @@ void expect_kind(const Value& v, Value::Kind k) {
   WMA_CHECK(v.kind() == k, "[json] expected a ", kind_name(k), ", got a ", kind_name(v.kind()));
 }
 
+}  // namespace
+
+namespace detail {
+
 class Parser {
  public:
   Parser(std::string_view text, const ParseOptions& options) : text_(text), options_(options) {}
@@ -41,7 +47,112 @@ class Parser {
     return v;
   }
 
+  void object_members(const std::function<void(const std::string&, MemberReader&)>& visit) {
+    skip_ws();
+    if (peek() != '{') error("expected an object");
+    ++pos_;
+    std::unordered_set<std::string> keys;
+    skip_ws();
+    if (peek() == '}') {
+      ++pos_;
+    } else {
+      for (;;) {
+        skip_ws();
+        if (peek() != '"') error("expected a string key");
+        const std::string key = string();
+        if (!keys.insert(key).second) error(str_cat("duplicate key ", quote(key)));
+        skip_ws();
+        expect(':');
+        skip_ws();
+        MemberReader member(*this);
+        visit(key, member);
+        if (!member.read_) value(1);
+        skip_ws();
+        if (peek() == ',') {
+          ++pos_;
+          continue;
+        }
+        expect('}');
+        break;
+      }
+    }
+    skip_ws();
+    if (pos_ != text_.size()) error("unexpected characters after the document");
+  }
+
+  Value member_value() { return value(1); }
+
+  NumberArray numbers(std::size_t rank) {
+    NumberArray out;
+    out.shape.assign(rank, -1);
+    std::vector<std::int64_t> position;
+    nested_numbers(0, out, position);
+    for (std::int64_t& size : out.shape) size = std::max<std::int64_t>(size, 0);  // below an empty array
+    return out;
+  }
+
  private:
+  [[noreturn]] static void structure_error(const std::vector<std::int64_t>& position, const std::string& what) {
+    std::string path;
+    for (std::int64_t i : position) path += str_cat("[", i, "]");
+    throw StructureError(path, what);
+  }
+
+  // What the next value is, for a structure error; a character no value starts with is a syntax error.
+  const char* next_kind() {
+    switch (peek()) {
+      case '[': return "an array";
+      case '{': return "an object";
+      case '"': return "a string";
+      case 't': case 'f': return "a boolean";
+      case 'n': return "null";
+      default:
+        if (peek() == '-' || (peek() >= '0' && peek() <= '9')) return "a number";
+        error(at_end() ? "unexpected end of input" : str_cat("unexpected character '", peek(), "'"));
+    }
+  }
+
+  void nested_numbers(std::size_t depth, NumberArray& out, std::vector<std::int64_t>& position) {
+    if (depth == out.shape.size()) {
+      if (peek() != '-' && !(peek() >= '0' && peek() <= '9'))
+        structure_error(position, str_cat("must be a number, got ", next_kind()));
+      const NumberToken t = number_token();
+      if (!t.is_int && out.first_non_integer < 0) out.first_non_integer = static_cast<std::int64_t>(out.values.size());
+      out.values.push_back(t.value);
+      return;
+    }
+    if (peek() != '[') structure_error(position, str_cat("must be an array, got ", next_kind()));
+    ++pos_;
+    std::int64_t& size = out.shape[depth];
+    std::int64_t n = 0;
+    skip_ws();
+    if (peek() == ']') {
+      ++pos_;
+    } else {
+      position.push_back(0);
+      for (;;) {
+        if (size >= 0 && n == size) {
+          position.pop_back();
+          structure_error(position, str_cat("has more than ", size, " entries, the size of the first array at its depth"));
+        }
+        position.back() = n;
+        skip_ws();
+        nested_numbers(depth + 1, out, position);
+        ++n;
+        skip_ws();
+        if (peek() == ',') {
+          ++pos_;
+          continue;
+        }
+        expect(']');
+        break;
+      }
+      position.pop_back();
+    }
+    if (size < 0) size = n;
+    if (n != size) structure_error(position, str_cat("has ", n, " entries, the first array at its depth ", size));
+  }
+
   [[noreturn]] void error(const std::string& what) const {
     std::size_t line = 1, col = 1;
     for (std::size_t i = 0; i < pos_ && i < text_.size(); ++i) {
@@ -92,6 +203,7 @@ class Parser {
   Value object(int depth) {
     expect('{');
     Object members;
+    std::unordered_set<std::string> keys;  // a hash lookup: hostile bodies may hold millions of keys
     skip_ws();
     if (peek() == '}') {
       ++pos_;
@@ -101,8 +213,7 @@ class Parser {
       skip_ws();
       if (peek() != '"') error("expected a string key");
       std::string key = string();
-      for (const auto& m : members)
-        if (m.first == key) error(str_cat("duplicate key ", quote(key)));
+      if (!keys.insert(key).second) error(str_cat("duplicate key ", quote(key)));
       skip_ws();
       expect(':');
       skip_ws();
@@ -199,7 +310,18 @@ class Parser {
     }
   }
 
+  struct NumberToken {
+    double value = 0;
+    std::int64_t int_value = 0;
+    bool is_int = false;  // written without fraction or exponent, and fits in int64
+  };
+
   Value number() {
+    const NumberToken t = number_token();
+    return t.is_int ? Value(t.int_value) : Value(t.value);
+  }
+
+  NumberToken number_token() {
     const std::size_t start = pos_;
     bool integral = true;
     if (peek() == '-') ++pos_;
@@ -227,7 +349,7 @@ class Parser {
     if (integral) {
       std::int64_t i = 0;
       const auto r = std::from_chars(token.data(), token.data() + token.size(), i);
-      if (r.ec == std::errc() && r.ptr == token.data() + token.size()) return Value(i);
+      if (r.ec == std::errc() && r.ptr == token.data() + token.size()) return {static_cast<double>(i), i, true};
     }
     // strtod needs a terminated buffer; tokens are short.
     const std::string buf(token);
@@ -235,13 +357,17 @@ class Parser {
     const double d = std::strtod(buf.c_str(), &end);
     if (end != buf.c_str() + buf.size()) error("invalid number");
     if (!std::isfinite(d)) error("number out of range");
-    return Value(d);
+    return {d, 0, false};
   }
 
   std::string_view text_;
   ParseOptions options_;
   std::size_t pos_ = 0;
 };
+
+}  // namespace detail
+
+namespace {
 
 void dump_to(const Value& v, std::string& out) {
   switch (v.kind()) {
@@ -355,7 +481,24 @@ void Value::set(std::string key, Value value) {
   object_.emplace_back(std::move(key), std::move(value));
 }
 
-Value parse(std::string_view text, const ParseOptions& options) { return Parser(text, options).document(); }
+Value parse(std::string_view text, const ParseOptions& options) { return detail::Parser(text, options).document(); }
+
+Value MemberReader::value() {
+  WMA_CHECK(!read_, "[json] a member's value is read once");
+  read_ = true;
+  return parser_.member_value();
+}
+
+NumberArray MemberReader::numbers(std::size_t rank) {
+  WMA_CHECK(!read_, "[json] a member's value is read once");
+  read_ = true;
+  return parser_.numbers(rank);
+}
+
+void read_object(std::string_view text, const std::function<void(const std::string&, MemberReader&)>& visit,
+                 const ParseOptions& options) {
+  detail::Parser(text, options).object_members(visit);
+}
 
 std::string dump(const Value& value) {
   std::string out;

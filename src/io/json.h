@@ -1,13 +1,17 @@
 // A small JSON reader and writer (RFC 8259): safetensors headers, configuration and the HTTP
-// server's request bodies. Objects keep their key order; integers that fit in int64 stay exact.
+// server's request bodies (read member by member, big number arrays straight into buffers). Objects keep
+// their key order; integers that fit in int64 stay exact.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "core/error.h"
 
 namespace wma::io::json {
 
@@ -77,6 +81,48 @@ struct ParseOptions {
 // Parses one JSON document (surrounding whitespace allowed). Throws wma::Error
 // "[json] line L column C: problem" on malformed input.
 Value parse(std::string_view text, const ParseOptions& options = {});
+
+// A nested array of numbers read straight into one buffer, without a Value per element (a request body may
+// carry an image as [O][3][H][W], millions of numbers).
+struct NumberArray {
+  std::vector<std::int64_t> shape;      // sizes per depth, outermost first (0 below an empty array)
+  std::vector<double> values;           // row-major
+  std::int64_t first_non_integer = -1;  // index of the first value written with a fraction or an exponent
+};
+
+// A well-formed document whose structure is not what the reader asked for (a ragged or too shallow array, a
+// string among numbers). `path` is the position, e.g. "[1][0]".
+class StructureError : public Error {
+ public:
+  StructureError(std::string path, const std::string& what) : Error(what), path_(std::move(path)) {}
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+namespace detail {
+class Parser;
+}
+
+// How read_object's caller reads one member's value (at most once; an unread value is parsed and dropped).
+class MemberReader {
+ public:
+  Value value();
+  // A `rank`-deep nested array of numbers, every array at one depth of one size; StructureError otherwise.
+  NumberArray numbers(std::size_t rank);
+
+ private:
+  friend class detail::Parser;
+  explicit MemberReader(detail::Parser& parser) : parser_(parser) {}
+  detail::Parser& parser_;
+  bool read_ = false;
+};
+
+// Reads a document that must be an object, member by member in document order, calling `visit` for each.
+// Syntax errors (and a document that is not an object) throw Error as parse() does.
+void read_object(std::string_view text, const std::function<void(const std::string& key, MemberReader& member)>& visit,
+                 const ParseOptions& options = {});
 
 // Compact serialisation; non-finite numbers are refused.
 std::string dump(const Value& value);

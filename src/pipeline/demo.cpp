@@ -229,7 +229,7 @@ WorldModelConfig demo_config() {
   return c;
 }
 
-models::ClipTokenizer demo_tokenizer() {
+std::string demo_merges_text() {
   // OpenCLIP's vocabulary size needs 48894 merges; pairs of CLIP's byte symbols (bytes_to_unicode) give
   // unique ones. The ids are meaningless, which deterministic weights do not mind.
   std::vector<std::string> symbols;
@@ -245,8 +245,10 @@ models::ClipTokenizer demo_tokenizer() {
   std::string merges = "#version: wma demo\n";
   constexpr int kMerges = 49152 - 256 - 2;
   for (int i = 0; i < kMerges; ++i) merges += symbols[i / 256] + " " + symbols[i % 256] + "\n";
-  return models::ClipTokenizer::from_merges_text(merges);
+  return merges;
 }
+
+models::ClipTokenizer demo_tokenizer() { return models::ClipTokenizer::from_merges_text(demo_merges_text()); }
 
 DemoScene make_demo_scene(std::int64_t height, std::int64_t width, std::int64_t state_pad) {
   DemoScene scene;

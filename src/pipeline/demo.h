@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -17,6 +18,8 @@ WorldModelConfig demo_config();
 
 // A tokenizer without BPE merges (bytes only), so the demo needs no vocabulary file.
 models::ClipTokenizer demo_tokenizer();
+// Its merges file (meaningless pairs of byte symbols, as many as OpenCLIP's), for programs that read one.
+std::string demo_merges_text();
 
 struct DemoScene {
   Tensor image;              // [H, W, 3] in [-1, 1]

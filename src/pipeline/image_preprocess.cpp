@@ -134,8 +134,20 @@ Tensor center_crop(const Tensor& x, std::int64_t crop_h, std::int64_t crop_w) {
 Tensor prepare_observation_image(const Tensor& rgb8, std::int64_t height, std::int64_t width) {
   WMA_CHECK(rgb8.dim() == 3 && rgb8.size(2) == 3, "[image] expected RGB pixels [H, W, 3], got ", rgb8.describe());
   Tensor chw = Tensor::from_floats({rgb8.size(0), rgb8.size(1), 3}, rgb8.to_floats()).permute({2, 0, 1});
-  Tensor planar = Tensor::from_floats({3, rgb8.size(0), rgb8.size(1)}, chw.to_floats());
-  Tensor cropped = center_crop(resize_short_side(planar, height), height, width);
+  return prepare_observation_planar(Tensor::from_floats({3, rgb8.size(0), rgb8.size(1)}, chw.to_floats()), height,
+                                    width, ResizedPixels::Float);
+}
+
+Tensor prepare_observation_planar(const Tensor& planar, std::int64_t height, std::int64_t width,
+                                  ResizedPixels pixels) {
+  WMA_CHECK(planar.dim() == 3 && planar.size(0) == 3, "[image] expected planar RGB [3, H, W], got ", planar.describe());
+  Tensor resized = resize_short_side(planar, height);
+  if (pixels == ResizedPixels::RoundedToInteger) {
+    std::vector<float> v = resized.to_floats();
+    for (float& p : v) p = std::nearbyint(p);
+    resized = Tensor::from_floats(resized.shape(), v);
+  }
+  Tensor cropped = center_crop(resized, height, width);
   std::vector<float> v = cropped.to_floats();
   for (float& p : v) p = (p / 255.0f - 0.5f) * 2.0f;
   return Tensor::from_floats(cropped.shape(), v);

@@ -19,8 +19,16 @@ Tensor resize_short_side(const Tensor& x, std::int64_t size);
 // torchvision CenterCrop((h, w)): zero-pads first when the image is smaller, then crops.
 Tensor center_crop(const Tensor& x, std::int64_t h, std::int64_t w);
 
+// What torchvision keeps of the resized pixels: the interaction script resizes float images; the server
+// resizes the request's integer tensor, which torchvision rounds (half to even) back to integers.
+enum class ResizedPixels { Float, RoundedToInteger };
+
 // RGB8 pixels [H, W, 3] -> f32 [3, height, width] in [-1, 1], as upstream prepares an
 // observation frame (Resize(height) -> CenterCrop((height, width)) -> (x/255 - 0.5) * 2).
 Tensor prepare_observation_image(const Tensor& rgb8, std::int64_t height, std::int64_t width);
+
+// The same from planar pixel values f32 [3, H, W] (0..255), as upstream's server receives them.
+Tensor prepare_observation_planar(const Tensor& planar, std::int64_t height, std::int64_t width,
+                                  ResizedPixels pixels);
 
 }  // namespace wma::pipeline

@@ -26,13 +26,12 @@ void write_text_file(const std::string& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
-namespace {
-// [1, T, H, W, 3] -> frames via upstream's clamp + truncating uint8.
-std::vector<io::Rgb8Image> frames_of(const Tensor& video) {
+std::vector<io::Rgb8Image> video_frames(const Tensor& video) {
   const Tensor host = ops::to_device(video, Device::CPU);
   return io::video_to_frames(ops::contiguous(host.select(0, 0).permute({3, 0, 1, 2})));
 }
 
+namespace {
 // ",<value>" with float32 round-trip precision.
 std::string csv_cell(float v) {
   char buf[32];
@@ -96,8 +95,8 @@ void EpisodeWriter::write_iteration(const IterationResult& r) {
   const std::string fs = std::to_string(fs_), itr = "itr-" + std::to_string(r.index);
   const io::VideoOptions options{save_fps_, 10};
   const fs::path dm = fs::path(sample_dir_) / "dm" / fs, wm = fs::path(sample_dir_) / "wm" / fs;
-  written_.push_back(io::write_video((dm / (itr + ".mp4")).string(), frames_of(r.policy.video), options));
-  const std::vector<io::Rgb8Image> world = frames_of(r.world.video);
+  written_.push_back(io::write_video((dm / (itr + ".mp4")).string(), video_frames(r.policy.video), options));
+  const std::vector<io::Rgb8Image> world = video_frames(r.world.video);
   written_.push_back(io::write_video((wm / (itr + ".mp4")).string(), world, options));
   full_video_.insert(full_video_.end(), world.begin(), world.begin() + std::min<std::size_t>(exe_steps_, world.size()));
 

@@ -45,6 +45,9 @@ class EpisodeWriter {
 io::Rgb8Image plot_trajectories(const std::vector<std::vector<float>>& rows, int chunk, int width = 800,
                                 int height = 400);
 
+// A pass's video [1, T, H, W, 3] (any device) -> frames via upstream's clamp + truncating uint8.
+std::vector<io::Rgb8Image> video_frames(const Tensor& video);
+
 // `text` to `path` through a temporary file and a rename.
 void write_text_file(const std::string& path, const std::string& text);
 

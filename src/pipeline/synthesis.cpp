@@ -39,7 +39,10 @@ Tensor Synthesizer::on_device(const Tensor& host) const {
 }
 
 Tensor Synthesizer::text_embedding(const std::string& prompt) {
+  // A server sees arbitrary instructions: keep the cache bounded.
+  constexpr std::size_t kMaxCachedPrompts = 64;
   auto it = text_cache_.find(prompt);
+  if (it == text_cache_.end() && text_cache_.size() >= kMaxCachedPrompts) text_cache_.clear();
   if (it == text_cache_.end())
     it = text_cache_.emplace(prompt, model_.text_encoder(tokenizer_.tokenize(std::vector<std::string>{prompt}))).first;
   return it->second;
@@ -76,7 +79,10 @@ models::WMAConditioning Synthesizer::condition(const PassInput& in, NoiseSource&
 
   if (parts) *parts = {text, image_tokens, state_emb, action_emb, z};
   models::WMAConditioning cond;
-  cond.context = ops::concat({state_emb, action_emb, text, image_tokens}, 1);
+  // The decision-only server leaves the action tokens out (upstream computes them and discards them).
+  cond.context = in.context == ContextLayout::StateTextImage
+                     ? ops::concat({state_emb, text, image_tokens}, 1)
+                     : ops::concat({state_emb, action_emb, text, image_tokens}, 1);
   cond.c_concat = ops::contiguous(c_concat);
   cond.fs = on_device(Tensor::from_ints({1}, {in.fs}));
   const std::int64_t acting = c.n_obs_steps_acting;
@@ -143,6 +149,7 @@ PassOutput Synthesizer::run(const PassInput& input, NoiseSource& noise, Profiler
     const auto timer = Profiler::scope(profiler, "synthesis/ddim_sampling");
     out = sample(pass, noise, on_step);
   }
+  if (input.decode == VideoDecode::Skip) return out;
   const auto timer = Profiler::scope(profiler, "synthesis/decode_first_stage");
   out.video = decode(out.latent);
   return out;

@@ -28,7 +28,14 @@ struct PassOptions {
   double guidance_rescale = 0.0;
 };
 
-// Observation of one pass, channels-last, on any device.
+// Which tokens the cross-attention context holds (spec §2.2): the interaction script's
+// [state | action | text | image], or the decision-only server's [state | text | image] (upstream's
+// real_eval_server.py computes the action embedding and leaves it out).
+enum class ContextLayout { StateActionTextImage, StateTextImage };
+// The server needs only the actions, so it may skip the VAE decode (upstream decodes to save the video).
+enum class VideoDecode { Decode, Skip };
+
+// Observation of one pass, channels-last, on any device, and what the pass computes from it.
 struct PassInput {
   Tensor obs_images;  // [1, O, H, W, 3] in [-1, 1], older frame first
   Tensor obs_state;   // [1, O, agent_state_dim], normalised
@@ -36,6 +43,8 @@ struct PassInput {
   std::string prompt;    // the instruction, or "" (upstream's text_input=False)
   bool sim_mode = true;  // false: the policy pass (action embedding zeroed)
   std::int64_t fs = 7;   // frame-stride conditioning value
+  ContextLayout context = ContextLayout::StateActionTextImage;
+  VideoDecode decode = VideoDecode::Decode;
 };
 
 // The conditioning's parts before they are joined into the context (for per-module parity dumps).
@@ -46,7 +55,7 @@ struct ConditionParts {
 
 struct PassOutput {
   Tensor latent;   // [1, T, h, w, C] final latent (not divided by the last rescale factor, as upstream)
-  Tensor video;    // [1, T, H, W, 3] raw decoder output
+  Tensor video;    // [1, T, H, W, 3] raw decoder output; undefined with VideoDecode::Skip
   Tensor actions;  // [1, T, agent_action_dim], normalised
   Tensor states;   // [1, T, agent_state_dim], normalised
 };

@@ -79,6 +79,71 @@ TEST(Json, RefusesMalformedInputWithPosition) {
   }
 }
 
+// Keys are checked through a hash set (a server parses untrusted bodies; a pairwise check of 200k keys
+// would take minutes).
+TEST(Json, ManyKeysAndLateDuplicate) {
+  std::string doc = "{";
+  for (int i = 0; i < 200000; ++i) doc += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":0";
+  EXPECT_EQ(json::parse(doc + "}").as_object().size(), 200000u);
+  EXPECT_THROW(json::parse(doc + ",\"k199999\":1}"), Error);
+}
+
+TEST(JsonReadObject, MembersInOrderWithNumberArraysInBuffers) {
+  std::vector<std::string> seen;
+  json::NumberArray grid;
+  std::string name;
+  json::read_object(R"( {"name": "cam", "skip": {"x": [1, {"y": null}]}, "grid": [[1, 2, 3], [4, 5.5, -6e1]]} )",
+                    [&](const std::string& key, json::MemberReader& m) {
+                      seen.push_back(key);
+                      if (key == "name") name = m.value().as_string();
+                      if (key == "grid") grid = m.numbers(2);
+                    });
+  EXPECT_EQ(seen, (std::vector<std::string>{"name", "skip", "grid"}));
+  EXPECT_EQ(name, "cam");
+  EXPECT_EQ(grid.shape, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_EQ(grid.values, (std::vector<double>{1, 2, 3, 4, 5.5, -60}));
+  EXPECT_EQ(grid.first_non_integer, 4);
+
+  json::NumberArray empty;
+  json::read_object(R"({"e": [[], []]})", [&](const std::string&, json::MemberReader& m) { empty = m.numbers(3); });
+  EXPECT_EQ(empty.shape, (std::vector<std::int64_t>{2, 0, 0}));
+  EXPECT_TRUE(empty.values.empty());
+}
+
+TEST(JsonReadObject, StructureErrorsNameThePositionSyntaxErrorsStaySyntax) {
+  auto read = [](const std::string& doc, std::size_t rank) {
+    json::read_object(doc, [&](const std::string&, json::MemberReader& m) { m.numbers(rank); });
+  };
+  const std::pair<const char*, const char*> structure[] = {
+      {R"({"a": [[1, 2], [3]]})", "[1]"},          // ragged, short
+      {R"({"a": [[1], [2, 3]]})", "[1]"},          // ragged, long (refused before reading on)
+      {R"({"a": [[1, "2"]]})", "[0][1]"},          // a string among numbers
+      {R"({"a": [[1, [2]]]})", "[0][1]"},          // too deep
+      {R"({"a": [1, 2]})", "[0]"},                 // too shallow
+      {R"({"a": null})", ""},
+  };
+  for (const auto& [doc, path] : structure) {
+    try {
+      read(doc, 2);
+      ADD_FAILURE() << "accepted " << doc;
+    } catch (const json::StructureError& e) {
+      EXPECT_EQ(e.path(), path) << doc << ": " << e.what();
+    }
+  }
+  for (const char* doc : {R"({"a": [[1, 2], [3, 4]})", R"({"a": [[1, 2],, [3, 4]]})", R"({"a": [[1, 02]]})",
+                          R"({"a": [[1, 2]]} x)", R"([[1, 2]])", R"({"a": [[1]], "a": [[2]]})",
+                          R"({"a": [[1]], "b": [[1],]})", "", R"({"a": [[1e999]]})"}) {
+    try {
+      read(doc, 2);
+      ADD_FAILURE() << "accepted " << doc;
+    } catch (const json::StructureError& e) {
+      ADD_FAILURE() << "a syntax error reported as structure: " << doc << ": " << e.what();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("[json] line "), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Json, LimitsNestingDepth) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_THROW(json::parse(deep), Error);

@@ -23,7 +23,7 @@ import upstream_env  # noqa: E402
 from fixture_io import FixtureWriter  # noqa: E402
 
 TINY_CONFIG_NAME = "configs/tiny.yaml"
-ALL_PARTS = ("weights", "components", "wma", "e2e", "loop")
+ALL_PARTS = ("weights", "components", "wma", "e2e", "loop", "server")
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,7 +34,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--full-size", action="store_true",
                    help="build the real-size model (GPU machine) instead of the tiny fixtures; see docs/fixtures.md")
     p.add_argument("--only", nargs="*", default=None,
-                   help="subset of: weights components wma e2e loop (default: all)")
+                   help="subset of: weights components wma e2e loop server (default: all)")
     full = p.add_argument_group("--full-size")
     full.add_argument("--compare", type=Path, help="dump of our engine (dump.<pass>.<part> tensors) to check")
     full.add_argument("--record", type=Path,
@@ -76,6 +76,11 @@ def run_tiny(args: argparse.Namespace) -> None:
             from fixtures_wma import write_wma
             write_wma(model, writer, TINY_CONFIG_NAME, args.upstream, configs.TINY_VIDEO_HW, parts=only,
                       steps_list=(4, 50), loop_steps=4)
+        if "server" in only:
+            from fixtures_components import fixture_prompts
+            from fixtures_server import server_fixture
+            writer.write(server_fixture(model, TINY_CONFIG_NAME, fixture_prompts(args.upstream)[1],
+                                        configs.TINY_VIDEO_HW, steps=4))
     if only == set(ALL_PARTS):
         writer.write_index(extra_files=[
             ("weight_checksums.txt", "Checksums of named tensors from the deterministic weight formula "

@@ -1,0 +1,184 @@
+// `wma serve`: upstream's scripts/evaluation/real_eval_server.py as run_real_eval_server.sh starts it
+// (world_model_decision_making.yaml, 16 DDIM steps, uniform_trailing, frame_stride 2), an HTTP policy server
+// for unitree_deploy's robot client. Upstream's flags with the run script's values as defaults, plus ours:
+// --device, --precision, --demo_weights, --clip-vocab, --data_dir/--dataset, --host, --port, --max_queue,
+// --max_body_bytes. docs/server.md has the protocol.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "core/error.h"
+#include "io/yaml.h"
+#include "pipeline/decision.h"
+#include "pipeline/example_data.h"
+#include "pipeline/session.h"
+#if WMA_WITH_HTTP
+#include "app/serve/http_server.h"
+#endif
+
+namespace wma::app {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: wma serve --config <yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights) [options]\n"
+    "  upstream flags (run_real_eval_server.sh values): --savedir <dir> (imagined videos; none if absent)\n"
+    "    --ddim_steps 16 --ddim_eta 1.0 --frame_stride 2 --timestep_spacing uniform_trailing --seed 123\n"
+    "    --height 320 --width 512 --video_length 16 (--bs 1, --perframe_ae, --guidance_rescale,\n"
+    "    --unconditional_guidance_scale accepted; guidance never runs upstream)\n"
+    "  data: --data_dir <dir> (the yaml's data.params.test.params.data_dir) --dataset <name> (the yaml's\n"
+    "    last dataset_and_weights entry): stats from <data_dir>/transitions/<dataset>/meta_data/stats.safetensors\n"
+    "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --clip-vocab|--bpe_path <vocab.txt.gz>\n"
+    "    --noise torch|fast (torch) --host 127.0.0.1 --port 8000 (0: any free port) --max_queue 4\n"
+    "    --max_body_bytes 33554432 --save_fps 8\n";
+
+FlagSpec flag_spec() {
+  return {kUsage,
+          {"config", "ckpt_path", "demo_weights", "savedir", "ddim_steps", "ddim_eta", "frame_stride", "timestep_spacing",
+           "seed", "height", "width", "video_length", "bs", "perframe_ae", "guidance_rescale",
+           "unconditional_guidance_scale", "data_dir", "dataset", "device", "precision", "clip-vocab", "bpe_path",
+           "noise", "host", "port", "max_queue", "max_body_bytes", "save_fps"},
+          {"demo_weights", "perframe_ae"},
+          {}};
+}
+
+#if WMA_WITH_HTTP
+// upstream's DataModuleFromConfig keeps the last dataset it sets up as the server's dataset_name.
+std::string default_dataset(const io::YamlNode& root, const std::string& source) {
+  const io::YamlNode* sets = root.find_path("data.params.dataset_and_weights");
+  WMA_CHECK(sets != nullptr && sets->size() > 0, source, " has no data.params.dataset_and_weights: pass --dataset");
+  return sets->items().back().first;
+}
+
+std::string default_data_dir(const io::YamlNode& root, const std::string& source) {
+  const io::YamlNode* dir = root.find_path("data.params.test.params.data_dir");
+  WMA_CHECK(dir != nullptr, source, " has no data.params.test.params.data_dir: pass --data_dir");
+  return dir->as_string();
+}
+#endif
+
+}  // namespace
+
+int cmd_serve(int argc, char** argv) {
+  const Flags f(argc, argv, flag_spec());
+  if (f.help()) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+#if !WMA_WITH_HTTP
+  fail("this build has no HTTP support: install cpp-httplib (tools/install_deps.sh installs libcpp-httplib-dev) and "
+       "reconfigure, or configure with -DWMA_HTTPLIB_INCLUDE_DIR=<folder of the single-header httplib.h>");
+#else
+  WMA_CHECK(f.integer("bs", 1) == 1, "--bs must be 1 (upstream supports batch size 1 only)");
+  using namespace pipeline;
+
+  // SIGINT/SIGTERM go to one watcher thread: blocked before any other thread exists (the CUDA driver's and
+  // the server's inherit the mask), they stop a running server, or end the program while it loads.
+  static std::atomic<serve::PolicyServer*> running{nullptr};
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread([signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    serve::PolicyServer* server = running.load();
+    if (server == nullptr) std::_Exit(128 + received);
+    std::fprintf(stderr, "wma serve: signal %d, stopping\n", received);
+    server->stop();
+  }).detach();
+
+  // Everything is read and checked before the model loads.
+  const std::string config_path = f.required("config");
+  const WorldModelConfig config = WorldModelConfig::load(config_path);
+  const std::int64_t height = f.integer("height", 320), width = f.integer("width", 512);
+  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ",
+            width, " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
+            config.video_width(), " (pass --height ", config.video_height(), " --width ", config.video_width(), ")");
+  WMA_CHECK(height == config.obs_image_height && width == config.obs_image_width, "the action heads of ",
+            config.source, " take ", config.obs_image_height, "x", config.obs_image_width, " observations, not ",
+            height, "x", width);
+
+  DecisionSettings settings;
+  settings.pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", 16));
+  settings.pass.ddim_eta = f.real("ddim_eta", 1.0);
+  settings.pass.timestep_spacing = sampling::parse_timestep_spacing(f.str("timestep_spacing", "uniform_trailing"));
+  settings.pass.video_length = static_cast<int>(f.integer("video_length", 16));
+  settings.pass.unconditional_guidance_scale = f.real("unconditional_guidance_scale", 1.0);
+  settings.pass.guidance_rescale = f.real("guidance_rescale", 0.7);
+  WMA_CHECK(settings.pass.ddim_steps >= 1, "--ddim_steps must be at least 1");
+  WMA_CHECK(settings.pass.video_length == config.wma.unet.temporal_length, "--video_length ",
+            settings.pass.video_length, " differs from the model's temporal_length ", config.wma.unet.temporal_length);
+  const std::int64_t frame_stride = f.integer("frame_stride", 2);
+  WMA_CHECK(frame_stride >= 1, "--frame_stride must be positive");
+  settings.fs = static_cast<std::int64_t>(30.0 / static_cast<double>(frame_stride));  // torch.long(30 / stride)
+  settings.savedir = f.str("savedir");
+  settings.save_fps = static_cast<int>(f.integer("save_fps", 8));
+
+  serve::ServerOptions server;
+  server.host = f.str("host", "127.0.0.1");
+  server.port = static_cast<int>(f.integer("port", 8000));
+  const long long max_queue = f.integer("max_queue", 4), max_body = f.integer("max_body_bytes", 32ll << 20);
+  WMA_CHECK(server.port >= 0 && server.port <= 65535, "--port ", server.port, " is not a TCP port");
+  WMA_CHECK(max_queue >= 0 && max_queue <= 1024, "--max_queue must be 0..1024, got ", max_queue);
+  WMA_CHECK(max_body >= 1024, "--max_body_bytes must be at least 1024, got ", max_body);
+  server.max_queue = static_cast<std::size_t>(max_queue);
+  server.max_body_bytes = static_cast<std::size_t>(max_body);
+
+  const io::YamlNode root = io::load_yaml(config_path);
+  const std::string dataset = f.has("dataset") ? f.str("dataset") : default_dataset(root, config_path);
+  const std::string data_dir = f.has("data_dir") ? f.str("data_dir") : default_data_dir(root, config_path);
+  io::NormalizationStats stats = read_dataset_stats(data_dir, dataset);
+  const std::string bpe = find_bpe(f);
+  WMA_CHECK(!bpe.empty(), "OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz not found: pass --clip-vocab (or ",
+            "--bpe_path), set WMA_BPE_PATH, put it next to the checkpoint, or install open_clip");
+  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(bpe);
+  const std::string noise_kind = f.str("noise", "torch");
+  WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
+
+  const std::string device = f.str("device", "cpu"), precision = f.str("precision", "fp32");
+  const nn::LoadOptions options = select_device(device, precision);
+  // Upstream seeds once, then builds the model: TorchNoise moves the CPU stream past those construction draws
+  // while the model loads (as `wma interact`); every request then continues both streams.
+  std::unique_ptr<NoiseSource> noise;
+  if (noise_kind == "torch")
+    noise = std::make_unique<TorchNoise>(f.integer("seed", 123), config.construction_cpu_draws,
+                                         gpu_sm_count(options.device));
+  else
+    noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
+  std::fprintf(stderr, "wma serve: loading %s ...\n", f.has("ckpt_path") ? f.str("ckpt_path").c_str() : "demo weights");
+  std::unique_ptr<io::WeightStore> store;
+  if (f.has("ckpt_path")) {
+    WMA_CHECK(!f.has("demo_weights"), "--ckpt_path and --demo_weights exclude each other");
+    WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
+    store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
+  } else {
+    WMA_CHECK(f.has("demo_weights"), "no --ckpt_path given (pass --demo_weights to run on deterministic weights)");
+    store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
+  }
+  const WorldModel model(*store, config, options);
+  DecisionPolicy policy(model, tokenizer, std::move(stats), settings, std::move(noise));
+  server.description = str_cat(f.has("ckpt_path") ? f.str("ckpt_path") : "demo weights", " (", config_path, "), ",
+                               device, " ", precision, ", dataset ", dataset, ", ", settings.pass.ddim_steps,
+                               " DDIM steps");
+
+  serve::PolicyServer http(policy, server);
+  const int port = http.bind();
+  running = &http;
+  std::fprintf(stderr, "wma serve: listening on http://%s:%d (POST /predict_action, GET /health); %s\n",
+               server.host.c_str(), port, server.description.c_str());
+  http.serve();  // returns once the watcher has stopped it, so `http` outlives its use there
+  return 0;
+#endif
+}
+
+}  // namespace wma::app

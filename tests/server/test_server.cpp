@@ -1,0 +1,494 @@
+// `wma serve` (app/serve, pipeline/decision.h) over real HTTP on the tiny fixture model with deterministic
+// weights: a unitree_deploy-shaped request gets 16 un-normalised actions of the robot's width; 1000 malformed
+// requests get 4xx naming the field and the server stays healthy; 20 concurrent requests are all answered;
+// a full queue answers 503; --savedir writes the imagined video; the `wma serve` program starts, answers
+// /health and stops on SIGTERM.
+// Self-contained: the stats and a byte-level vocabulary are written to a temporary folder.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/serve/http_server.h"
+#include "app/serve/job_queue.h"
+#include "app/serve/request.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "pipeline/decision.h"
+#include "pipeline/demo.h"
+#include "pipeline/world_model.h"
+
+namespace wma::app::serve {
+namespace {
+namespace fs = std::filesystem;
+namespace json = io::json;
+
+constexpr int kStateDim = 7, kActionDim = 7, kSteps = 2;
+constexpr int kDdimSteps = 1;
+
+fs::path source_dir() {
+  const char* dir = std::getenv("WMA_SOURCE_DIR");
+  return dir ? dir : ".";
+}
+
+// Robot stats far from [-1, 1], so normalised and un-normalised actions cannot be confused.
+float stat_min(int d) { return 10.0f + static_cast<float>(d); }
+float stat_max(int d) { return 20.0f + 2.0f * static_cast<float>(d); }
+
+// A data folder laid out like upstream's (transitions/<dataset>/meta_data/stats.safetensors) and the demo's
+// byte-level vocabulary, in a temporary folder removed at the end.
+struct Workspace {
+  fs::path root = fs::temp_directory_path() / ("wma_serve_test_" + std::to_string(::getpid()));
+  fs::path vocab = root / "vocab.txt";
+  Workspace() {
+    fs::remove_all(root);
+    fs::create_directories(root / "transitions/test_robot/meta_data");
+    std::ofstream(vocab) << pipeline::demo_merges_text();
+    std::vector<float> amin, amax, smin, smax;
+    for (int d = 0; d < kActionDim; ++d) amin.push_back(stat_min(d)), amax.push_back(stat_max(d));
+    for (int d = 0; d < kStateDim; ++d) smin.push_back(-1.0f - d), smax.push_back(1.0f + d);
+    io::SafetensorsWriter w((root / "transitions/test_robot/meta_data/stats.safetensors").string());
+    w.add("action/min", Tensor::from_floats({kActionDim}, amin));
+    w.add("action/max", Tensor::from_floats({kActionDim}, amax));
+    w.add("observation.state/min", Tensor::from_floats({kStateDim}, smin));
+    w.add("observation.state/max", Tensor::from_floats({kStateDim}, smax));
+    w.finish();
+  }
+  ~Workspace() { fs::remove_all(root); }
+};
+
+// The model and the policy are built once; each test starts its own server in front of the policy (tests
+// run one after another, so no two servers compute at the same time).
+struct Shared {
+  Workspace workspace;
+  pipeline::WorldModelConfig config = pipeline::WorldModelConfig::load((source_dir() / "tests/fixtures/configs/tiny.yaml").string());
+  io::WeightStore store = pipeline::deterministic_world_model_store(config);
+  pipeline::WorldModel model{store, config};
+  models::ClipTokenizer tokenizer = models::ClipTokenizer::load(workspace.vocab.string());
+  pipeline::DecisionPolicy policy{model, tokenizer,
+                                  io::NormalizationStats::read(
+                                      (workspace.root / "transitions/test_robot/meta_data/stats.safetensors").string()),
+                                  [] {
+                                    pipeline::DecisionSettings s;
+                                    s.pass.ddim_steps = kDdimSteps;
+                                    return s;
+                                  }(),
+                                  std::make_unique<pipeline::TorchNoise>(123)};
+};
+
+Shared& shared() {
+  static Shared s;
+  return s;
+}
+
+class RunningServer {
+ public:
+  explicit RunningServer(std::size_t max_queue, std::size_t max_body = 16u << 20) {
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.max_queue = max_queue;
+    o.max_body_bytes = max_body;
+    o.description = "tiny test model";
+    o.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      log_.push_back(line);
+    };
+    server_ = std::make_unique<PolicyServer>(shared().policy, o);
+    port_ = server_->bind();
+    thread_ = std::thread([this] { server_->serve(); });
+  }
+  ~RunningServer() {
+    server_->stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(300, 0);
+    c.set_write_timeout(60, 0);
+    return c;
+  }
+  std::vector<std::string> log() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return log_;
+  }
+  json::Value health() const {
+    auto res = client().Get("/health");
+    EXPECT_TRUE(res) << "no answer from /health";
+    if (!res) return json::Value();
+    EXPECT_EQ(res->status, 200);
+    return json::parse(res->body);
+  }
+
+ private:
+  std::unique_ptr<PolicyServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+  mutable std::mutex mutex_;
+  std::vector<std::string> log_;
+};
+
+// The JSON unitree_deploy's LongConnectionClient sends: [O][3][H][W] integer pixels, [O][D] states, the
+// zero action chunk [16][D], and the instruction.
+std::string request_body(int height, int width, const std::string& instruction = "pack the camera into the box") {
+  std::string pixels = "[";
+  for (int o = 0; o < kSteps; ++o) {
+    pixels += o ? ",[" : "[";
+    for (int c = 0; c < 3; ++c) {
+      pixels += c ? ",[" : "[";
+      for (int y = 0; y < height; ++y) {
+        pixels += y ? ",[" : "[";
+        for (int x = 0; x < width; ++x) {
+          if (x) pixels += ',';
+          pixels += std::to_string((x * 7 + y * 3 + c * 50 + o * 11) % 256);
+        }
+        pixels += ']';
+      }
+      pixels += ']';
+    }
+    pixels += ']';
+  }
+  pixels += ']';
+  std::string state = "[";
+  for (int o = 0; o < kSteps; ++o) {
+    state += o ? ",[" : "[";
+    for (int d = 0; d < kStateDim; ++d) state += (d ? "," : "") + std::to_string(0.1 * d - 0.2 * o);
+    state += ']';
+  }
+  state += ']';
+  std::string action = "[";
+  for (int r = 0; r < 16; ++r) {
+    action += r ? ",[" : "[";
+    for (int d = 0; d < kActionDim; ++d) action += d ? ",0.0" : "0.0";
+    action += ']';
+  }
+  action += ']';
+  return "{\"language_instruction\":" + json::quote(instruction) + ",\"observation.state\":" + state +
+         ",\"observation.images.top\":" + pixels + ",\"action\":" + action + "}";
+}
+
+// 16 rows of kActionDim numbers, each inside the robot's [min, max].
+void expect_robot_actions(const std::string& body) {
+  const json::Value v = json::parse(body);
+  ASSERT_EQ(v.at("result").as_string(), "ok") << body.substr(0, 400);
+  EXPECT_EQ(v.at("desc").as_string(), "success");
+  const json::Array& rows = v.at("action").as_array();
+  ASSERT_EQ(rows.size(), 16u);
+  for (const json::Value& row : rows) {
+    ASSERT_EQ(row.as_array().size(), static_cast<std::size_t>(kActionDim));
+    for (int d = 0; d < kActionDim; ++d) {
+      const double a = row.as_array()[d].as_number();
+      EXPECT_GE(a, stat_min(d) - 1e-4) << "dim " << d;
+      EXPECT_LE(a, stat_max(d) + 1e-4) << "dim " << d;
+    }
+  }
+}
+
+TEST(Server, HealthAndUnknownRoute) {
+  RunningServer server(4);
+  const json::Value h = server.health();
+  EXPECT_EQ(h.at("status").as_string(), "ok");
+  EXPECT_EQ(h.at("max_queue").as_int(), 4);
+  auto res = server.client().Get("/predict_action");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(json::parse(res->body).at("result").as_string(), "error");
+}
+
+TEST(Server, UnitreeDeployShapedRequest) {
+  RunningServer server(4);
+  const std::string body = request_body(480, 640);  // the robot's camera frames, as the client sends them
+  auto res = server.client().Post("/predict_action", body, "application/json");
+  ASSERT_TRUE(res) << "no answer";
+  ASSERT_EQ(res->status, 200) << res->body;
+  expect_robot_actions(res->body);
+  // Per-request timing in the log.
+  const std::vector<std::string> log = server.log();
+  ASSERT_EQ(log.size(), 1u);
+  for (const char* part : {"200", "actions 16x7", "sampling", "parse", "total"})
+    EXPECT_NE(log[0].find(part), std::string::npos) << log[0];
+}
+
+struct Malformed {
+  std::string body;
+  std::string field;  // the field the answer must name ("" for the body as a whole)
+};
+
+// Replaces the value of `key` in a valid request (whose values are arrays or a string).
+std::string with_member(const std::string& key, const std::string& value) {
+  json::Value v = json::parse(request_body(8, 8));
+  if (value.empty()) {
+    json::Object kept;
+    for (auto& [k, x] : v.as_object())
+      if (k != key) kept.emplace_back(k, std::move(x));
+    return json::dump(json::Value(std::move(kept)));
+  }
+  v.set(key, json::parse(value));
+  return json::dump(v);
+}
+
+std::string nested(const std::vector<int>& shape, const std::string& leaf, std::size_t depth = 0) {
+  if (depth == shape.size()) return leaf;
+  std::string s = "[";
+  for (int i = 0; i < shape[depth]; ++i) s += (i ? "," : "") + nested(shape, leaf, depth + 1);
+  return s + "]";
+}
+
+std::vector<Malformed> malformed_requests(std::size_t body_limit) {
+  std::vector<Malformed> cases;
+  const std::string valid = request_body(8, 8);
+  // Not JSON, or not an object.
+  for (const char* text : {"", " ", "{", "}", "[", "nul", "{\"a\":}", "{'a':1}", "\xff\xfe", "{\"a\":1,}", "[1,2]", "42",
+                           "\"text\"", "null", "true", "{\"a\":1}{"})
+    cases.push_back({text, ""});
+  cases.push_back({std::string(100000, '[') + std::string(100000, ']'), ""});
+  for (std::size_t cut = 1; cases.size() < 300; cut += 37) cases.push_back({valid.substr(0, cut % valid.size()), ""});
+  // Missing fields.
+  for (const char* key : {"language_instruction", "observation.state", "observation.images.top", "action"})
+    cases.push_back({with_member(key, ""), key});
+  // Wrong types and shapes, per field.
+  const std::vector<std::string> wrong_state = {
+      "1", "\"x\"", "{}", "null", "[]", nested({1, 7}, "0.5"), nested({3, 7}, "0.5"), nested({2, 6}, "0.5"),
+      nested({2, 8}, "0.5"), nested({2, 7}, "\"0.5\""), nested({2, 7}, "null"), nested({2, 7}, "true"),
+      nested({2, 7}, "1e39"), nested({2, 7, 1}, "0.5"), "[[0,0,0,0,0,0,0],[0,0,0,0,0,0]]", nested({2}, "0.5")};
+  const std::vector<std::string> wrong_images = {
+      "1", "\"img\"", "{}", "[]", nested({2, 3, 8}, "0"), nested({1, 3, 8, 8}, "0"), nested({3, 3, 8, 8}, "0"),
+      nested({2, 4, 8, 8}, "0"), nested({2, 1, 8, 8}, "0"), nested({2, 3, 8, 8}, "256"), nested({2, 3, 8, 8}, "-1"),
+      nested({2, 3, 8, 8}, "1.5"), nested({2, 3, 8, 8}, "\"7\""), nested({2, 3, 8, 8}, "null"),
+      nested({2, 3, 8, 8, 1}, "0"), nested({2, 3, 0, 8}, "0"), nested({2, 3, 1, 100}, "0"),
+      "[" + nested({3, 8, 8}, "0") + "," + nested({3, 8, 9}, "0") + "]"};
+  const std::vector<std::string> wrong_action = {
+      "1", "\"zeros\"", "{}", "[]", nested({15, 7}, "0"), nested({17, 7}, "0"), nested({16, 6}, "0"),
+      nested({16, 16}, "0"), nested({16, 7}, "\"0\""), nested({16}, "0"), nested({16, 7, 1}, "0")};
+  const std::vector<std::string> wrong_text = {"1", "null", "[\"a\"]", "{}", "true"};
+  while (cases.size() < 990) {
+    for (const auto& v : wrong_state) cases.push_back({with_member("observation.state", v), "observation.state"});
+    for (const auto& v : wrong_images) cases.push_back({with_member("observation.images.top", v), "observation.images.top"});
+    for (const auto& v : wrong_action) cases.push_back({with_member("action", v), "action"});
+    for (const auto& v : wrong_text) cases.push_back({with_member("language_instruction", v), "language_instruction"});
+  }
+  cases.resize(990);
+  // Bodies over the limit (413), and a large well-formed object of unknown keys.
+  for (int i = 0; i < 5; ++i) cases.push_back({std::string(body_limit + 1 + i * 1000, ' '), ""});
+  for (int i = 0; i < 4; ++i) cases.push_back({"[" + std::string(body_limit / 2, '[') + "]", ""});
+  std::string keys = "{";
+  for (int i = 0; i < 100000; ++i) keys += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":0";
+  cases.push_back({keys + "}", "language_instruction"});
+  return cases;
+}
+
+TEST(Server, ThousandMalformedRequestsGet4xxAndTheServerStaysUp) {
+  constexpr std::size_t kLimit = 2u << 20;
+  RunningServer server(4, kLimit);
+  const std::vector<Malformed> cases = malformed_requests(kLimit);
+  ASSERT_EQ(cases.size(), 1000u);
+  httplib::Client client = server.client();
+  int over_limit = 0;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Malformed& m = cases[i];
+    auto res = client.Post("/predict_action", m.body, "application/json");
+    ASSERT_TRUE(res) << "case " << i << ": no answer (" << httplib::to_string(res.error()) << ")";
+    ASSERT_GE(res->status, 400) << "case " << i << ": " << m.body.substr(0, 200);
+    ASSERT_LT(res->status, 500) << "case " << i << ": " << res->body;
+    over_limit += res->status == 413;
+    const json::Value answer = json::parse(res->body);
+    EXPECT_EQ(answer.at("result").as_string(), "error");
+    EXPECT_FALSE(answer.at("desc").as_string().empty());
+    if (!m.field.empty()) {
+      ASSERT_NE(answer.find("field"), nullptr) << "case " << i << ": " << res->body;
+      EXPECT_EQ(answer.at("field").as_string(), m.field) << "case " << i << ": " << res->body;
+      EXPECT_EQ(res->status, 422) << "case " << i << ": " << res->body;
+    }
+  }
+  EXPECT_EQ(over_limit, 5);
+  const json::Value h = server.health();
+  EXPECT_EQ(h.at("status").as_string(), "ok");
+  EXPECT_EQ(h.at("served").as_int(), 0);
+  // Still computes.
+  auto res = client.Post("/predict_action", request_body(24, 32), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  expect_robot_actions(res->body);
+}
+
+TEST(Server, TwentyConcurrentRequestsAreAllAnswered) {
+  RunningServer server(24);
+  const std::string body = request_body(24, 32);
+  std::vector<int> status(20, 0);
+  std::vector<std::string> bodies(20);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 20; ++i)
+    clients.emplace_back([&, i] {
+      auto res = server.client().Post("/predict_action", body, "application/json");
+      if (res) status[i] = res->status, bodies[i] = res->body;
+      else bodies[i] = "no answer: " + httplib::to_string(res.error());
+    });
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(status[i], 200) << "client " << i << ": " << bodies[i];
+    expect_robot_actions(bodies[i]);
+  }
+  EXPECT_EQ(server.health().at("served").as_int(), 20);
+  EXPECT_EQ(server.log().size(), 20u);
+}
+
+// Polls /health until `ready` holds (or fails after a minute).
+void wait_for(const RunningServer& server, const std::function<bool(const json::Value&)>& ready) {
+  for (int i = 0; i < 6000; ++i) {
+    if (ready(server.health())) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL() << "the server never reached the expected state";
+}
+
+TEST(Server, FullQueueAnswers503) {
+  RunningServer server(1);
+  const std::string body = request_body(24, 32);
+  int first = 0, second = 0;
+  std::thread a([&] {
+    auto res = server.client().Post("/predict_action", body, "application/json");
+    if (res) first = res->status;
+  });
+  wait_for(server, [](const json::Value& h) { return h.at("busy").as_bool(); });
+  std::thread b([&] {
+    auto res = server.client().Post("/predict_action", body, "application/json");
+    if (res) second = res->status;
+  });
+  wait_for(server, [](const json::Value& h) { return h.at("waiting").as_int() == 1; });
+  auto refused = server.client().Post("/predict_action", body, "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+  EXPECT_NE(json::parse(refused->body).at("desc").as_string().find("--max_queue"), std::string::npos);
+  a.join();
+  b.join();
+  EXPECT_EQ(first, 200);
+  EXPECT_EQ(second, 200);
+}
+
+// With --savedir the pass decodes and writes upstream's imagined video (<savedir>/<stem>.mp4, or PNG frames
+// when the build has no libav).
+TEST(Server, SavesTheImaginedVideoWithSavedir) {
+  Shared& s = shared();
+  pipeline::DecisionSettings settings;
+  settings.pass.ddim_steps = kDdimSteps;
+  settings.savedir = (s.workspace.root / "videos").string();
+  pipeline::DecisionPolicy policy(s.model, s.tokenizer,
+                                  io::NormalizationStats::read(
+                                      (s.workspace.root / "transitions/test_robot/meta_data/stats.safetensors").string()),
+                                  settings, std::make_unique<pipeline::TorchNoise>(123));
+  const pipeline::DecisionRequest request = parse_predict_request(request_body(24, 32), policy.shapes());
+  pipeline::Profiler profiler;
+  const pipeline::DecisionResult result = policy.run(policy.prepare(request), "12:00:00_1", &profiler);
+  EXPECT_GT(profiler.total("synthesis/decode_first_stage"), 0.0);
+  ASSERT_FALSE(result.video_path.empty());
+  EXPECT_TRUE(fs::exists(result.video_path)) << result.video_path;
+  EXPECT_NE(result.video_path.find("12:00:00_1"), std::string::npos) << result.video_path;
+}
+
+// The queue alone: one job runs, max_waiting wait, the rest are refused; closing tells the waiting ones.
+TEST(JobQueue, BoundsWaitingJobsAndTellsThemOnClose) {
+  for (const std::size_t max_waiting : {0u, 2u}) {
+    JobQueue queue(max_waiting);
+    std::mutex gate;
+    gate.lock();  // holds the first job while the others are submitted
+    std::atomic<int> ran{0}, told{0};
+    std::thread worker([&] { queue.run(); });
+    ASSERT_EQ(queue.submit([&](bool run) {
+      if (run) {
+        std::lock_guard<std::mutex> hold(gate);
+        ++ran;
+      } else {
+        ++told;
+      }
+    }), JobQueue::Admission::Accepted);
+    while (!queue.busy()) std::this_thread::yield();
+    for (std::size_t i = 0; i < max_waiting; ++i)
+      EXPECT_EQ(queue.submit([&](bool run) { run ? ++ran : ++told; }), JobQueue::Admission::Accepted);
+    EXPECT_TRUE(queue.full());
+    EXPECT_EQ(queue.submit([](bool) {}), JobQueue::Admission::Full);
+    EXPECT_EQ(queue.waiting(), max_waiting);
+    queue.close();
+    gate.unlock();
+    worker.join();
+    EXPECT_EQ(ran, 1);
+    EXPECT_EQ(told, static_cast<int>(max_waiting));
+    EXPECT_EQ(queue.submit([](bool) {}), JobQueue::Admission::Closed);
+  }
+}
+
+// The program: flags, start-up, /health, a request, and a clean stop on SIGTERM.
+TEST(ServeCli, StartsAnswersAndStopsOnSigterm) {
+  const Workspace& ws = shared().workspace;
+  const fs::path log = ws.root / "serve.log";
+  const char* bin = std::getenv("WMA_BINARY");
+  const std::string config = (source_dir() / "tests/fixtures/configs/tiny.yaml").string();
+  const std::string data_dir = ws.root.string(), vocab = ws.vocab.string(), binary = bin ? bin : "wma";
+  const char* const argv[] = {"wma", "serve", "--config", config.c_str(), "--demo_weights", "--data_dir",
+                              data_dir.c_str(), "--dataset", "test_robot", "--clip-vocab", vocab.c_str(), "--height",
+                              "64", "--width", "64", "--ddim_steps", "1", "--port", "0", nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, binary.c_str(), &actions, nullptr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ASSERT_EQ(spawned, 0) << "cannot start " << binary;
+  int port = 0;
+  for (int i = 0; i < 1200 && port == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream f(log);
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto at = text.find("listening on http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(text.c_str() + at + std::string("listening on http://127.0.0.1:").size());
+    if (waitpid(pid, nullptr, WNOHANG) == pid) FAIL() << "wma serve exited:\n" << text;
+  }
+  ASSERT_GT(port, 0) << "wma serve did not report its port";
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(120, 0);
+  auto health = client.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_NE(health->body.find("test_robot"), std::string::npos) << health->body;
+  auto res = client.Post("/predict_action", request_body(24, 32), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  expect_robot_actions(res->body);
+  kill(pid, SIGTERM);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "exit status " << wstatus;
+}
+
+TEST(ServeCli, RefusesBadFlagsBeforeLoading) {
+  const char* bin = std::getenv("WMA_BINARY");
+  const std::string cmd = std::string(bin ? bin : "wma") + " serve --config " +
+                          (source_dir() / "tests/fixtures/configs/tiny.yaml").string() +
+                          " --demo_weights --height 64 --width 64 --max_queue -1 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  EXPECT_NE(pclose(p), 0);
+  EXPECT_NE(out.find("--max_queue"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace wma::app::serve
