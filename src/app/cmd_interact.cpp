@@ -1,15 +1,14 @@
 // `wma interact`: upstream's scripts/evaluation/world_model_interaction.py with the same flags (names and
 // meanings, spec §0), plus --device, --precision, --demo_weights (deterministic weights when there is no
 // checkpoint), --bpe_path and --noise_file (replay recorded draws instead of the seeded generator).
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "app/commands.h"
+#include "app/cli.h"
 #include "core/error.h"
 #include "pipeline/example_data.h"
 #include "pipeline/session.h"
@@ -29,113 +28,23 @@ constexpr const char* kUsage =
     "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --clip-vocab|--bpe_path <vocab.txt.gz>\n"
     "    --noise torch|fast (torch: upstream's torch.randn streams for --seed) --noise_file <recorded draws> --quiet\n";
 
-const char* const kSwitches[] = {"perframe_ae", "zero_pred_state", "demo_weights", "quiet"};
-
-// --name value, --name=value, switches, and several values for --frame_stride (argparse nargs='+').
-std::map<std::string, std::vector<std::string>> parse(int argc, char** argv) {
-  std::map<std::string, std::vector<std::string>> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    WMA_CHECK(a.rfind("--", 0) == 0, "unexpected argument '", a, "'\n", kUsage);
-    a = a.substr(2);
-    if (a == "help") {
-      args["help"];
-      continue;
-    }
-    if (const auto eq = a.find('='); eq != std::string::npos) {
-      args[a.substr(0, eq)].push_back(a.substr(eq + 1));
-      continue;
-    }
-    bool is_switch = false;
-    for (const char* s : kSwitches) is_switch |= a == s;
-    auto& values = args[a];
-    if (is_switch) continue;
-    WMA_CHECK(i + 1 < argc, "--", a, " needs a value");
-    values.push_back(argv[++i]);
-    while (a == "frame_stride" && i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) values.push_back(argv[++i]);
-  }
-  return args;
-}
-
-class Flags {
- public:
-  explicit Flags(std::map<std::string, std::vector<std::string>> args) : args_(std::move(args)) {}
-  bool has(const std::string& n) const { return args_.count(n) != 0; }
-  std::string str(const std::string& n, const std::string& fallback = "") const {
-    return has(n) && !args_.at(n).empty() ? args_.at(n).back() : fallback;
-  }
-  std::string required(const std::string& n) const {
-    WMA_CHECK(has(n), "missing --", n, "\n", kUsage);
-    return str(n);
-  }
-  long long integer(const std::string& n, long long fallback) const { return has(n) ? to_int(n, str(n)) : fallback; }
-  double real(const std::string& n, double fallback) const {
-    if (!has(n)) return fallback;
-    try {
-      return std::stod(str(n));
-    } catch (const std::exception&) {
-      fail("--", n, " expects a number, got '", str(n), "'");
-    }
-  }
-  std::vector<std::int64_t> integers(const std::string& n, std::int64_t fallback) const {
-    if (!has(n)) return {fallback};
-    std::vector<std::int64_t> out;
-    for (const std::string& v : args_.at(n)) out.push_back(to_int(n, v));
-    return out;
-  }
-  void check_known() const {
-    static const char* const known[] = {
-        "ckpt_path", "config", "prompt_dir", "dataset", "savedir", "ddim_steps", "ddim_eta", "frame_stride", "n_iter",
-        "exe_steps", "timestep_spacing", "guidance_rescale", "unconditional_guidance_scale", "seed", "height", "width",
-        "video_length", "perframe_ae", "zero_pred_state", "save_fps", "bs", "n_action_steps", "num_generation",
-        "device", "precision", "demo_weights", "bpe_path", "clip-vocab", "noise_file", "noise", "quiet", "help"};
-    for (const auto& [name, _] : args_) {
-      bool ok = false;
-      for (const char* k : known) ok |= name == k;
-      WMA_CHECK(ok, "unknown flag --", name, "\n", kUsage);
-    }
-  }
-
- private:
-  static long long to_int(const std::string& n, const std::string& v) {
-    char* end = nullptr;
-    const long long x = std::strtoll(v.c_str(), &end, 10);
-    WMA_CHECK(!v.empty() && *end == '\0', "--", n, " expects an integer, got '", v, "'");
-    return x;
-  }
-  std::map<std::string, std::vector<std::string>> args_;
-};
-
-// OpenCLIP's vocabulary is not in the checkpoint. Looked for, in order: --clip-vocab / --bpe_path,
-// $WMA_BPE_PATH, next to the checkpoint, then inside an installed open_clip Python package.
-std::string find_bpe(const Flags& f) {
-  static const char* const kName = "bpe_simple_vocab_16e6.txt.gz";
-  if (f.has("clip-vocab")) return f.str("clip-vocab");
-  if (f.has("bpe_path")) return f.str("bpe_path");
-  if (const char* env = std::getenv("WMA_BPE_PATH")) return env;
-  std::vector<std::filesystem::path> candidates;
-  if (f.has("ckpt_path")) candidates.push_back(std::filesystem::path(f.str("ckpt_path")).parent_path() / kName);
-  std::vector<std::filesystem::path> roots = {"/usr/local/lib", "/usr/lib"};
-  if (const char* home = std::getenv("HOME")) roots.push_back(std::filesystem::path(home) / ".local/lib");
-  if (const char* venv = std::getenv("VIRTUAL_ENV")) roots.push_back(std::filesystem::path(venv) / "lib");
-  std::error_code ec;
-  for (const auto& root : roots) {
-    for (const auto& python : std::filesystem::directory_iterator(root, ec)) {
-      if (python.path().filename().string().rfind("python3", 0) != 0) continue;
-      for (const char* packages : {"site-packages", "dist-packages"})
-        candidates.push_back(python.path() / packages / "open_clip" / kName);
-    }
-  }
-  for (const auto& candidate : candidates)
-    if (std::filesystem::exists(candidate, ec)) return candidate.string();
-  fail("OpenCLIP's vocabulary ", kName, " not found: pass --clip-vocab (or --bpe_path), set WMA_BPE_PATH, put it ",
-       "next to the checkpoint, or install open_clip");
+FlagSpec flag_spec() {
+  FlagSpec spec;
+  spec.usage = kUsage;
+  spec.switches = {"perframe_ae", "zero_pred_state", "demo_weights", "quiet"};
+  spec.multi_valued = {"frame_stride"};
+  spec.known = {"ckpt_path", "config", "prompt_dir", "dataset", "savedir", "ddim_steps", "ddim_eta", "frame_stride",
+                "n_iter", "exe_steps", "timestep_spacing", "guidance_rescale", "unconditional_guidance_scale", "seed",
+                "height", "width", "video_length", "perframe_ae", "zero_pred_state", "save_fps", "bs",
+                "n_action_steps", "num_generation", "device", "precision", "demo_weights", "bpe_path", "clip-vocab",
+                "noise_file", "noise", "quiet"};
+  return spec;
 }
 
 }  // namespace
 
 int cmd_interact(int argc, char** argv) {
-  const Flags f(parse(argc, argv));
+  const Flags f(argc, argv, flag_spec());
   if (f.has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -190,32 +99,14 @@ int cmd_interact(int argc, char** argv) {
                                  config.projectors.agent_state_dim, config.projectors.agent_action_dim);
     jobs.push_back({spec.videoid, spec.fps, {obs.image, obs.state, spec.instruction, obs.state_dim, obs.action_dim}, stats});
   }
-  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(find_bpe(f));
+  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(find_clip_vocab(f));
 
   const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
   Profiler profiler([device = options.device] { synchronize_device(device); });
-  std::unique_ptr<io::WeightStore> store;
-  std::unique_ptr<WorldModel> model;
-  {
-    const auto timer = Profiler::scope(&profiler, "model_loading");
-    if (f.has("ckpt_path")) {
-      WMA_CHECK(!f.has("demo_weights"), "--ckpt_path and --demo_weights exclude each other");
-      WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
-      store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
-    } else {
-      WMA_CHECK(f.has("demo_weights"), "no --ckpt_path given (pass --demo_weights to run on deterministic weights)");
-      store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
-    }
-    model = std::make_unique<WorldModel>(*store, config, options);
-  }
-  std::unique_ptr<NoiseSource> noise;
-  const std::string noise_kind = f.has("noise") ? f.str("noise") : "torch";
-  WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
-  if (f.has("noise_file")) noise = RecordedNoise::from_pass_fixture(f.str("noise_file"));
-  else if (noise_kind == "torch") noise = std::make_unique<TorchNoise>(f.integer("seed", 123));
-  else noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
+  const LoadedModel loaded = load_model(f, config, options, profiler);
+  const std::unique_ptr<NoiseSource> noise = make_noise(f, f.integer("seed", 123));
 
-  Synthesizer synth(*model, tokenizer, pass);
+  Synthesizer synth(*loaded.model, tokenizer, pass);
   const std::vector<std::string> written = run_session(synth, jobs, settings, *noise, profiler);
   std::fprintf(stderr, "wrote %zu files under %s/inference\n", written.size(), settings.savedir.c_str());
   std::fprintf(stderr, "profile: %s\n", report_profile(settings.savedir, profiler).c_str());

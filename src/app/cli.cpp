@@ -1,0 +1,131 @@
+#include "app/cli.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace wma::app {
+namespace {
+
+bool contains(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+}  // namespace
+
+Flags::Flags(int argc, char** argv, FlagSpec spec) : spec_(std::move(spec)) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    WMA_CHECK(a.rfind("--", 0) == 0, "unexpected argument '", a, "'\n", spec_.usage);
+    a = a.substr(2);
+    if (a == "help") {
+      args_["help"];
+      continue;
+    }
+    if (const auto eq = a.find('='); eq != std::string::npos) {
+      args_[a.substr(0, eq)].push_back(a.substr(eq + 1));
+      continue;
+    }
+    auto& values = args_[a];
+    if (contains(spec_.switches, a)) continue;
+    WMA_CHECK(i + 1 < argc, "--", a, " needs a value");
+    values.push_back(argv[++i]);
+    while (contains(spec_.multi_valued, a) && i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
+      values.push_back(argv[++i]);
+  }
+}
+
+std::string Flags::str(const std::string& name, const std::string& fallback) const {
+  return has(name) && !args_.at(name).empty() ? args_.at(name).back() : fallback;
+}
+
+std::string Flags::required(const std::string& name) const {
+  WMA_CHECK(has(name), "missing --", name, "\n", spec_.usage);
+  return str(name);
+}
+
+long long Flags::integer(const std::string& name, long long fallback) const {
+  return has(name) ? to_int(name, str(name)) : fallback;
+}
+
+double Flags::real(const std::string& name, double fallback) const {
+  if (!has(name)) return fallback;
+  try {
+    std::size_t used = 0;
+    const double x = std::stod(str(name), &used);
+    if (used == str(name).size()) return x;
+  } catch (const std::exception&) {
+  }
+  fail("--", name, " expects a number, got '", str(name), "'");
+}
+
+std::vector<std::int64_t> Flags::integers(const std::string& name, std::int64_t fallback) const {
+  if (!has(name)) return {fallback};
+  std::vector<std::int64_t> out;
+  for (const std::string& v : args_.at(name)) out.push_back(to_int(name, v));
+  return out;
+}
+
+void Flags::check_known() const {
+  for (const auto& [name, _] : args_)
+    WMA_CHECK(name == "help" || contains(spec_.known, name), "unknown flag --", name, "\n", spec_.usage);
+}
+
+long long Flags::to_int(const std::string& name, const std::string& value) const {
+  char* end = nullptr;
+  const long long x = std::strtoll(value.c_str(), &end, 10);
+  WMA_CHECK(!value.empty() && *end == '\0', "--", name, " expects an integer, got '", value, "'");
+  return x;
+}
+
+std::string find_clip_vocab(const Flags& f) {
+  static const char* const kName = "bpe_simple_vocab_16e6.txt.gz";
+  if (f.has("clip-vocab")) return f.str("clip-vocab");
+  if (f.has("bpe_path")) return f.str("bpe_path");
+  if (const char* env = std::getenv("WMA_BPE_PATH")) return env;
+  std::vector<std::filesystem::path> candidates;
+  if (f.has("ckpt_path")) candidates.push_back(std::filesystem::path(f.str("ckpt_path")).parent_path() / kName);
+  std::vector<std::filesystem::path> roots = {"/usr/local/lib", "/usr/lib"};
+  if (const char* home = std::getenv("HOME")) roots.push_back(std::filesystem::path(home) / ".local/lib");
+  if (const char* venv = std::getenv("VIRTUAL_ENV")) roots.push_back(std::filesystem::path(venv) / "lib");
+  std::error_code ec;
+  for (const auto& root : roots) {
+    for (const auto& python : std::filesystem::directory_iterator(root, ec)) {
+      if (python.path().filename().string().rfind("python3", 0) != 0) continue;
+      for (const char* packages : {"site-packages", "dist-packages"})
+        candidates.push_back(python.path() / packages / "open_clip" / kName);
+    }
+  }
+  for (const auto& candidate : candidates)
+    if (std::filesystem::exists(candidate, ec)) return candidate.string();
+  fail("OpenCLIP's vocabulary ", kName, " not found: pass --clip-vocab (or --bpe_path), set WMA_BPE_PATH, put it ",
+       "next to the checkpoint, or install open_clip");
+}
+
+LoadedModel load_model(const Flags& f, const pipeline::WorldModelConfig& config, const nn::LoadOptions& options,
+                       pipeline::Profiler& profiler) {
+  const auto timer = pipeline::Profiler::scope(&profiler, "model_loading");
+  LoadedModel loaded;
+  if (f.has("ckpt_path")) {
+    WMA_CHECK(!f.has("demo_weights"), "--ckpt_path and --demo_weights exclude each other");
+    WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
+    loaded.store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
+  } else {
+    WMA_CHECK(f.has("demo_weights"), "no --ckpt_path given (pass --demo_weights to run on deterministic weights)");
+    loaded.store = std::make_unique<io::WeightStore>(pipeline::deterministic_world_model_store(config));
+  }
+  loaded.model = std::make_unique<pipeline::WorldModel>(*loaded.store, config, options);
+  return loaded;
+}
+
+std::unique_ptr<pipeline::NoiseSource> make_noise(const Flags& f, std::int64_t seed) {
+  const std::string kind = f.str("noise", "torch");
+  WMA_CHECK(kind == "torch" || kind == "fast", "--noise expects torch or fast, got '", kind, "'");
+  if (f.has("noise_file")) return pipeline::RecordedNoise::from_pass_fixture(f.str("noise_file"));
+  if (kind == "torch") return std::make_unique<pipeline::TorchNoise>(seed);
+  return std::make_unique<pipeline::PhiloxNoise>(static_cast<std::uint64_t>(seed));
+}
+
+}  // namespace wma::app
