@@ -92,4 +92,36 @@ std::string find_bpe(const Flags& f) {
   return {};
 }
 
+std::string require_bpe(const Flags& f) {
+  const std::string path = find_bpe(f);
+  WMA_CHECK(!path.empty(), "OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz not found: pass --clip-vocab (or ",
+            "--bpe_path), set WMA_BPE_PATH, put it next to the checkpoint, or install open_clip");
+  return path;
+}
+
+LoadedModel load_model(const Flags& f, const pipeline::WorldModelConfig& config, const nn::LoadOptions& options,
+                       pipeline::Profiler& profiler) {
+  const auto timer = pipeline::Profiler::scope(&profiler, "model_loading");
+  LoadedModel loaded;
+  if (f.has("ckpt_path")) {
+    WMA_CHECK(!f.has("demo_weights"), "--ckpt_path and --demo_weights exclude each other");
+    WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
+    loaded.store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
+  } else {
+    WMA_CHECK(f.has("demo_weights"), "no --ckpt_path given (pass --demo_weights to run on deterministic weights)");
+    loaded.store = std::make_unique<io::WeightStore>(pipeline::deterministic_world_model_store(config));
+  }
+  loaded.model = std::make_unique<pipeline::WorldModel>(*loaded.store, config, options);
+  return loaded;
+}
+
+std::unique_ptr<pipeline::NoiseSource> make_noise(const Flags& f, std::int64_t seed, std::uint64_t construction_draws,
+                                                  int sm_count) {
+  const std::string kind = f.str("noise", "torch");
+  WMA_CHECK(kind == "torch" || kind == "fast", "--noise expects torch or fast, got '", kind, "'");
+  if (f.has("noise_file")) return pipeline::RecordedNoise::from_pass_fixture(f.str("noise_file"));
+  if (kind == "torch") return std::make_unique<pipeline::TorchNoise>(seed, construction_draws, sm_count);
+  return std::make_unique<pipeline::PhiloxNoise>(static_cast<std::uint64_t>(seed));
+}
+
 }  // namespace wma::app

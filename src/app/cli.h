@@ -4,8 +4,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "io/weight_store.h"
+#include "pipeline/noise.h"
+#include "pipeline/profile.h"
+#include "pipeline/world_model.h"
 
 namespace wma::app {
 
@@ -37,5 +43,20 @@ class Flags {
 // OpenCLIP's vocabulary (not in the checkpoint): --clip-vocab / --bpe_path, $WMA_BPE_PATH, next to the
 // checkpoint (--ckpt_path), then inside an installed open_clip Python package. Empty when not found.
 std::string find_bpe(const Flags& f);
+// find_bpe, or an error saying where the vocabulary was looked for.
+std::string require_bpe(const Flags& f);
+
+struct LoadedModel {
+  std::unique_ptr<io::WeightStore> store;  // the model reads from it
+  std::unique_ptr<pipeline::WorldModel> model;
+};
+// --ckpt_path, or deterministic weights with --demo_weights; timed as "model_loading".
+LoadedModel load_model(const Flags& flags, const pipeline::WorldModelConfig& config, const nn::LoadOptions& options,
+                       pipeline::Profiler& profiler);
+
+// --noise_file (recorded draws), else --noise torch (default: upstream's torch streams, the CPU one moved past
+// `construction_draws`) or fast, seeded; `sm_count` is the GPU's (pipeline::gpu_sm_count).
+std::unique_ptr<pipeline::NoiseSource> make_noise(const Flags& flags, std::int64_t seed,
+                                                  std::uint64_t construction_draws, int sm_count);
 
 }  // namespace wma::app

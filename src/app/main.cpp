@@ -19,6 +19,7 @@ const Command kCommands[] = {
     {"inspect", wma::app::cmd_inspect, "list the tensors of a .ckpt or .safetensors file"},
     {"convert", wma::app::cmd_convert, "convert a checkpoint to .safetensors (--dtype fp32|fp16|bf16)"},
     {"interact", wma::app::cmd_interact, "world-model interaction loop on upstream's example data (upstream's flags)"},
+    {"generate", wma::app::cmd_generate, "base-model videos from pictures and prompts (base_model_inference.py's flags)"},
     {"demo", wma::app::cmd_demo, "the interaction loop on a built-in small model and a synthetic scene"},
     {"bench", wma::app::cmd_bench, "time one interaction iteration at a config's full size (profile table, JSON)"},
     {"serve", wma::app::cmd_serve, "HTTP policy server, POST /predict_action (upstream's real_eval_server.py)"},

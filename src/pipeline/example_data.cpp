@@ -92,4 +92,78 @@ InitialObservation load_initial_observation(const EpisodeSpec& spec, const io::N
   return obs;
 }
 
+namespace {
+
+// pandas reads an all-integer `videoid` column as int64 and upstream maps it to str: "007" becomes "7".
+std::vector<std::string> videoid_strings(const io::CsvTable& table) {
+  std::vector<std::string> ids;
+  bool all_integers = true;
+  for (std::size_t r = 0; r < table.rows(); ++r) {
+    const std::string& v = table.at(r, "videoid");
+    ids.push_back(v);
+    std::size_t used = 0;
+    try {
+      std::stoll(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    all_integers &= !v.empty() && used == v.size();
+  }
+  if (all_integers)
+    for (std::string& id : ids) id = std::to_string(std::stoll(id));
+  return ids;
+}
+
+double csv_number(const io::CsvTable& table, std::size_t row, const std::string& column, const std::string& csv) {
+  try {
+    std::size_t used = 0;
+    const std::string& v = table.at(row, column);
+    const double x = std::stod(v, &used);
+    if (used == v.size()) return x;
+  } catch (const std::exception&) {
+  }
+  fail("[data] ", csv, " row ", row + 1, ": ", column, " '", table.at(row, column), "' is not a number");
+}
+
+}  // namespace
+
+std::vector<GenerationSpec> read_generation_prompts(const std::string& prompt_dir, const std::string& savedir) {
+  WMA_CHECK(fs::is_directory(prompt_dir), "[data] prompt directory ", prompt_dir, " does not exist");
+  // glob.glob per pattern (no hidden files), every list sorted as Python sorts strings.
+  auto listing = [&](const std::vector<std::string>& extensions) {
+    std::vector<std::string> files;
+    for (const std::string& ext : extensions)
+      for (const auto& entry : fs::directory_iterator(prompt_dir)) {
+        const std::string name = entry.path().filename().string();
+        if (name.front() != '.' && name.size() > ext.size() + 1 && name.ends_with("." + ext))
+          files.push_back(entry.path().string());
+      }
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  const std::vector<std::string> csvs = listing({"csv"});
+  WMA_CHECK(!csvs.empty(), "[data] found no prompt file (*.csv) in ", prompt_dir);
+  const io::CsvTable table = io::CsvTable::read(csvs.front());
+  const std::vector<std::string> ids = videoid_strings(table);
+  std::vector<GenerationSpec> specs;
+  for (const std::string& path : listing({"jpg", "png", "jpeg", "JPEG", "PNG"})) {
+    GenerationSpec s;
+    s.filename = fs::path(path).filename().string();
+    s.image_path = path;
+    const std::string stem = s.filename.substr(0, s.filename.size() - 4);
+    if (fs::exists(fs::path(savedir) / (stem + ".mp4"))) continue;
+    const auto row = std::find(ids.begin(), ids.end(), stem);
+    if (row == ids.end()) continue;
+    const std::size_t r = static_cast<std::size_t>(row - ids.begin());
+    s.instruction = table.at(r, "instruction");
+    s.fps = csv_number(table, r, "fps", csvs.front());
+    s.frame_stride = csv_number(table, r, "fs", csvs.front());
+    const double num_gen = csv_number(table, r, "num_gen", csvs.front());
+    WMA_CHECK(num_gen >= 1 && num_gen < 1e6, "[data] ", csvs.front(), " row ", r + 1, ": num_gen must be at least 1");
+    s.num_gen = static_cast<int>(num_gen);
+    specs.push_back(std::move(s));
+  }
+  return specs;
+}
+
 }  // namespace wma::pipeline

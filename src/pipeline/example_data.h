@@ -43,4 +43,18 @@ InitialObservation load_initial_observation(const EpisodeSpec& spec, const io::N
                                             std::int64_t video_length, std::int64_t state_pad,
                                             std::int64_t action_pad);
 
+// One picture of a base-model prompt folder (scripts/evaluation/base_model_inference.py load_data_prompts).
+struct GenerationSpec {
+  std::string filename;    // e.g. "3.png"; the video is samples/<filename up to its first '.'>.mp4
+  std::string image_path;
+  std::string instruction;
+  double fps = 0.0, frame_stride = 1.0;  // csv columns `fps` and `fs`; the model's fs is fps // fs
+  int num_gen = 1;
+};
+
+// As upstream: the first `*.csv` of `prompt_dir` (sorted names), then every `*.{jpg,png,jpeg,JPEG,PNG}` in
+// sorted order whose name without its last 4 characters is a csv `videoid` (first matching row), skipping those
+// with a `<savedir>/<that name>.mp4` (upstream looks there, not in samples/). Throws when there is no csv.
+std::vector<GenerationSpec> read_generation_prompts(const std::string& prompt_dir, const std::string& savedir);
+
 }  // namespace wma::pipeline

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "core/error.h"
+
 namespace wma::pipeline {
 namespace {
 
@@ -150,6 +152,102 @@ Tensor prepare_observation_planar(const Tensor& planar, std::int64_t height, std
   Tensor cropped = center_crop(resized, height, width);
   std::vector<float> v = cropped.to_floats();
   for (float& p : v) p = (p / 255.0f - 0.5f) * 2.0f;
+  return Tensor::from_floats(cropped.shape(), v);
+}
+
+namespace {
+
+constexpr int kPilPrecisionBits = 32 - 8 - 2;
+
+// One output's source range and fixed-point weights (Pillow's precompute_coeffs + normalize_coeffs_8bpc).
+struct PilTaps {
+  std::vector<int> start, count;
+  std::vector<std::int32_t> weights;  // `width` per output
+  int width = 0;
+};
+
+PilTaps pil_bilinear_taps(int in_size, int out_size) {
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filterscale = std::max(scale, 1.0);
+  const double support = 1.0 * filterscale;
+  PilTaps taps;
+  taps.width = static_cast<int>(std::ceil(support)) * 2 + 1;
+  taps.weights.assign(static_cast<std::size_t>(out_size) * taps.width, 0);
+  std::vector<double> k(taps.width);
+  for (int xx = 0; xx < out_size; ++xx) {
+    const double center = (xx + 0.5) * scale;
+    const int xmin = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
+    double ww = 0.0;
+    for (int x = 0; x < xmax; ++x) {
+      double d = (x + xmin - center + 0.5) * (1.0 / filterscale);
+      if (d < 0.0) d = -d;
+      k[x] = d < 1.0 ? 1.0 - d : 0.0;
+      ww += k[x];
+    }
+    for (int x = 0; x < xmax; ++x) {
+      const double w = ww != 0.0 ? k[x] / ww : k[x];
+      const double fixed = w * (1 << kPilPrecisionBits);
+      taps.weights[static_cast<std::size_t>(xx) * taps.width + x] =
+          static_cast<std::int32_t>(w < 0 ? -0.5 + fixed : 0.5 + fixed);
+    }
+    taps.start.push_back(xmin);
+    taps.count.push_back(xmax);
+  }
+  return taps;
+}
+
+std::uint8_t pil_clip8(std::int32_t acc) {
+  return static_cast<std::uint8_t>(std::clamp(acc >> kPilPrecisionBits, 0, 255));
+}
+
+// One pass of Pillow's ImagingResample{Horizontal,Vertical}_8bpc over an interleaved RGB picture.
+io::Rgb8Image pil_pass(const io::Rgb8Image& in, int out_width, int out_height, bool horizontal) {
+  const int in_size = horizontal ? in.width : in.height, out_size = horizontal ? out_width : out_height;
+  const PilTaps taps = pil_bilinear_taps(in_size, out_size);
+  io::Rgb8Image out{out_width, out_height, std::vector<std::uint8_t>(static_cast<std::size_t>(out_width) * out_height * 3)};
+  for (int y = 0; y < out_height; ++y)
+    for (int x = 0; x < out_width; ++x) {
+      const int o = horizontal ? x : y;
+      const std::int32_t* w = &taps.weights[static_cast<std::size_t>(o) * taps.width];
+      for (int c = 0; c < 3; ++c) {
+        std::int32_t acc = 1 << (kPilPrecisionBits - 1);
+        for (int j = 0; j < taps.count[o]; ++j) {
+          const int sx = horizontal ? taps.start[o] + j : x, sy = horizontal ? y : taps.start[o] + j;
+          acc += static_cast<std::int32_t>(in.pixels[(static_cast<std::size_t>(sy) * in.width + sx) * 3 + c]) * w[j];
+        }
+        out.pixels[(static_cast<std::size_t>(y) * out_width + x) * 3 + c] = pil_clip8(acc);
+      }
+    }
+  return out;
+}
+
+}  // namespace
+
+io::Rgb8Image resize_pil_bilinear(const io::Rgb8Image& image, int out_width, int out_height) {
+  WMA_CHECK(image.width > 0 && image.height > 0 && out_width > 0 && out_height > 0 &&
+                image.pixels.size() == static_cast<std::size_t>(image.width) * image.height * 3,
+            "[resize] cannot resize a ", image.width, "x", image.height, " picture to ", out_width, "x", out_height);
+  io::Rgb8Image out = image;
+  if (out_width != image.width) out = pil_pass(out, out_width, out.height, true);
+  if (out_height != image.height) out = pil_pass(out, out_width, out_height, false);
+  return out;
+}
+
+Tensor prepare_prompt_image(const io::Rgb8Image& image, std::int64_t height, std::int64_t width) {
+  // torchvision Resize(size) of an int: the short side becomes `size`, the long side int(size * long / short).
+  const std::int64_t size = std::min(height, width);
+  const std::int64_t h = image.height, w = image.width;
+  const std::int64_t out_h = h <= w ? size : size * h / w, out_w = h <= w ? size * w / h : size;
+  const io::Rgb8Image resized =
+      out_h == h && out_w == w ? image : resize_pil_bilinear(image, static_cast<int>(out_w), static_cast<int>(out_h));
+  std::vector<float> planar(resized.pixels.size());
+  const std::size_t plane = static_cast<std::size_t>(resized.width) * resized.height;
+  for (std::size_t i = 0; i < plane; ++i)
+    for (std::size_t c = 0; c < 3; ++c) planar[c * plane + i] = resized.pixels[i * 3 + c];
+  const Tensor cropped = center_crop(Tensor::from_floats({3, resized.height, resized.width}, planar), height, width);
+  std::vector<float> v = cropped.to_floats();
+  for (float& p : v) p = (p / 255.0f - 0.5f) / 0.5f;
   return Tensor::from_floats(cropped.shape(), v);
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "io/png.h"
 
 namespace wma::pipeline {
 
@@ -30,5 +31,15 @@ Tensor prepare_observation_image(const Tensor& rgb8, std::int64_t height, std::i
 // The same from planar pixel values f32 [3, H, W] (0..255), as upstream's server receives them.
 Tensor prepare_observation_planar(const Tensor& planar, std::int64_t height, std::int64_t width,
                                   ResizedPixels pixels);
+// PIL's Image.resize(size, BILINEAR) of 8-bit RGB pixels, as torchvision's Resize does it for PIL images
+// (Pillow's Resample.c): float64 triangle weights widened by the downscale factor, normalised and quantised to
+// 22-bit fixed point, a horizontal pass then a vertical one, each rounding and clipping to uint8; a pass whose
+// size does not change is skipped.
+io::Rgb8Image resize_pil_bilinear(const io::Rgb8Image& image, int out_width, int out_height);
+
+// The base model's prompt image (scripts/evaluation/base_model_inference.py load_data_prompts): PIL
+// Resize(min(height, width)) of the short side (nothing when it has that size already), CenterCrop((height,
+// width)) with zero padding, ToTensor, Normalize(0.5, 0.5). -> f32 [3, height, width] in [-1, 1].
+Tensor prepare_prompt_image(const io::Rgb8Image& image, std::int64_t height, std::int64_t width);
 
 }  // namespace wma::pipeline

@@ -36,6 +36,8 @@ class RecordedNoise : public NoiseSource {
   // Queues one sampling pass's draws stored under `prefix` (e.g. "" or "iter0.policy."):
   // CPU noise.posterior.0, .1, ...; CUDA noise.x_T, noise.action_T, noise.state_T, then noise.step[k].
   void append_pass(const io::WeightStore& store, const std::string& prefix = "");
+  // The passes of an end-to-end fixture: its unprefixed one, or those of a generation fixture's chunks
+  // (chunk0., chunk1., ...) in order.
   static std::unique_ptr<RecordedNoise> from_pass_fixture(const std::string& path);
 
   Tensor randn_cuda(const Shape& shape) override;

@@ -4,6 +4,7 @@
 #include "sampling/diffusers_ddim.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numbers>
 
@@ -17,6 +18,11 @@ double cosine_alpha_bar(double u) {
   // Python evaluates (u + 0.008) / 1.008 * math.pi / 2 left to right, then `** 2` through libm pow.
   const double c = std::cos((u + 0.008) / 1.008 * std::numbers::pi / 2.0);
   return std::pow(c, 2.0);
+}
+
+float host_sqrt(const DiffusersDdimConfig& config, float x) {
+  const auto it = config.host_sqrt.find(std::bit_cast<std::uint32_t>(x));
+  return it != config.host_sqrt.end() ? it->second : std::sqrt(x);
 }
 
 }  // namespace
@@ -64,12 +70,13 @@ DiffusersDdimStepCoefficients diffusers_ddim_step_coefficients(const DiffusersDd
   const float a_t = scheduler.alphas_cumprod[timestep];
   const float a_prev =
       c.prev_timestep >= 0 ? scheduler.alphas_cumprod[c.prev_timestep] : scheduler.final_alpha_cumprod;
-  c.sqrt_beta_prod = std::sqrt(1.0f - a_t);
-  c.sqrt_alpha_prod = std::sqrt(a_t);
+  const DiffusersDdimConfig& config = scheduler.config;
+  c.sqrt_beta_prod = host_sqrt(config, 1.0f - a_t);
+  c.sqrt_alpha_prod = host_sqrt(config, a_t);
   c.inv_sqrt_alpha_prod = 1.0f / c.sqrt_alpha_prod;
-  c.sqrt_alpha_prod_prev = std::sqrt(a_prev);
+  c.sqrt_alpha_prod_prev = host_sqrt(config, a_prev);
   // eta = 0 makes std_dev_t exactly 0, so the subtraction of its square changes nothing.
-  c.dir_coefficient = std::sqrt((1.0f - a_prev) - 0.0f);
+  c.dir_coefficient = host_sqrt(config, (1.0f - a_prev) - 0.0f);
   c.clip = scheduler.config.clip_sample;
   c.clip_range = scheduler.config.clip_sample_range;
   return c;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -16,6 +17,12 @@ struct DiffusersDdimConfig {
   bool clip_sample = true;
   float clip_sample_range = 1.0f;
   bool set_alpha_to_one = true;
+  // Square roots to take as given (float32 argument bits -> result) instead of correctly rounded ones. step()
+  // takes `** 0.5` of 0-dim CPU tensors, also in upstream's CUDA runs, and torch computes them with MKL's
+  // vsSqrt: within an ulp, not correctly rounded (438 of the 2002 possible arguments on the fixtures' machine).
+  // Parity tests replay the recording machine's values (tests/fixtures/schedules.safetensors dp.host_sqrt.*) to
+  // compare scheduler steps bit for bit; empty: std::sqrt.
+  std::map<std::uint32_t, float> host_sqrt;
 };
 
 struct DiffusersDdimScheduler {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -93,6 +94,17 @@ WmaStepInputs wma_step_inputs(const io::WeightStore& fx) {
   in.conditioning.obs_images = channels_last(fx.load("input.obs_images"));  // [B, C, O, H, W] -> [B, O, H, W, C]
   in.conditioning.obs_state = fx.load("input.obs_state");
   return in;
+}
+
+std::map<std::uint32_t, float> recorded_host_sqrt() {
+  const io::WeightStore fx = load_fixture("schedules.safetensors");
+  const std::vector<float> args = fx.load("dp.host_sqrt.arg").to_floats();
+  const std::vector<float> values = fx.load("dp.host_sqrt.value").to_floats();
+  EXPECT_EQ(args.size(), values.size());
+  std::map<std::uint32_t, float> table;
+  for (std::size_t i = 0; i < std::min(args.size(), values.size()); ++i)
+    table[std::bit_cast<std::uint32_t>(args[i])] = values[i];
+  return table;
 }
 
 double relative_error(const Tensor& actual, const Tensor& expected) {

@@ -3,7 +3,9 @@
 // measure every parity check reports.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "io/weight_store.h"
@@ -52,6 +54,10 @@ struct WmaStepInputs {
   WMAConditioning conditioning;
 };
 WmaStepInputs wma_step_inputs(const io::WeightStore& fixture);
+
+// The recording machine's float32 square roots of the heads' scheduler (schedules.safetensors dp.host_sqrt.*),
+// for sampling::DiffusersDdimConfig::host_sqrt.
+std::map<std::uint32_t, float> recorded_host_sqrt();
 
 // max |a - b| / max |b| over all elements (any dtype, any device); infinite on a shape mismatch
 // or a non-finite element of `actual`.

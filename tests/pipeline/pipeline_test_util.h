@@ -28,13 +28,21 @@ inline std::filesystem::path prompts_dir() {
   return shared_dir() / "data/upstream/examples/world_model_interaction_prompts";
 }
 
+// The heads' scheduler takes the recording machine's square roots (sampling/diffusers_ddim.h), as the fixtures
+// were made with them.
+inline WorldModelConfig load_fixture_config(const std::filesystem::path& yaml) {
+  WorldModelConfig config = WorldModelConfig::load(yaml.string());
+  config.head_scheduler.host_sqrt = models::test::recorded_host_sqrt();
+  return config;
+}
+
 struct TinyModel {
   WorldModelConfig config;
   io::WeightStore store;
   WorldModel model;
   models::ClipTokenizer tokenizer;
   TinyModel()
-      : config(WorldModelConfig::load(tiny_yaml().string())),
+      : config(load_fixture_config(tiny_yaml())),
         store(deterministic_world_model_store(config)),
         model(store, config),
         tokenizer(models::ClipTokenizer::load(bpe_path().string())) {}

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -56,14 +58,31 @@ TEST(ScheduleFixture, DdimParametersAreBitExact) {
   }
 }
 
+// The recording machine's square roots (DiffusersDdimConfig::host_sqrt): a few differ from std::sqrt by an ulp.
+DiffusersDdimConfig recorded_config() {
+  const std::vector<float> args = floats("dp.host_sqrt.arg"), values = floats("dp.host_sqrt.value");
+  EXPECT_EQ(args.size(), values.size());
+  DiffusersDdimConfig config;
+  int off_by_an_ulp = 0;
+  for (std::size_t i = 0; i < std::min(args.size(), values.size()); ++i) {
+    const float exact = std::sqrt(args[i]);
+    EXPECT_LE(std::fabs(values[i] - exact), std::nextafter(exact, INFINITY) - exact) << "sqrt(" << args[i] << ")";
+    off_by_an_ulp += values[i] != exact;
+    config.host_sqrt[std::bit_cast<std::uint32_t>(args[i])] = values[i];
+  }
+  std::printf("recorded host sqrt: %d of %zu values off by an ulp\n", off_by_an_ulp, args.size());
+  return config;
+}
+
 TEST(ScheduleFixture, DiffusersSchedulerStepsMatch) {
-  const DiffusersDdimScheduler base = make_diffusers_ddim_scheduler({}, 50);
+  const DiffusersDdimConfig config = recorded_config();
+  const DiffusersDdimScheduler base = make_diffusers_ddim_scheduler(config, 50);
   EXPECT_EQ(base.betas, floats("dp.betas"));
   EXPECT_EQ(base.alphas_cumprod, floats("dp.alphas_cumprod"));
   for (int steps : {50, 16}) {
     const std::string p = "dp." + std::to_string(steps) + ".";
     SCOPED_TRACE(p);
-    const DiffusersDdimScheduler sch = make_diffusers_ddim_scheduler({}, steps);
+    const DiffusersDdimScheduler sch = make_diffusers_ddim_scheduler(config, steps);
     const auto ts = ints(p + "timesteps");
     const auto eps_all = floats(p + "eps");
     const auto prev_all = floats(p + "prev_sample");
@@ -82,12 +101,7 @@ TEST(ScheduleFixture, DiffusersSchedulerStepsMatch) {
       const auto c = diffusers_ddim_step_coefficients(sch, ts[i]);
       // The fixture ran on CPU torch, which divides by the 0-dim sqrt(ᾱ_t) tensor.
       const std::vector<float> out = diffusers_ddim_step(c, eps, x, ScalarDivision::Divide);
-      for (std::size_t k = 0; k < n; ++k) {
-        // The recording torch build's CPU sqrt is not correctly rounded (off by one ulp for some ᾱ); ours is,
-        // like CUDA and torch 2.3.1's scalar path. That leaves a few ulps.
-        const float expect = prev_all[i * n + k];
-        ASSERT_NEAR(out[k], expect, 4e-7f * std::max(1.0f, std::fabs(expect))) << "step " << i << " t " << ts[i];
-      }
+      for (std::size_t k = 0; k < n; ++k) ASSERT_EQ(out[k], prev_all[i * n + k]) << "step " << i << " t " << ts[i];
     }
   }
 }

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from upstream_env import OPEN_CLIP_CONFIGS_KEY
 
 UPSTREAM_YAML = "configs/inference/world_model_interaction.yaml"
+UPSTREAM_BASE_YAML = "configs/inference/base_model_inference.yaml"
 
 TINY_CLIP_ARCH = "wma-fixture-tiny-clip"
 TINY_VIDEO_HW = (64, 64)  # latent 8x8: three UNet downsamples reach 1x1
@@ -43,8 +44,9 @@ def _no_download(p: DictConfig, arch: str, device: str) -> None:
     p.device = device
 
 
-def tiny_config(upstream: Path) -> DictConfig:
-    cfg = OmegaConf.load(upstream / UPSTREAM_YAML)
+def tiny_config(upstream: Path, upstream_yaml: str = UPSTREAM_YAML) -> DictConfig:
+    """The tiny sizes applied to an upstream inference yaml (the interaction one, or the base model's)."""
+    cfg = OmegaConf.load(upstream / upstream_yaml)
     m = cfg.model.params
     m.image_size = [TINY_VIDEO_HW[0] // 8, TINY_VIDEO_HW[1] // 8]
 
@@ -86,9 +88,9 @@ def tiny_config(upstream: Path) -> DictConfig:
     return cfg
 
 
-def write_config(cfg: DictConfig, path: Path, meta_path: Path, meta: dict) -> None:
+def write_config(cfg: DictConfig, path: Path, meta_path: Path, meta: dict, upstream_yaml: str = UPSTREAM_YAML) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = ("# Written by tools/reference/make_fixtures.py from upstream's " + UPSTREAM_YAML + ".\n"
+    header = ("# Written by tools/reference/make_fixtures.py from upstream's " + upstream_yaml + ".\n"
               "# shape_meta_path is relative to the repository root; " + OPEN_CLIP_CONFIGS_KEY +
               " gives open_clip configs for custom arch names.\n")
     path.write_text(header + OmegaConf.to_yaml(cfg))

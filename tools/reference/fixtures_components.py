@@ -112,6 +112,13 @@ def schedules_fixture(model: torch.nn.Module, config_name: str, scheduler_config
     scheduler = instantiate_from_config(scheduler_config)
     fx.add("dp.betas", scheduler.betas)
     fx.add("dp.alphas_cumprod", scheduler.alphas_cumprod)
+    # step() takes `** 0.5` of 0-dim float32 CPU tensors (ᾱ_t, 1 − ᾱ_t, ᾱ_prev, 1 − ᾱ_prev; upstream too, the
+    # scheduler's tensors stay on the CPU), which torch computes with MKL's vsSqrt: within an ulp, not correctly
+    # rounded. The values of the recording machine, one 0-dim pow each as step() does it.
+    final = torch.as_tensor(scheduler.final_alpha_cumprod, dtype=torch.float32).reshape(1)
+    args = torch.cat([scheduler.alphas_cumprod, 1 - scheduler.alphas_cumprod, final, 1 - final])
+    fx.add("dp.host_sqrt.arg", args)
+    fx.add("dp.host_sqrt.value", torch.stack([args[i] ** 0.5 for i in range(args.numel())]))
     for steps in (50, 16):
         scheduler = instantiate_from_config(scheduler_config)
         scheduler.set_timesteps(steps)

@@ -23,7 +23,8 @@ import upstream_env  # noqa: E402
 from fixture_io import FixtureWriter  # noqa: E402
 
 TINY_CONFIG_NAME = "configs/tiny.yaml"
-ALL_PARTS = ("weights", "components", "wma", "e2e", "loop", "server")
+TINY_BASE_CONFIG_NAME = "configs/tiny_base.yaml"
+ALL_PARTS = ("weights", "components", "wma", "e2e", "loop", "base", "server")
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,7 +35,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--full-size", action="store_true",
                    help="build the real-size model (GPU machine) instead of the tiny fixtures; see docs/fixtures.md")
     p.add_argument("--only", nargs="*", default=None,
-                   help="subset of: weights components wma e2e loop server (default: all)")
+                   help="subset of: weights components wma e2e loop base server (default: all)")
     full = p.add_argument_group("--full-size")
     full.add_argument("--compare", type=Path, help="dump of our engine (dump.<pass>.<part> tensors) to check")
     full.add_argument("--record", type=Path,
@@ -81,12 +82,24 @@ def run_tiny(args: argparse.Namespace) -> None:
             from fixtures_server import server_fixture
             writer.write(server_fixture(model, TINY_CONFIG_NAME, fixture_prompts(args.upstream)[1],
                                         configs.TINY_VIDEO_HW, steps=4))
+    if "base" in only:
+        del model  # one tiny model in memory at a time
+        base_cfg = configs.tiny_config(args.upstream, configs.UPSTREAM_BASE_YAML)
+        configs.write_config(base_cfg, out / TINY_BASE_CONFIG_NAME, upstream_env.REPO_ROOT / configs.TINY_META,
+                             configs.shape_meta(*configs.TINY_VIDEO_HW), configs.UPSTREAM_BASE_YAML)
+        base_model = upstream_env.build_model(base_cfg)
+        upstream_env.set_deterministic_weights(base_model)
+        from fixtures_base import write_base
+        with torch_no_grad():
+            write_base(base_model, writer, TINY_BASE_CONFIG_NAME, configs.TINY_VIDEO_HW)
     if only == set(ALL_PARTS):
         writer.write_index(extra_files=[
             ("weight_checksums.txt", "Checksums of named tensors from the deterministic weight formula "
              "(tests/fixtures/test_deterministic_weights.cpp regenerates them in C++)."),
             (TINY_CONFIG_NAME, "The tiny model as an upstream-style yaml (derived from upstream's "
-             "configs/inference/world_model_interaction.yaml); tiny_meta.json is its observation shape meta.")])
+             "configs/inference/world_model_interaction.yaml); tiny_meta.json is its observation shape meta."),
+            (TINY_BASE_CONFIG_NAME, "The tiny base model: the same sizes applied to upstream's "
+             "configs/inference/base_model_inference.yaml (one observation step, base_model_gen_only).")])
     print(f"done in {time.time() - start:.0f}s", flush=True)
 
 

@@ -45,6 +45,9 @@ def setup_imports(upstream: Path, deterministic: bool = True) -> None:
     if deterministic:
         torch.set_num_threads(1)
         torch.use_deterministic_algorithms(True)
+    # unifolm_wma.utils.common reads torch.utils.checkpoint at import; torch 2.3 does not import that submodule
+    # with torch, upstream's scripts get it through pytorch_lightning (imported before unifolm_wma).
+    import pytorch_lightning  # noqa: F401
     import xformers  # noqa: F401  the shim must win over any installed xformers
     if not str(Path(xformers.__file__).resolve()).startswith(str(TOOL_DIR)):
         raise RuntimeError(f"xformers resolved to {xformers.__file__}, expected the shim in {TOOL_DIR}")

@@ -1,0 +1,153 @@
+// `wma generate`: upstream's scripts/evaluation/base_model_inference.py (spec §9.1) with the same flags, plus
+// --device, --precision, --demo_weights, --clip-vocab/--bpe_path, --noise and --noise_file as `wma interact`.
+// For every picture of --prompt_dir that prompts.csv names: num_gen chunks of video from the picture and its
+// instruction, written as one <savedir>/samples/<name>.mp4 (8 fps, crf 0).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "core/error.h"
+#include "io/png_read.h"
+#include "io/video.h"
+#include "ops/ops.h"
+#include "pipeline/example_data.h"
+#include "pipeline/generation.h"
+#include "pipeline/image_preprocess.h"
+#include "pipeline/session.h"
+#include "pipeline/synthesis.h"
+
+namespace wma::app {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: wma generate --config <base-model yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights)\n"
+    "                    --prompt_dir <dir with images and a csv> --savedir <dir> [options]\n"
+    "  upstream flags: --ddim_steps 50 --ddim_eta 1.0 --height 320 --width 512 --unconditional_guidance_scale 1.0\n"
+    "    --seed 123 --video_length 16 --text_input --timestep_spacing uniform|uniform_trailing (uniform)\n"
+    "    --guidance_rescale 0.0 --perframe_ae (--bs 1 accepted)\n"
+    "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --clip-vocab|--bpe_path <vocab.txt.gz>\n"
+    "    --noise torch|fast (torch: upstream's torch.randn streams for --seed) --noise_file <recorded draws> --quiet\n";
+
+FlagSpec flag_spec() {
+  FlagSpec spec;
+  spec.usage = kUsage;
+  spec.switches = {"text_input", "perframe_ae", "demo_weights", "quiet"};
+  spec.known = {"savedir", "ckpt_path", "config", "prompt_dir", "ddim_steps", "ddim_eta", "bs", "height", "width",
+                "unconditional_guidance_scale", "seed", "video_length", "text_input", "timestep_spacing",
+                "guidance_rescale", "perframe_ae", "device", "precision", "demo_weights", "bpe_path", "clip-vocab",
+                "noise", "noise_file", "quiet"};
+  return spec;
+}
+
+struct Job {
+  pipeline::GenerationSpec spec;
+  Tensor frame;  // [1, H, W, 3] in [-1, 1]
+};
+
+// torchvision's write_video of torch.cat(chunks, time) after clamp, (x + 1) / 2 * 255 and uint8 truncation.
+std::vector<io::Rgb8Image> frames_of(const std::vector<pipeline::ChunkOutput>& chunks) {
+  std::vector<io::Rgb8Image> frames;
+  for (const pipeline::ChunkOutput& c : chunks) {
+    const Tensor host = ops::to_device(c.video, Device::CPU);
+    for (io::Rgb8Image& f : io::video_to_frames(ops::contiguous(host.select(0, 0).permute({3, 0, 1, 2}))))
+      frames.push_back(std::move(f));
+  }
+  return frames;
+}
+
+}  // namespace
+
+int cmd_generate(int argc, char** argv) {
+  const Flags f(argc, argv, flag_spec());
+  if (f.has("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  WMA_CHECK(f.integer("bs", 1) == 1, "--bs must be 1 (upstream supports batch size 1 only)");
+  using namespace pipeline;
+  namespace fs = std::filesystem;
+
+  // Everything is read and checked before the first output file is written.
+  WorldModelConfig config = WorldModelConfig::load(f.required("config"));
+  WMA_CHECK(config.wma.unet.base_model_gen_only, config.source, " is not a base-model config (upstream's "
+            "configs/inference/base_model_inference.yaml sets wma_config.params.base_model_gen_only: True)");
+  config.perframe_ae = f.has("perframe_ae");
+  const std::int64_t height = f.integer("height", 320), width = f.integer("width", 512);
+  WMA_CHECK(height % 16 == 0 && width % 16 == 0, "image size ", height, "x", width, " must be multiples of 16");
+  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ",
+            width, " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
+            config.video_width(), " (pass --height ", config.video_height(), " --width ", config.video_width(), ")");
+
+  PassOptions pass;
+  pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", 50));
+  pass.ddim_eta = f.real("ddim_eta", 1.0);
+  pass.timestep_spacing = sampling::parse_timestep_spacing(f.str("timestep_spacing", "uniform"));
+  pass.video_length = static_cast<int>(f.integer("video_length", 16));
+  pass.unconditional_guidance_scale = f.real("unconditional_guidance_scale", 1.0);
+  pass.guidance_rescale = f.real("guidance_rescale", 0.0);
+  WMA_CHECK(pass.ddim_steps >= 1, "--ddim_steps must be positive (upstream's DDPM fallback is not offered)");
+  WMA_CHECK(pass.video_length == config.wma.unet.temporal_length, "--video_length ", pass.video_length,
+            " differs from the model's temporal_length ", config.wma.unet.temporal_length);
+
+  const std::string savedir = f.required("savedir");
+  std::vector<Job> jobs;
+  for (GenerationSpec& spec : read_generation_prompts(f.required("prompt_dir"), savedir)) {
+    const std::string ext = fs::path(spec.filename).extension().string();
+    WMA_CHECK(ext == ".png" || ext == ".PNG", "[generate] ", spec.image_path, ": only PNG pictures are read ",
+              "(convert it to PNG)");
+    WMA_CHECK(spec.frame_stride != 0.0, "[generate] ", spec.image_path, ": the csv's fs is 0");
+    const Tensor chw = prepare_prompt_image(io::read_png(spec.image_path), height, width);
+    jobs.push_back({std::move(spec), ops::contiguous(chw.permute({1, 2, 0})).unsqueeze(0)});
+  }
+  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
+
+  const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
+  Profiler profiler([device = options.device] { synchronize_device(device); });
+  const LoadedModel loaded = load_model(f, config, options, profiler);
+  std::int64_t seed = f.integer("seed", 123);
+  if (seed < 0 && !f.has("noise_file")) {
+    // Upstream draws a seed in [0, 2^31] for a negative one.
+    std::random_device entropy;
+    seed = std::uniform_int_distribution<std::int64_t>(0, std::int64_t{1} << 31)(entropy);
+    std::fprintf(stderr, "seed %lld\n", static_cast<long long>(seed));
+  }
+  const std::unique_ptr<NoiseSource> noise =
+      make_noise(f, seed, config.construction_cpu_draws, gpu_sm_count(options.device));
+
+  Synthesizer synth(*loaded.model, tokenizer, pass);
+  BaseModelGenerator generator(synth, tokenizer);
+  const fs::path samples = fs::path(savedir) / "samples";
+  fs::create_directories(samples);
+  std::size_t written = 0;
+  for (const Job& job : jobs) {
+    const GenerationSpec& s = job.spec;
+    // Python's float // float, fed as int64.
+    const auto model_fs = static_cast<std::int64_t>(std::floor(s.fps / s.frame_stride));
+    const std::string prompt = f.has("text_input") ? s.instruction : "";
+    if (!f.has("quiet"))
+      std::fprintf(stderr, ">>> %s, frame_stride:%g, and %d generation ...\n", s.instruction.c_str(),
+                   s.frame_stride, s.num_gen);
+    std::vector<ChunkOutput> chunks;
+    {
+      ProgressBar bar(s.filename, pass.ddim_steps * s.num_gen, !f.has("quiet"));
+      chunks = generator.generate(job.frame, prompt, model_fs, s.num_gen, *noise, &profiler, [&] { bar.tick(); });
+    }
+    const auto timer = Profiler::scope(&profiler, "save_results");
+    const std::string stem = s.filename.substr(0, s.filename.find('.'));
+    const std::string path =
+        io::write_video((samples / (stem + ".mp4")).string(), frames_of(chunks), {.fps = 8, .crf = 0});
+    std::fprintf(stderr, "wrote %s\n", path.c_str());
+    ++written;
+  }
+  std::fprintf(stderr, "wrote %zu videos under %s\n", written, samples.string().c_str());
+  std::fprintf(stderr, "profile: %s\n", report_profile(savedir, profiler).c_str());
+  return 0;
+}
+
+}  // namespace wma::app
