@@ -99,6 +99,34 @@ std::string require_bpe(const Flags& f) {
   return path;
 }
 
+std::pair<std::int64_t, std::int64_t> checked_video_size(const Flags& f, const pipeline::WorldModelConfig& config,
+                                                         bool heads) {
+  const std::int64_t height = f.integer("height", 320), width = f.integer("width", 512);
+  WMA_CHECK(height % 16 == 0 && width % 16 == 0, "image size ", height, "x", width, " must be multiples of 16");
+  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ",
+            width, " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
+            config.video_width(), " (pass --height ", config.video_height(), " --width ", config.video_width(), ")");
+  WMA_CHECK(!heads || (height == config.obs_image_height && width == config.obs_image_width), "the action heads of ",
+            config.source, " take ", config.obs_image_height, "x", config.obs_image_width, " observations, not ",
+            height, "x", width);
+  return {height, width};
+}
+
+pipeline::PassOptions pass_options(const Flags& f, const pipeline::WorldModelConfig& config, int default_steps,
+                                   const std::string& default_spacing, double default_guidance_rescale) {
+  pipeline::PassOptions pass;
+  pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", default_steps));
+  pass.ddim_eta = f.real("ddim_eta", 1.0);
+  pass.timestep_spacing = sampling::parse_timestep_spacing(f.str("timestep_spacing", default_spacing));
+  pass.video_length = static_cast<int>(f.integer("video_length", 16));
+  pass.unconditional_guidance_scale = f.real("unconditional_guidance_scale", 1.0);
+  pass.guidance_rescale = f.real("guidance_rescale", default_guidance_rescale);
+  WMA_CHECK(pass.ddim_steps >= 1, "--ddim_steps must be positive (upstream's DDPM fallback is not offered)");
+  WMA_CHECK(pass.video_length == config.wma.unet.temporal_length, "--video_length ", pass.video_length,
+            " differs from the model's temporal_length ", config.wma.unet.temporal_length);
+  return pass;
+}
+
 LoadedModel load_model(const Flags& f, const pipeline::WorldModelConfig& config, const nn::LoadOptions& options,
                        pipeline::Profiler& profiler) {
   const auto timer = pipeline::Profiler::scope(&profiler, "model_loading");

@@ -6,11 +6,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/weight_store.h"
 #include "pipeline/noise.h"
 #include "pipeline/profile.h"
+#include "pipeline/synthesis.h"
 #include "pipeline/world_model.h"
 
 namespace wma::app {
@@ -45,6 +47,15 @@ class Flags {
 std::string find_bpe(const Flags& f);
 // find_bpe, or an error saying where the vocabulary was looked for.
 std::string require_bpe(const Flags& f);
+
+// --height/--width (default 320x512): multiples of 16 that the model generates and, with `heads`, that its
+// action heads take as observations. Returns {height, width}.
+std::pair<std::int64_t, std::int64_t> checked_video_size(const Flags& f, const pipeline::WorldModelConfig& config,
+                                                         bool heads);
+// Upstream's sampling flags (--ddim_steps --ddim_eta --timestep_spacing --video_length
+// --unconditional_guidance_scale --guidance_rescale) with each script's own defaults, checked against the model.
+pipeline::PassOptions pass_options(const Flags& f, const pipeline::WorldModelConfig& config, int default_steps,
+                                   const std::string& default_spacing, double default_guidance_rescale);
 
 struct LoadedModel {
   std::unique_ptr<io::WeightStore> store;  // the model reads from it

@@ -78,22 +78,8 @@ int cmd_generate(int argc, char** argv) {
   WMA_CHECK(config.wma.unet.base_model_gen_only, config.source, " is not a base-model config (upstream's "
             "configs/inference/base_model_inference.yaml sets wma_config.params.base_model_gen_only: True)");
   config.perframe_ae = f.has("perframe_ae");
-  const std::int64_t height = f.integer("height", 320), width = f.integer("width", 512);
-  WMA_CHECK(height % 16 == 0 && width % 16 == 0, "image size ", height, "x", width, " must be multiples of 16");
-  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ",
-            width, " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
-            config.video_width(), " (pass --height ", config.video_height(), " --width ", config.video_width(), ")");
-
-  PassOptions pass;
-  pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", 50));
-  pass.ddim_eta = f.real("ddim_eta", 1.0);
-  pass.timestep_spacing = sampling::parse_timestep_spacing(f.str("timestep_spacing", "uniform"));
-  pass.video_length = static_cast<int>(f.integer("video_length", 16));
-  pass.unconditional_guidance_scale = f.real("unconditional_guidance_scale", 1.0);
-  pass.guidance_rescale = f.real("guidance_rescale", 0.0);
-  WMA_CHECK(pass.ddim_steps >= 1, "--ddim_steps must be positive (upstream's DDPM fallback is not offered)");
-  WMA_CHECK(pass.video_length == config.wma.unet.temporal_length, "--video_length ", pass.video_length,
-            " differs from the model's temporal_length ", config.wma.unet.temporal_length);
+  const auto [height, width] = checked_video_size(f, config, false);
+  const PassOptions pass = pass_options(f, config, 50, "uniform", 0.0);
 
   const std::string savedir = f.required("savedir");
   std::vector<Job> jobs;

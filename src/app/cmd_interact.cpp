@@ -54,24 +54,8 @@ int cmd_interact(int argc, char** argv) {
   // Everything is read and checked before the first output file is written.
   WorldModelConfig config = WorldModelConfig::load(f.required("config"));
   config.perframe_ae = f.has("perframe_ae");  // upstream: model.perframe_ae = args.perframe_ae
-  const std::int64_t height = f.integer("height", 320), width = f.integer("width", 512);
-  WMA_CHECK(height % 16 == 0 && width % 16 == 0, "image size ", height, "x", width, " must be multiples of 16");
-  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ",
-            width, " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
-            config.video_width(), " (pass --height ", config.video_height(), " --width ", config.video_width(), ")");
-  WMA_CHECK(height == config.obs_image_height && width == config.obs_image_width, "the action heads of ",
-            config.source, " take ", config.obs_image_height, "x", config.obs_image_width, " observations, not ",
-            height, "x", width);
-
-  PassOptions pass;
-  pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", 50));
-  pass.ddim_eta = f.real("ddim_eta", 1.0);
-  pass.timestep_spacing = sampling::parse_timestep_spacing(f.str("timestep_spacing", "uniform"));
-  pass.video_length = static_cast<int>(f.integer("video_length", 16));
-  pass.unconditional_guidance_scale = f.real("unconditional_guidance_scale", 1.0);
-  pass.guidance_rescale = f.real("guidance_rescale", 0.0);
-  WMA_CHECK(pass.video_length == config.wma.unet.temporal_length, "--video_length ", pass.video_length,
-            " differs from the model's temporal_length ", config.wma.unet.temporal_length);
+  const auto [height, width] = checked_video_size(f, config, true);
+  const PassOptions pass = pass_options(f, config, 50, "uniform", 0.0);
 
   SessionSettings settings;
   settings.savedir = f.required("savedir");

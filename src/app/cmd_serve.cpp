@@ -100,24 +100,10 @@ int cmd_serve(int argc, char** argv) {
   // Everything is read and checked before the model loads.
   const std::string config_path = f.required("config");
   const WorldModelConfig config = WorldModelConfig::load(config_path);
-  const std::int64_t height = f.integer("height", 320), width = f.integer("width", 512);
-  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ",
-            width, " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
-            config.video_width(), " (pass --height ", config.video_height(), " --width ", config.video_width(), ")");
-  WMA_CHECK(height == config.obs_image_height && width == config.obs_image_width, "the action heads of ",
-            config.source, " take ", config.obs_image_height, "x", config.obs_image_width, " observations, not ",
-            height, "x", width);
+  checked_video_size(f, config, true);
 
   DecisionSettings settings;
-  settings.pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", 16));
-  settings.pass.ddim_eta = f.real("ddim_eta", 1.0);
-  settings.pass.timestep_spacing = sampling::parse_timestep_spacing(f.str("timestep_spacing", "uniform_trailing"));
-  settings.pass.video_length = static_cast<int>(f.integer("video_length", 16));
-  settings.pass.unconditional_guidance_scale = f.real("unconditional_guidance_scale", 1.0);
-  settings.pass.guidance_rescale = f.real("guidance_rescale", 0.7);
-  WMA_CHECK(settings.pass.ddim_steps >= 1, "--ddim_steps must be at least 1");
-  WMA_CHECK(settings.pass.video_length == config.wma.unet.temporal_length, "--video_length ",
-            settings.pass.video_length, " differs from the model's temporal_length ", config.wma.unet.temporal_length);
+  settings.pass = pass_options(f, config, 16, "uniform_trailing", 0.7);
   const std::int64_t frame_stride = f.integer("frame_stride", 2);
   WMA_CHECK(frame_stride >= 1, "--frame_stride must be positive");
   settings.fs = static_cast<std::int64_t>(30.0 / static_cast<double>(frame_stride));  // torch.long(30 / stride)
