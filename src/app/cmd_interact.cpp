@@ -3,7 +3,6 @@
 // checkpoint), --bpe_path and --noise_file (replay recorded draws instead of the seeded generator).
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -81,38 +80,16 @@ int cmd_interact(int argc, char** argv) {
                                  config.projectors.agent_state_dim, config.projectors.agent_action_dim);
     jobs.push_back({spec.videoid, spec.fps, {obs.image, obs.state, spec.instruction, obs.state_dim, obs.action_dim}, stats});
   }
-  const std::string bpe = find_bpe(f);
-  WMA_CHECK(!bpe.empty(), "OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz not found: pass --clip-vocab (or ",
-            "--bpe_path), set WMA_BPE_PATH, put it next to the checkpoint, or install open_clip");
-  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(bpe);
+  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
   // Before the model loads: TorchNoise moves the CPU stream past upstream's construction draws meanwhile.
   const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
-  std::unique_ptr<NoiseSource> noise;
-  const std::string noise_kind = f.has("noise") ? f.str("noise") : "torch";
-  WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
-  if (f.has("noise_file")) noise = RecordedNoise::from_pass_fixture(f.str("noise_file"));
-  else if (noise_kind == "torch")
-    noise = std::make_unique<TorchNoise>(f.integer("seed", 123), config.construction_cpu_draws,
-                                         gpu_sm_count(options.device));
-  else noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
+  const std::unique_ptr<NoiseSource> noise =
+      make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_sm_count(options.device));
 
   Profiler profiler([device = options.device] { synchronize_device(device); });
-  std::unique_ptr<io::WeightStore> store;
-  std::unique_ptr<WorldModel> model;
-  {
-    const auto timer = Profiler::scope(&profiler, "model_loading");
-    if (f.has("ckpt_path")) {
-      WMA_CHECK(!f.has("demo_weights"), "--ckpt_path and --demo_weights exclude each other");
-      WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
-      store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
-    } else {
-      WMA_CHECK(f.has("demo_weights"), "no --ckpt_path given (pass --demo_weights to run on deterministic weights)");
-      store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
-    }
-    model = std::make_unique<WorldModel>(*store, config, options);
-  }
-  Synthesizer synth(*model, tokenizer, pass);
+  const LoadedModel loaded = load_model(f, config, options, profiler);
+  Synthesizer synth(*loaded.model, tokenizer, pass);
   const std::vector<std::string> written = run_session(synth, jobs, settings, *noise, profiler);
   std::fprintf(stderr, "wrote %zu files under %s/inference\n", written.size(), settings.savedir.c_str());
   std::fprintf(stderr, "profile: %s\n", report_profile(settings.savedir, profiler).c_str());

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -124,34 +123,18 @@ int cmd_serve(int argc, char** argv) {
   const std::string dataset = f.has("dataset") ? f.str("dataset") : default_dataset(root, config_path);
   const std::string data_dir = f.has("data_dir") ? f.str("data_dir") : default_data_dir(root, config_path);
   io::NormalizationStats stats = read_dataset_stats(data_dir, dataset);
-  const std::string bpe = find_bpe(f);
-  WMA_CHECK(!bpe.empty(), "OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz not found: pass --clip-vocab (or ",
-            "--bpe_path), set WMA_BPE_PATH, put it next to the checkpoint, or install open_clip");
-  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(bpe);
-  const std::string noise_kind = f.str("noise", "torch");
-  WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
+  const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
   const std::string device = f.str("device", "cpu"), precision = f.str("precision", "fp32");
   const nn::LoadOptions options = select_device(device, precision);
   // Upstream seeds once, then builds the model: TorchNoise moves the CPU stream past those construction draws
   // while the model loads (as `wma interact`); every request then continues both streams.
-  std::unique_ptr<NoiseSource> noise;
-  if (noise_kind == "torch")
-    noise = std::make_unique<TorchNoise>(f.integer("seed", 123), config.construction_cpu_draws,
-                                         gpu_sm_count(options.device));
-  else
-    noise = std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(f.integer("seed", 123)));
+  std::unique_ptr<NoiseSource> noise =
+      make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_sm_count(options.device));
   std::fprintf(stderr, "wma serve: loading %s ...\n", f.has("ckpt_path") ? f.str("ckpt_path").c_str() : "demo weights");
-  std::unique_ptr<io::WeightStore> store;
-  if (f.has("ckpt_path")) {
-    WMA_CHECK(!f.has("demo_weights"), "--ckpt_path and --demo_weights exclude each other");
-    WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
-    store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
-  } else {
-    WMA_CHECK(f.has("demo_weights"), "no --ckpt_path given (pass --demo_weights to run on deterministic weights)");
-    store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
-  }
-  const WorldModel model(*store, config, options);
+  Profiler loading;
+  const LoadedModel loaded = load_model(f, config, options, loading);
+  const WorldModel& model = *loaded.model;
   DecisionPolicy policy(model, tokenizer, std::move(stats), settings, std::move(noise));
   server.description = str_cat(f.has("ckpt_path") ? f.str("ckpt_path") : "demo weights", " (", config_path, "), ",
                                device, " ", precision, ", dataset ", dataset, ", ", settings.pass.ddim_steps,

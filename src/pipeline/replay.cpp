@@ -62,7 +62,7 @@ Tensor RecordedIteration::upstream_latent(const std::string& pass) const {
 
 NoiseComparison compare_recorded_noise(const RecordedIteration& record, NoiseSource& noise, Device device) {
   NoiseComparison result;
-  const io::WeightStore store = io::WeightStore::open(record.path());
+  const io::WeightStore& store = record.store();
   for (const std::string pass : {"policy", "world"}) {
     const std::string prefix = "iter0." + pass + ".noise.";
     std::vector<std::pair<std::string, Tensor>> cpu_draws, cuda_draws;
@@ -126,7 +126,7 @@ void write_module_dump(const std::string& path, Synthesizer& synth, const Record
   for (const auto& [name, input] : {std::pair<std::string, const PassInput*>{"policy", &record.policy_input()},
                                     std::pair<std::string, const PassInput*>{"world", &record.world_input()}}) {
     RecordedNoise noise(record.path());
-    noise.append_pass(io::WeightStore::open(record.path()), "iter0." + name + ".");
+    noise.append_pass(record.store(), "iter0." + name + ".");
     ConditionParts parts;
     const models::WMAPass pass = model.diffusion.prepare(synth.condition(*input, noise, &parts));
     const WorldModelConfig& c = model.config;

@@ -27,6 +27,7 @@ class RecordedIteration {
   // Upstream's final latent of a pass ("policy" or "world"), channels-last [1, T, h, w, C].
   Tensor upstream_latent(const std::string& pass) const;
   const std::string& path() const { return path_; }
+  const io::WeightStore& store() const { return store_; }
 
  private:
   std::string path_;
