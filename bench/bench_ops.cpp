@@ -138,6 +138,25 @@ std::vector<Case> build_cases() {
   attention("L1-self", 16, 640, 640, 10);
   attention("L0-cross256", 16, 2560, 256, 5);
   attention("L0-temporal", 2560, 16, 16, 5);
+  {
+    // The temporal transformer's own layout: q/k/v are frame-strided views of the fused projection
+    // [1, 16, 2560, 3, 5, 64] and the output the frames of each pixel of [1, 16, 2560, 5, 64]. Reported as
+    // bandwidth: q, k, v and out each move once.
+    const std::int64_t t = 16, p = 2560, h = 5;
+    Case c;
+    c.op = "attention_into";
+    c.shape = "L0-temporal frames " + dims({1, t, p, 3, h, 64});
+    c.bytes_per_elem = 4.0 * t * p * h * 64;
+    c.make = [=](DType dt) { return std::vector<Tensor>{random_on_gpu({t, p, 3, h, 64}, dt, 13)}; };
+    c.run = [=](const std::vector<Tensor>& x) {
+      const Tensor o = Tensor::empty({t, p, h, 64}, x[0].dtype(), x[0].device());
+      const Tensor s = x[0].permute({1, 0, 2, 3, 4});  // [P, T, 3, H, 64]
+      wma::ops::attention_into(o.permute({1, 0, 2, 3}), s.select(2, 0), s.select(2, 1), s.select(2, 2), nullptr,
+                               0.125f);
+      return o;
+    };
+    cs.push_back(c);
+  }
 
   auto group_norm = [&](std::string what, std::int64_t n, std::int64_t l, std::int64_t ch) {
     Case c;

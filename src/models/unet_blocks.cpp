@@ -69,17 +69,24 @@ void TemporalConvBlock::load(const nn::WeightBinder& w, std::int64_t channels) {
     norms_[i].load(stage.child("0"), kGroups, channels, kResNormEps);
     // conv1 is Sequential(GN, SiLU, Conv3d); conv2..4 have a Dropout before the conv.
     convs_[i].load(stage.child(i == 0 ? "2" : "3"), channels, channels, 3, 1);
+    conv_bias_rows_[i] = convs_[i].bias.reshape({1, channels});
   }
 }
 
 Tensor TemporalConvBlock::operator()(const Tensor& x, std::int64_t batch) const {
   const std::int64_t frames = x.size(0) / batch, pixels = x.size(1) * x.size(2), channels = x.size(3);
+  const Tensor x_in = x.reshape({batch, frames, pixels, channels});
+  // Each conv's output goes out without its bias, which the next norm adds as it reads; the last conv
+  // adds its bias and the block's residual in its own epilogue.
   Tensor h = x;
   for (int i = 0; i < 4; ++i) {
-    Tensor n = norms_[i](h.reshape({batch, frames * pixels, h.size(-1)}), ops::Activation::SiLU);
-    h = convs_[i](n.reshape({batch, frames, pixels, n.size(-1)}));
+    Tensor n = norms_[i](h.reshape({batch, frames * pixels, channels}), ops::Activation::SiLU,
+                         i == 0 ? nullptr : &conv_bias_rows_[i - 1]);
+    const Tensor* bias = i == 3 ? &convs_[i].bias : nullptr;
+    h = ops::conv_temporal(n.reshape({batch, frames, pixels, channels}), convs_[i].weight, bias, convs_[i].padding,
+                           i == 3 ? &x_in : nullptr);
   }
-  return ops::add(x, h.reshape({batch * frames, x.size(1), x.size(2), channels}));
+  return h.reshape(x.shape());
 }
 
 // ---- ResBlock ----------------------------------------------------------------------------
@@ -90,6 +97,7 @@ void ResBlock::load(const nn::WeightBinder& w, std::int64_t in_channels, std::in
   in_norm_.load(w.child("in_layers").child("0"), kGroups, in_channels, kResNormEps);
   in_conv_.load(w.child("in_layers").child("2"), in_channels, out_channels, 3, {1, 1});
   emb_proj_.load(w.child("emb_layers").child("1"), emb_channels, out_channels);
+  emb_and_in_conv_bias_ = ops::add(emb_proj_.bias, in_conv_.bias);
   out_norm_.load(w.child("out_layers").child("0"), kGroups, out_channels, kResNormEps);
   out_conv_.load(w.child("out_layers").child("3"), out_channels, out_channels, 3, {1, 1});
   if (in_channels != out_channels) skip_.load(w.child("skip_connection"), in_channels, out_channels, 1, {1, 0});
@@ -99,11 +107,12 @@ void ResBlock::load(const nn::WeightBinder& w, std::int64_t in_channels, std::in
 
 Tensor ResBlock::operator()(const Tensor& x, const Tensor& emb_silu, std::int64_t batch) const {
   const std::int64_t n = x.size(0), height = x.size(1), width = x.size(2), cin = x.size(3);
-  Tensor h = in_conv_(in_norm_(x.reshape({n, height * width, cin}), ops::Activation::SiLU).reshape(x.shape()));
-  // The embedding is per batch element; broadcast it over the frames and pixels.
-  Tensor e = emb_proj_(emb_silu).reshape({batch, 1, out_channels_});
-  h = ops::add(h.reshape({batch, (n / batch) * height * width, out_channels_}), e);
-  h = out_norm_(h.reshape({n, height * width, out_channels_}), ops::Activation::SiLU);
+  // in_conv_'s bias and the timestep embedding are per (video, channel): out_norm_ adds both as it reads
+  // in_conv_'s raw output, which is the only consumer of their sum.
+  Tensor h = ops::conv2d(in_norm_(x.reshape({n, height * width, cin}), ops::Activation::SiLU).reshape(x.shape()),
+                         in_conv_.weight, nullptr, in_conv_.params);
+  const Tensor e = ops::linear(emb_silu, emb_proj_.weight, &emb_and_in_conv_bias_);  // [batch, C]
+  h = out_norm_(h.reshape({n, height * width, out_channels_}), ops::Activation::SiLU, &e);
   Tensor skip = skip_.weight.defined() ? skip_(x) : x;
   h = out_conv_(h.reshape({n, height, width, out_channels_}), &skip);
   return has_temporal_conv_ ? temporal_conv_(h, batch) : h;
@@ -139,6 +148,21 @@ Tensor SelfAttention::operator()(const Tensor& x, const Tensor& residual) const 
   Tensor qkv = qkv_(x).reshape({n, len, 3, heads_, dim_head_});
   Tensor o = ops::attention(qkv.select(2, 0), qkv.select(2, 1), qkv.select(2, 2), nullptr, attention_scale(dim_head_));
   return to_out_(merge_heads(o), {.residual = &residual});
+}
+
+Tensor SelfAttention::over_frames(const Tensor& x, const Tensor& residual) const {
+  const std::int64_t batch = x.size(0), frames = x.size(1), pixels = x.size(2);
+  // [B, T, P, 3, heads, dim_head]; per batch element, the sequences are [P, T, heads, dim_head]
+  // views whose frame stride is P tokens. B is 1 or 2 (classifier-free guidance): one call each,
+  // since batch and pixel strides do not merge into one.
+  const Tensor qkv = qkv_(x).reshape({batch, frames, pixels, 3, heads_, dim_head_});
+  const Tensor o = Tensor::empty({batch, frames, pixels, heads_, dim_head_}, x.dtype(), x.device());
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const Tensor s = qkv.select(0, b).permute({1, 0, 2, 3, 4});  // [P, T, 3, heads, dim_head]
+    ops::attention_into(o.select(0, b).permute({1, 0, 2, 3}), s.select(2, 0), s.select(2, 1), s.select(2, 2),
+                        nullptr, attention_scale(dim_head_));
+  }
+  return to_out_(o.reshape({batch, frames, pixels, std::int64_t{heads_} * dim_head_}), {.residual = &residual});
 }
 
 // ---- CrossAttention ----------------------------------------------------------------------
@@ -246,8 +270,8 @@ void TemporalTransformerBlock::load(const nn::WeightBinder& w, std::int64_t dim,
 }
 
 Tensor TemporalTransformerBlock::operator()(const Tensor& x) const {
-  Tensor h = attn1_(norm1_(x), x);
-  h = attn2_(norm2_(h), h);
+  Tensor h = attn1_.over_frames(norm1_(x), x);
+  h = attn2_.over_frames(norm2_(h), h);
   return ff_(norm3_(h), h);
 }
 
@@ -298,12 +322,10 @@ Tensor TemporalTransformer::operator()(const Tensor& x, std::int64_t batch) cons
   const std::int64_t frames = x.size(0) / batch, pixels = x.size(1) * x.size(2), channels = x.size(3);
   Tensor x_in = x.reshape({batch, frames, pixels, channels});
   Tensor n = norm_(x.reshape({batch, frames * pixels, channels})).reshape(x_in.shape());
-  // Sequences are the frames of one pixel: [B, T, HW, C] -> [B*HW, T, C]. The projections are
-  // per token, so proj_in runs before and proj_out after the transposes.
+  // Sequences are the frames of one pixel (upstream's [B*HW, T, C]). Everything but their
+  // attention is per token, and that reads frame-strided views, so h stays [B, T, HW, C].
   Tensor h = proj_in_(n);
-  h = ops::contiguous(h.permute({0, 2, 1, 3})).reshape({batch * pixels, frames, h.size(-1)});
   for (const auto& block : blocks_) h = block(h);
-  h = ops::contiguous(h.reshape({batch, pixels, frames, h.size(-1)}).permute({0, 2, 1, 3}));
   return proj_out_(h, {.residual = &x_in}).reshape(x.shape());
 }
 

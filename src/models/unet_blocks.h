@@ -33,6 +33,7 @@ class TemporalConvBlock {
  private:
   nn::GroupNorm norms_[4];
   nn::ConvTemporal convs_[4];
+  Tensor conv_bias_rows_[4];  // convs_[i].bias as [1, C]: convs 1-3 leave it to the next norm
 };
 
 class ResBlock {
@@ -49,6 +50,8 @@ class ResBlock {
   nn::Conv2d in_conv_, out_conv_;
   nn::Conv2d skip_;  // 1x1, only when the channel count changes
   nn::Linear emb_proj_;
+  // emb_proj_'s bias plus in_conv_'s: the two per-channel terms out_norm_ adds to in_conv_'s raw output.
+  Tensor emb_and_in_conv_bias_;
   bool has_temporal_conv_ = false;
   TemporalConvBlock temporal_conv_;
 };
@@ -80,6 +83,9 @@ class SelfAttention {
   void load(const nn::WeightBinder& w, std::int64_t dim, int heads, int dim_head);
   // x [N, L, dim] (already normed) -> to_out(attention) + residual.
   Tensor operator()(const Tensor& x, const Tensor& residual) const;
+  // x [B, T, P, dim] (already normed): each of the P tokens attends over its T frames, read and
+  // written in place as strided views (no transposes) -> to_out(attention) + residual.
+  Tensor over_frames(const Tensor& x, const Tensor& residual) const;
 
  private:
   nn::Linear qkv_, to_out_;
@@ -160,6 +166,7 @@ class SpatialTransformerBlock {
 class TemporalTransformerBlock {
  public:
   void load(const nn::WeightBinder& w, std::int64_t dim, int heads, int dim_head);
+  // x [B, T, P, dim] -> same shape; the sequences are the T frames of each of the P tokens.
   Tensor operator()(const Tensor& x) const;
 
  private:
@@ -187,7 +194,8 @@ class SpatialTransformer {
 };
 
 // GroupNorm(32, C, eps 1e-6) over all frames, then transformer blocks over the T frames of each
-// pixel (sequence [(B*H*W), T, inner]), plus the input. No relative position, no causal mask.
+// pixel (upstream's sequences [(B*H*W), T, inner], here kept in [B, T, H*W, inner] and read as
+// strided views), plus the input. No relative position, no causal mask.
 class TemporalTransformer {
  public:
   void load(const nn::WeightBinder& w, std::int64_t channels, int heads, int dim_head, int depth, bool use_linear);

@@ -61,7 +61,9 @@ struct GroupNorm {
   int groups = 32;
   float eps = 1e-5f;
   void load(const WeightBinder& w, int groups, std::int64_t channels, float eps);
-  Tensor operator()(const Tensor& x, ops::Activation act = ops::Activation::None) const;
+  // x_bias: see ops::group_norm.
+  Tensor operator()(const Tensor& x, ops::Activation act = ops::Activation::None,
+                    const Tensor* x_bias = nullptr) const;
 };
 
 struct LayerNorm {

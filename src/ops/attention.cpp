@@ -1,5 +1,6 @@
 // Front door of attention: q/k/v may be strided views (e.g. slices of a fused QKV projection)
-// as long as the head dim is contiguous; anything else is copied first.
+// as long as the head dim is contiguous; anything else is copied first. attention_into writes
+// through a strided output view the same way.
 #include "ops/checks.h"
 #include "ops/ops.h"
 
@@ -30,9 +31,8 @@ Tensor attention_by_gemm(const Tensor& q, const Tensor& k, const Tensor& v, cons
   return heads.size() == 1 ? heads[0] : concat(heads, 2);
 }
 
-}  // namespace
-
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
+// Checks q/k/v/mask and returns the output shape [B, Lq, H, Dv]; `mask_c` receives the mask made contiguous.
+Shape check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, Tensor& mask_c) {
   check_rank("attention", "q", q, 4, "[B, Lq, H, D]");
   check_rank("attention", "k", k, 4, "[B, Lk, H, D]");
   check_rank("attention", "v", v, 4, "[B, Lk, H, Dv]");
@@ -43,22 +43,52 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
             "] for q ", q.describe(), ", got ", k.describe());
   WMA_CHECK(v.size(0) == b && v.size(1) == lk && v.size(2) == h, "[attention] expected v [", b, ", ", lk, ", ", h,
             ", Dv] for k ", k.describe(), ", got ", v.describe());
-  Tensor mc;
   if (mask) {
     check_same("attention", "q", q, "mask", *mask);
     WMA_CHECK(mask->dim() == 3 && (mask->size(0) == b || mask->size(0) == 1) && mask->size(1) == lq &&
                   mask->size(2) == lk,
               "[attention] expected mask [", b, " or 1, ", lq, ", ", lk, "], got ", mask->describe());
-    mc = contiguous(*mask);
+    mask_c = contiguous(*mask);
   }
   WMA_CHECK(lk > 0 || b * lq * h * v.size(3) == 0, "[attention] needs at least one key, got k ", k.describe());
-  if (q.device() == Device::CUDA && (d > kMaxKernelHeadDim || v.size(3) > kMaxKernelHeadDim) && lq > 0 && b > 0)
-    return attention_by_gemm(q, k, v, mask ? &mc : nullptr, scale);
-  Tensor out = Tensor::empty({b, lq, h, v.size(3)}, q.dtype(), q.device());
-  if (out.numel() == 0) return out;
+  return {b, lq, h, v.size(3)};
+}
+
+bool needs_gemm_path(const Tensor& q, const Tensor& v) {
+  return q.device() == Device::CUDA && (q.size(3) > kMaxKernelHeadDim || v.size(3) > kMaxKernelHeadDim);
+}
+
+// out is checked and non-empty.
+void run_kernel(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
   const Tensor qc = last_dim_contiguous(q), kc = last_dim_contiguous(k), vc = last_dim_contiguous(v);
-  WMA_DISPATCH("attention", q.device(), attention(out, qc, kc, vc, mask ? &mc : nullptr, scale));
+  WMA_DISPATCH("attention", q.device(), attention(out, qc, kc, vc, mask, scale));
+}
+
+}  // namespace
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
+  Tensor mc;
+  const Shape shape = check_attention(q, k, v, mask, mc);
+  if (needs_gemm_path(q, v) && shape[0] > 0 && shape[1] > 0)
+    return attention_by_gemm(q, k, v, mask ? &mc : nullptr, scale);
+  Tensor out = Tensor::empty(shape, q.dtype(), q.device());
+  if (out.numel() == 0) return out;
+  run_kernel(out, q, k, v, mask ? &mc : nullptr, scale);
   return out;
+}
+
+void attention_into(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                    float scale) {
+  Tensor mc;
+  const Shape shape = check_attention(q, k, v, mask, mc);
+  check_same("attention", "q", q, "out", out);
+  check_shape("attention", "out", out, shape);
+  WMA_CHECK(out.stride(3) == 1 || shape[3] == 1, "[attention] expected out with a contiguous last dim, got ",
+            out.describe(), " with strides ", shape_str(out.strides()));
+  if (out.numel() == 0) return;
+  // The two-GEMM path builds its result head by head; the view gets one copy of it.
+  if (needs_gemm_path(q, v)) return copy_into(out, attention_by_gemm(q, k, v, mask ? &mc : nullptr, scale));
+  run_kernel(out, q, k, v, mask ? &mc : nullptr, scale);
 }
 
 }  // namespace wma::ops

@@ -53,16 +53,25 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
   return out;
 }
 
-Tensor conv_temporal(const Tensor& x, const Tensor& weight, const Tensor* bias, int padding) {
+Tensor conv_temporal(const Tensor& x, const Tensor& weight, const Tensor* bias, int padding, const Tensor* residual) {
   check_rank("conv_temporal", "x", x, 4, "[B, T, S, Cin]");
   check_rank("conv_temporal", "weight", weight, 3, "[Cout, k, Cin]");
   check_weight_bias("conv_temporal", x, weight, bias);
   const std::int64_t to = conv_out_size("conv_temporal", x.size(1), weight.size(1), 1, padding);
-  Tensor out = Tensor::empty({x.size(0), to, x.size(2), weight.size(0)}, x.dtype(), x.device());
+  const Shape shape{x.size(0), to, x.size(2), weight.size(0)};
+  Tensor rc;
+  if (residual) {
+    check_same("conv_temporal", "x", x, "residual", *residual);
+    check_shape("conv_temporal", "residual", *residual, shape);
+    if (!fusion_enabled()) return add(conv_temporal(x, weight, bias, padding), *residual);
+    rc = contiguous(*residual);
+  }
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   if (out.numel() == 0) return out;
   const Tensor xc = contiguous(x), wc = contiguous(weight);
   const Tensor bc = bias ? contiguous(*bias) : Tensor();
-  WMA_DISPATCH("conv_temporal", x.device(), conv_temporal(out, xc, wc, bias ? &bc : nullptr, padding));
+  WMA_DISPATCH("conv_temporal", x.device(),
+               conv_temporal(out, xc, wc, bias ? &bc : nullptr, padding, residual ? &rc : nullptr));
   return out;
 }
 

@@ -20,7 +20,8 @@ Tensor checked_affine(const char* op, const char* name, const Tensor& x, const T
 
 }  // namespace
 
-Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps, Activation act) {
+Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps, Activation act,
+                  const Tensor* x_bias) {
   check_rank("group_norm", "x", x, 3, "[N, L, C]");
   const std::int64_t c = x.size(2);
   WMA_CHECK(groups >= 1 && c % groups == 0, "[group_norm] ", c, " channels do not split into ", groups, " groups (x ",
@@ -28,11 +29,24 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tenso
   WMA_CHECK(act == Activation::None || act == Activation::SiLU, "[group_norm] supports act None or SiLU only");
   const Tensor wc = checked_affine("group_norm", "weight", x, weight, c);
   const Tensor bc = checked_affine("group_norm", "bias", x, bias, c);
+  Tensor xbc;
+  if (x_bias) {
+    check_same("group_norm", "x", x, "x_bias", *x_bias);
+    WMA_CHECK(x_bias->dim() == 2 && x_bias->size(1) == c && x_bias->size(0) >= 1 && x.size(0) % x_bias->size(0) == 0,
+              "[group_norm] expected x_bias [B, ", c, "] with B dividing ", x.size(0), ", got ", x_bias->describe());
+    if (!fusion_enabled()) {
+      const std::int64_t rows = x_bias->size(0), per_row = x.size(0) / rows;
+      const Tensor biased = add(contiguous(x).reshape({rows, per_row * x.size(1), c}), x_bias->unsqueeze(1)).reshape(x.shape());
+      return group_norm(biased, groups, weight, bias, eps, act);
+    }
+    xbc = contiguous(*x_bias);
+  }
   const Tensor xc = contiguous(x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
   WMA_DISPATCH("group_norm", x.device(),
-               group_norm(out, xc, groups, weight ? &wc : nullptr, bias ? &bc : nullptr, eps, act));
+               group_norm(out, xc, groups, weight ? &wc : nullptr, bias ? &bc : nullptr, eps, act,
+                          x_bias ? &xbc : nullptr));
   return out;
 }
 

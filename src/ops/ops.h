@@ -45,6 +45,21 @@ Tensor activation(const Tensor& x, Activation act);
 // x[..., 2N] -> x[..., :N] * GELU(x[..., N:]) (exact erf GELU; the gate is the second half).
 Tensor geglu(const Tensor& x);
 
+// Whether fused ops (group_norm's x_bias, conv_temporal's residual) run as one kernel. WMA_CUDA_FUSION=0
+// makes their front doors compute the unfused composition instead, on every device, for bisecting.
+bool fusion_enabled();
+// Overrides the environment for the lifetime of the object (tests; not thread-safe).
+class ScopedFusion {
+ public:
+  explicit ScopedFusion(bool enabled);
+  ~ScopedFusion();
+  ScopedFusion(const ScopedFusion&) = delete;
+  ScopedFusion& operator=(const ScopedFusion&) = delete;
+
+ private:
+  bool saved_;
+};
+
 // ---- linear algebra ------------------------------------------------------------------
 
 struct LinearEpilogue {
@@ -68,7 +83,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
               const Tensor* residual = nullptr);
 // Convolution over frames with a (k,1,1) kernel and zero padding `padding` in time:
 // x [B, T, S, Cin] (S = H*W), weight [Cout, k, Cin], bias [Cout] or null -> [B, T', S, Cout].
-Tensor conv_temporal(const Tensor& x, const Tensor& weight, const Tensor* bias, int padding);
+// `residual` (shape of the output) is added last.
+Tensor conv_temporal(const Tensor& x, const Tensor& weight, const Tensor* bias, int padding,
+                     const Tensor* residual = nullptr);
 
 struct Conv1dParams {
   int stride = 1;
@@ -86,8 +103,11 @@ Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor* bia
 // x [N, L, C]: statistics per (n, group) over L x C/groups (biased variance), then
 // y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c], then `act` (None or SiLU).
 // Per-frame norms pass [B*T, H*W, C]; norms across frames pass [B, T*H*W, C].
+// `x_bias` [B, C] (N % B == 0) or null is added to x before everything else, row n / (N / B) to sample n:
+// the producing conv's bias ([1, C]) or a ResBlock's per-video timestep embedding ([batch, C] for
+// N = batch * frames) folded into the norm, so the biased tensor is never written.
 Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps,
-                  Activation act = Activation::None);
+                  Activation act = Activation::None, const Tensor* x_bias = nullptr);
 // Over the last dim; weight/bias [C] or null.
 Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps);
 // Over the last dim.
@@ -100,6 +120,10 @@ Tensor softmax(const Tensor& x);
 // [Bm, Lq, Lk] with Bm == B or 1, shared by all heads (-inf masks a key).
 // out[b, i, h] = softmax_j(scale * q[b,i,h] . k[b,j,h] + mask[b,i,j]) v[b,j,h] -> [B, Lq, H, Dv].
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale);
+// The same, written into `out` [B, Lq, H, Dv] (q's dtype and device), which may be a strided view
+// with a contiguous last dim: e.g. the frames of each pixel of a [B, T, P, H, Dv] tensor.
+void attention_into(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                    float scale);
 
 // ---- resampling and embeddings -------------------------------------------------------
 

@@ -112,6 +112,10 @@ std::vector<OpCase> build_cases() {
   // ---- elementwise ---------------------------------------------------------------------
   add("add", "broadcast_3d_with_2d", [](Rng& r) { return Inputs{r.normal({3, 1, 5}), r.normal({4, 1})}; },
       [](const Inputs& x) { return ops::add(x[0], x[1]); });
+  add("add", "same_shape_16_byte_path", [](Rng& r) { return Inputs{r.normal({3, 37, 64}), r.normal({3, 37, 64})}; },
+      [](const Inputs& x) { return ops::add(x[0], x[1]); });
+  add("mul", "same_shape_odd_count", [](Rng& r) { return Inputs{r.normal({5, 13}), r.normal({5, 13})}; },
+      [](const Inputs& x) { return ops::mul(x[0], x[1]); });
   add("sub", "transposed_minus_row", [](Rng& r) { return Inputs{r.normal({9, 4}), r.normal({1, 9})}; },
       [](const Inputs& x) { return ops::sub(x[0].transpose(0, 1), x[1]); });
   add("mul", "4d_broadcast_both", [](Rng& r) { return Inputs{r.normal({2, 7, 1, 3}), r.normal({7, 5, 1})}; },
@@ -131,6 +135,11 @@ std::vector<OpCase> build_cases() {
         [a](const Inputs& x) { return ops::activation(x[0], a); });
   }
   add("geglu", "rows_of_2x7", [](Rng& r) { return Inputs{r.normal({3, 5, 14}, 2.0f)}; },
+      [](const Inputs& x) { return ops::geglu(x[0]); });
+  // 16-byte path: halves of 40 and 1280 (the UNet's 4C at L2) channels.
+  add("geglu", "vector_rows_of_2x40", [](Rng& r) { return Inputs{r.normal({7, 13, 80}, 2.0f)}; },
+      [](const Inputs& x) { return ops::geglu(x[0]); });
+  add("geglu", "unet_L2_rows", [](Rng& r) { return Inputs{r.normal({3, 160, 2560}, 1.5f)}; },
       [](const Inputs& x) { return ops::geglu(x[0]); });
 
   // ---- linear algebra --------------------------------------------------------------------
@@ -208,6 +217,8 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], &x[2], 1); });
   add("conv_temporal", "k3_pad0_no_bias", [](Rng& r) { return Inputs{r.normal({1, 4, 3, 9}), r.normal({5, 3, 9}, 0.3f)}; },
       [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], nullptr, 0); });
+  add("conv_temporal", "k3_pad1_residual", [](Rng& r) { return Inputs{r.normal({2, 16, 40, 64}), r.normal({64, 3, 64}, 0.1f), r.normal({64}), r.normal({2, 16, 40, 64})}; },
+      [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], &x[2], 1, &x[3]); });
   add("conv_temporal", "unet_L1_16_frames_c640",
       [](Rng& r) { return Inputs{r.normal({1, 16, 96, 640}), r.normal({640, 3, 640}, 0.02f), r.normal({640})}; },
       [](const Inputs& x) { return ops::conv_temporal(x[0], x[1], &x[2], 1); });
@@ -249,6 +260,18 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f, Activation::SiLU); }, kReduction);
   add("group_norm", "groups_straddle_loads", [](Rng& r) { return Inputs{r.normal({3, 323, 80}, 1.0f, 0.5f), r.normal({80}), r.normal({80})}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::SiLU); }, kReduction);
+  // x_bias: a ResBlock's per-video bias ([batch, C] over batch * frames samples) on both paths, and a conv
+  // bias row ([1, C]) across frames, with an offset large against the spread.
+  add("group_norm", "x_bias_per_video_split", [](Rng& r) { return Inputs{r.normal({4, 2560, 320}), r.normal({320}), r.normal({320}), r.normal({2, 320}, 3.0f)}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-5f, Activation::SiLU, &x[3]); }, kReduction);
+  add("group_norm", "x_bias_conv_row_video", [](Rng& r) { return Inputs{r.normal({1, 9001, 64}, 1.0f, 4.0f), r.normal({64}), r.normal({64}), r.normal({1, 64}, 1.0f, 20.0f)}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 16, &x[1], &x[2], 1e-6f, Activation::SiLU, &x[3]); }, kReduction);
+  add("group_norm", "x_bias_small_general", [](Rng& r) { return Inputs{r.normal({6, 7, 24}), r.normal({24}), r.normal({24}), r.normal({3, 24}, 2.0f)}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::None, &x[3]); }, kReduction);
+  // The UNet's other per-frame widths (C = 640, 1280, 1920) through the split path.
+  for (const std::int64_t ch : {640, 1280, 1920})
+    add("group_norm", "split_width_" + std::to_string(ch), [ch](Rng& r) { return Inputs{r.normal({3, 333, ch}, 1.0f, 1.0f), r.normal({ch}), r.normal({ch})}; },
+        [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-5f, Activation::SiLU); }, kReduction);
   add("group_norm", "heads_wide_short", [](Rng& r) { return Inputs{r.normal({1, 16, 2048}), r.normal({2048}), r.normal({2048})}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f); }, kReduction);
   // Warp-per-row path: 320/640/1280/2048 columns (one to eight 16-byte loads per lane), rows not a multiple of
@@ -309,6 +332,40 @@ std::vector<OpCase> build_cases() {
   attention_case("unet_self_2560_d64", 1, 2560, 2560, 2, 64, 64, 0, true);
   attention_case("d64_ragged_masked", 2, 131, 77, 3, 64, 64, 2, false);
   attention_case("d64_temporal_16_frames", 40, 16, 16, 5, 64, 64, 0, true);
+  // Up to 32 queries and keys run the short-sequence kernel in f16/bf16.
+  attention_case("d64_short_lq5_lk29", 3, 5, 29, 4, 64, 64, 0, false);
+  // The temporal transformer's layout: q/k/v are frame-strided views of a fused [B, T, P, 3, H, 64]
+  // projection and the output goes to the frames of each pixel of a [B, T, P, H, 64] tensor, one call
+  // per batch element. T <= 32 takes the short-sequence kernel (16 frames; odd 7 and 23 with partial
+  // tiles; 32, its limit), T = 40 the flash kernel.
+  auto temporal_case = [&](std::string name, std::int64_t b, std::int64_t t, std::int64_t p, std::int64_t h) {
+    add("attention_into", std::move(name), [=](Rng& r) { return Inputs{r.normal({b, t, p, 3, h, 64})}; },
+        [=](const Inputs& x) {
+          const Tensor o = Tensor::empty({b, t, p, h, 64}, x[0].dtype(), x[0].device());
+          for (std::int64_t i = 0; i < b; ++i) {
+            const Tensor s = x[0].select(0, i).permute({1, 0, 2, 3, 4});  // [P, T, 3, H, 64]
+            ops::attention_into(o.select(0, i).permute({1, 0, 2, 3}), s.select(2, 0), s.select(2, 1), s.select(2, 2),
+                                nullptr, 0.125f);
+          }
+          return o;
+        });
+  };
+  temporal_case("temporal_T16_P37_H3_two_videos", 2, 16, 37, 3);
+  temporal_case("temporal_T7_P37_H3", 1, 7, 37, 3);
+  temporal_case("temporal_T23_P9_H5", 1, 23, 9, 5);
+  temporal_case("temporal_T32_P11_H2", 1, 32, 11, 2);
+  temporal_case("temporal_T40_P6_H2_flash", 1, 40, 6, 2);
+  // Output rows that start 4 bytes (16-bit: flash kernel) or 2 bytes (general kernel) past a 16-byte
+  // boundary, inside padded rows that must stay zero.
+  for (const std::int64_t offset : {2, 1})
+    add("attention_into", "out_rows_offset_" + std::to_string(offset),
+        [](Rng& r) { return Inputs{r.normal({2, 19, 3, 2, 64})}; },
+        [offset](const Inputs& x) {
+          const Tensor storage = zeros_like_on(x[0], {2, 19, 2, 70}, x[0].dtype());
+          ops::attention_into(storage.slice(-1, offset, offset + 64), x[0].select(2, 0), x[0].select(2, 1),
+                              x[0].select(2, 2), nullptr, 0.125f);
+          return storage;
+        });
 
   // ---- resampling and embeddings -------------------------------------------------------
   add("upsample_nearest2x", "odd_sizes", [](Rng& r) { return Inputs{r.normal({2, 3, 5, 7})}; },
@@ -429,7 +486,8 @@ TEST(BackendOpsCoverage, EveryKernelHasACase) {
       "copy_into", "contiguous", "cast",      "to_device", "concat",        "repeat",        "repeat_interleave",
       "fill",      "add",        "sub",       "mul",       "axpby",         "scale",         "activation",
       "geglu",     "linear",     "matmul",    "conv2d",    "conv_temporal", "conv1d",        "conv_transpose1d",
-      "group_norm", "layer_norm", "softmax",  "attention", "upsample_nearest2x", "timestep_embedding", "eps_ddim_step"};
+      "group_norm", "layer_norm", "softmax",  "attention", "attention_into", "upsample_nearest2x", "timestep_embedding",
+      "eps_ddim_step"};
   std::set<std::string> covered;
   for (const OpCase& c : cases()) covered.insert(c.op);
   covered.insert("to_device");  // every case moves its inputs with it

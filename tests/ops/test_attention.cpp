@@ -66,6 +66,41 @@ TEST(Attention, LongerSequenceRunsInParallel) {
   expect_close(ops::attention(q, k, v, nullptr, 0.25f), attention_ref(q, k, v, nullptr, 0.25f), 1e-5f, 1e-6f);
 }
 
+// The UNet's temporal layout: q/k/v are the frames of each pixel of a fused [T, P, 3, H, D]
+// projection, and the output goes to the frames of each pixel of a [T, P, H, D] tensor (rows
+// padded here, so a write outside the view would show).
+TEST(Attention, IntoFrameStridedOutputView) {
+  const std::int64_t t = 7, p = 5, h = 2, d = 8, pad = 3;
+  const Tensor qkv = random_tensor({t, p, 3, h, d}, 9, -2, 2).permute({1, 0, 2, 3, 4});  // [P, T, 3, H, D]
+  const Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  Tensor storage = Tensor::empty({t, p, h, d + pad});
+  ops::fill(storage, -7.0f);
+  const Tensor out = storage.slice(-1, 0, d).permute({1, 0, 2, 3});  // [P, T, H, D]
+  const float scale = 1.0f / std::sqrt(8.0f);
+  ops::attention_into(out, q, k, v, nullptr, scale);
+  expect_close(ops::contiguous(out), attention_ref(q, k, v, nullptr, scale), 1e-5f, 1e-6f);
+  const std::vector<float> padding = ops::contiguous(storage.slice(-1, d, d + pad)).to_floats();
+  for (float x : padding) ASSERT_EQ(x, -7.0f);
+
+  // With a mask, and the same values as ops::attention.
+  std::vector<float> mask_values(static_cast<std::size_t>(t * t), 0.0f);
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t j = i + 1; j < t; ++j) mask_values[static_cast<std::size_t>(i * t + j)] = -INFINITY;
+  const Tensor causal = Tensor::from_floats({1, t, t}, mask_values);
+  ops::attention_into(out, q, k, v, &causal, scale);
+  expect_close(ops::contiguous(out), ops::attention(q, k, v, &causal, scale).to_floats(), 0.0f, 0.0f);
+}
+
+TEST(Attention, IntoRejectsBadOutputs) {
+  const Tensor q = Tensor::zeros({2, 7, 2, 4}), k = Tensor::zeros({2, 5, 2, 4}), v = Tensor::zeros({2, 5, 2, 6});
+  expect_error([&] { ops::attention_into(Tensor::zeros({2, 7, 2, 4}), q, k, v, nullptr, 1); },
+               "[attention] expected out of shape [2, 7, 2, 6], got f32[2, 7, 2, 4] cpu");
+  expect_error([&] { ops::attention_into(Tensor::zeros({2, 7, 6, 2}).transpose(2, 3), q, k, v, nullptr, 1); },
+               "[attention] expected out with a contiguous last dim, got f32[2, 7, 2, 6] cpu with strides");
+  expect_error([&] { ops::attention_into(Tensor::zeros({2, 7, 2, 6}, DType::F16), q, k, v, nullptr, 1); },
+               "[attention] out has dtype f16 but q has f32");
+}
+
 TEST(Attention, RejectsBadShapes) {
   const Tensor q = Tensor::zeros({2, 7, 2, 4}), k = Tensor::zeros({2, 5, 2, 4}), v = Tensor::zeros({2, 5, 2, 6});
   expect_error([&] { ops::attention(q, Tensor::zeros({2, 5, 3, 4}), v, nullptr, 1); },

@@ -88,6 +88,19 @@ TEST(ConvTemporal, MatchesConv2dReference) {
                "[conv_temporal] expected weight [Cout, k, Cin], got f32[3, 3, 3, 7] cpu");
 }
 
+TEST(ConvTemporal, AddsAResidualFusedOrNot) {
+  const Tensor x = random_tensor({2, 5, 6, 7}, 11), w = random_tensor({7, 3, 7}, 12), b = random_tensor({7}, 13);
+  const Tensor res = padded_view({2, 5, 6, 7}, 14);
+  const std::vector<float> expected = ops::add(ops::conv_temporal(x, w, &b, 1), res).to_floats();
+  expect_close(ops::conv_temporal(x, w, &b, 1, &res), expected, 1e-6f, 1e-6f);
+  {
+    const ops::ScopedFusion unfused(false);
+    expect_close(ops::conv_temporal(x, w, &b, 1, &res), expected, 1e-6f, 1e-6f);
+  }
+  const Tensor wrong = random_tensor({2, 3, 6, 7}, 15);
+  expect_error([&] { ops::conv_temporal(x, w, &b, 1, &wrong); }, "[conv_temporal] expected residual");
+}
+
 TEST(Conv1d, MatchesNaive) {
   const Tensor x = transposed_view({2, 11, 5}, 11), w = random_tensor({6, 3, 5}, 12), b = random_tensor({6}, 13);
   const auto xv = x.to_floats(), wv = w.to_floats(), bv = b.to_floats();

@@ -56,6 +56,28 @@ TEST(GroupNorm, AcceptsLowPrecisionAffineAndLargeInputs) {
                2e-5f, 2e-5f);
 }
 
+TEST(GroupNorm, AddsAPerVideoBiasBeforeNormalising) {
+  // 6 samples = 2 videos x 3 frames; bias row v goes to samples 3v..3v+2 (the ResBlock's timestep
+  // embedding), and a single row goes to every sample (a conv bias). Reference: the explicit add.
+  const Tensor x = ops::add(random_tensor({6, 11, 12}, 7, -2, 2), Tensor::from_floats({1}, {20.0f}));
+  const Tensor w = random_tensor({12}, 8), b = random_tensor({12}, 9);
+  const Tensor per_video = random_tensor({2, 12}, 10, -30, 30), one_row = random_tensor({1, 12}, 11, -5, 5);
+  const Tensor biased = ops::add(x.reshape({2, 33, 12}), per_video.unsqueeze(1)).reshape({6, 11, 12});
+  expect_close(ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::SiLU, &per_video),
+               group_norm_ref(biased, 4, &w, &b, 1e-5, true), 2e-5f, 2e-5f);
+  expect_close(ops::group_norm(x, 3, &w, &b, 1e-5f, ops::Activation::None, &one_row),
+               group_norm_ref(ops::add(x, one_row), 3, &w, &b, 1e-5, false), 2e-5f, 2e-5f);
+  {
+    const ops::ScopedFusion unfused(false);
+    expect_close(ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::SiLU, &per_video),
+                 group_norm_ref(biased, 4, &w, &b, 1e-5, true), 2e-5f, 2e-5f);
+  }
+  expect_error([&] { ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::None, &w); }, "[group_norm] expected x_bias");
+  const Tensor four_rows = random_tensor({4, 12}, 12);
+  expect_error([&] { ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::None, &four_rows); },
+               "with B dividing 6");
+}
+
 TEST(GroupNorm, RejectsBadArguments) {
   expect_error([] { ops::group_norm(Tensor::zeros({2, 4, 6}), 4, nullptr, nullptr, 1e-5f); },
                "[group_norm] 6 channels do not split into 4 groups");

@@ -1,5 +1,5 @@
 // CPU attention in f32: one query row at a time, scores over all keys, max-subtracted
-// softmax, then the weighted sum of values. q, k, v are read through their strides.
+// softmax, then the weighted sum of values. q, k, v are read and out written through their strides.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -52,7 +52,7 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
         const float* vrow = vp + b * v.stride(0) + j * v.stride(1) + h * v.stride(2);
         for (std::int64_t e = 0; e < dv; ++e) acc[e] += p * vrow[e];
       }
-      std::copy(acc.begin(), acc.end(), op + ((b * lq + i) * heads + h) * dv);
+      std::copy(acc.begin(), acc.end(), op + b * out.stride(0) + i * out.stride(1) + h * out.stride(2));
     }
   });
 }

@@ -65,13 +65,15 @@ void conv2d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
   });
 }
 
-void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, int padding) {
-  check_conv_dtypes("conv_temporal", x, weight, bias, nullptr);
+void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, int padding,
+                   const Tensor* residual) {
+  check_conv_dtypes("conv_temporal", x, weight, bias, residual);
   const std::int64_t batch = x.size(0), t = x.size(1), s = x.size(2), cin = x.size(3);
   const std::int64_t cout = weight.size(0), k = weight.size(1), to = out.size(1);
   const float* xp = x.data<float>();
   const float* wp = weight.data<float>();
   const float* bp = bias ? bias->data<float>() : nullptr;
+  const float* rp = residual ? residual->data<float>() : nullptr;
   float* op = out.data<float>();
   const std::int64_t s_blocks = (s + kPositionBlock - 1) / kPositionBlock;
   parallel_for(batch * to * s_blocks, kPositionBlock * cout * k * cin, [&](std::int64_t begin, std::int64_t end) {
@@ -87,7 +89,8 @@ void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, con
             if (it < 0 || it >= t) continue;
             acc += dot(xp + ((b * t + it) * s + si) * cin, wco + j * cin, cin);
           }
-          op[((b * to + ot) * s + si) * cout + co] = acc;
+          const std::int64_t o = ((b * to + ot) * s + si) * cout + co;
+          op[o] = rp ? acc + rp[o] : acc;
         }
       }
     }

@@ -10,33 +10,36 @@
 namespace wma::cpu {
 
 void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* weight, const Tensor* bias,
-                float eps, ops::Activation act) {
+                float eps, ops::Activation act, const Tensor* x_bias) {
   require_f32("group_norm", x);
+  if (x_bias) require_f32("group_norm", *x_bias);
   const std::int64_t n = x.size(0), l = x.size(1), c = x.size(2), cg = c / groups;
   const std::vector<float> wv = affine_values(weight, c, 1.0f);
   const std::vector<float> bv = affine_values(bias, c, 0.0f);
   const float* xp = x.data<float>();
+  const float* xbp = x_bias ? x_bias->data<float>() : nullptr;
+  const std::int64_t samples_per_bias_row = x_bias ? n / x_bias->size(0) : 1;
   float* op = out.data<float>();
   parallel_for(n * groups, 4 * l * cg, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> biased(static_cast<std::size_t>(l * cg));
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t b = task / groups, c0 = (task % groups) * cg;
       const float* xg = xp + b * l * c + c0;
       float* og = op + b * l * c + c0;
-      double sum = 0.0;
+      // The group's elements as the unfused add would have rounded them: x + x_bias in f32.
       for (std::int64_t i = 0; i < l; ++i)
-        for (std::int64_t j = 0; j < cg; ++j) sum += xg[i * c + j];
+        for (std::int64_t j = 0; j < cg; ++j)
+          biased[i * cg + j] = xbp ? xg[i * c + j] + xbp[b / samples_per_bias_row * c + c0 + j] : xg[i * c + j];
+      double sum = 0.0;
+      for (const float v : biased) sum += v;
       const double mean = sum / static_cast<double>(l * cg);
       double sq = 0.0;
-      for (std::int64_t i = 0; i < l; ++i)
-        for (std::int64_t j = 0; j < cg; ++j) {
-          const double d = xg[i * c + j] - mean;
-          sq += d * d;
-        }
+      for (const float v : biased) sq += (v - mean) * (v - mean);
       const float meanf = static_cast<float>(mean);
       const float rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(l * cg) + eps));
       for (std::int64_t i = 0; i < l; ++i)
         for (std::int64_t j = 0; j < cg; ++j) {
-          const float y = (xg[i * c + j] - meanf) * rstd * wv[c0 + j] + bv[c0 + j];
+          const float y = (biased[i * cg + j] - meanf) * rstd * wv[c0 + j] + bv[c0 + j];
           og[i * c + j] = apply_activation(y, act);
         }
     }

@@ -1,7 +1,7 @@
 // Attention: f16/bf16 with head dim 64 goes to the flash kernel on tensor cores; the general
 // kernel here takes every other case (fp32, other head dims): one warp per query row, blocks
 // of 8 queries of one (batch, head) sharing 32-key tiles of K and V staged in shared memory,
-// online softmax in fp32. Strided q/k/v (last dim contiguous), optional additive mask.
+// online softmax in fp32. Strided q/k/v/out (last dim contiguous), optional additive mask.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/flash_attention.h"
 
@@ -19,6 +19,7 @@ struct AttnArgs {
   std::int64_t q_sb, q_sl, q_sh;
   std::int64_t k_sb, k_sl, k_sh;
   std::int64_t v_sb, v_sl, v_sh;
+  std::int64_t o_sb, o_sl, o_sh;
   const void* mask;
   DType mask_dtype;
   std::int64_t m_sb, m_sq, m_sk;
@@ -89,7 +90,7 @@ __global__ void attention_kernel(T* out, const T* q, const T* k, const T* v, Att
   if (!active) return;
   // A fully masked row divides 0 by 0 and gives NaN, as softmax over all -inf does in torch.
   const float inv = 1.0f / l;
-  T* orow = out + ((b * a.lq + i) * a.heads + h) * a.dv;
+  T* orow = out + b * a.o_sb + i * a.o_sl + h * a.o_sh;
 #pragma unroll
   for (int t = 0; t < kMaxDvPerLane; ++t) {
     const int d = lane + 32 * t;
@@ -102,7 +103,6 @@ __global__ void attention_kernel(T* out, const T* q, const T* k, const T* v, Att
 void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
                float scale) {
   check_float_same("attention", {&out, &q, &k, &v});
-  check_contiguous("attention", {&out});
   WMA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && out.dim() == 4, "[attention] q ", q.describe(), ", k ",
             k.describe(), ", v ", v.describe(), ", out ", out.describe());
   const std::int64_t batch = q.size(0), lq = q.size(1), heads = q.size(2), d = q.size(3);
@@ -110,8 +110,9 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
   WMA_CHECK(k.size(0) == batch && v.size(0) == batch && k.size(2) == heads && v.size(2) == heads && k.size(3) == d &&
                 v.size(1) == lk && out.shape() == (Shape{batch, lq, heads, dv}),
             "[attention] q ", q.describe(), ", k ", k.describe(), ", v ", v.describe(), ", out ", out.describe());
-  WMA_CHECK((q.stride(3) == 1 || d == 1) && (k.stride(3) == 1 || d == 1) && (v.stride(3) == 1 || dv == 1),
-            "[attention] q, k and v need a contiguous last dimension");
+  WMA_CHECK((q.stride(3) == 1 || d == 1) && (k.stride(3) == 1 || d == 1) && (v.stride(3) == 1 || dv == 1) &&
+                (out.stride(3) == 1 || dv == 1),
+            "[attention] q, k, v and out need a contiguous last dimension");
   WMA_CHECK(dv <= 32 * kMaxDvPerLane && d <= 256, "[attention] head dims above 256 are not supported (d ", d,
             ", dv ", dv, ")");
   WMA_CHECK(heads <= 65535 && batch <= 65535, "[attention] grid too large: batch ", batch, ", heads ", heads);
@@ -124,6 +125,7 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
   a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
   a.k_sb = k.stride(0), a.k_sl = k.stride(1), a.k_sh = k.stride(2);
   a.v_sb = v.stride(0), a.v_sl = v.stride(1), a.v_sh = v.stride(2);
+  a.o_sb = out.stride(0), a.o_sl = out.stride(1), a.o_sh = out.stride(2);
   a.scale = scale;
   if (mask != nullptr) {
     WMA_CHECK(mask->device() == Device::CUDA && dtype_is_float(mask->dtype()) && mask->dim() == 3 &&
@@ -136,7 +138,11 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
     a.m_sk = mask->stride(2);
   }
   if (out.numel() == 0) return;
-  if (!context().general_kernels_only_ && flash_attention(out, q, k, v, mask, scale)) return;
+  if (!context().general_kernels_only_) {
+    // Sequences of a few frames waste most of the flash kernel's 64-key tiles; they get a kernel of their own.
+    if (short_attention(out, q, k, v, mask, scale)) return;
+    if (flash_attention(out, q, k, v, mask, scale)) return;
+  }
   const std::size_t smem = sizeof(float) * static_cast<std::size_t>(kQueriesPerBlock * d + kKeysPerTile * (d + 1) +
                                                                     kKeysPerTile * dv);
   const dim3 grid(static_cast<unsigned>((lq + kQueriesPerBlock - 1) / kQueriesPerBlock), static_cast<unsigned>(heads),

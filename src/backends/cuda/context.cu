@@ -82,6 +82,8 @@ void init_once() {
   WMA_CUBLAS_CHECK(cublasLtCreate(&c.lt_));
   WMA_CUDA_CHECK(cudaMalloc(&c.workspace_, kLtWorkspaceBytes));
   c.workspace_bytes_ = kLtWorkspaceBytes;
+  WMA_CUDA_CHECK(cudaMalloc(&c.norm_counters_, sizeof(unsigned) * kNormCounterSlots));
+  WMA_CUDA_CHECK(cudaMemset(c.norm_counters_, 0, sizeof(unsigned) * kNormCounterSlots));
 #if defined(WMA_WITH_CUDNN) && WMA_WITH_CUDNN
   WMA_CUDNN_CHECK(cudnnCreate(&c.cudnn_));
   WMA_CUDNN_CHECK(cudnnSetStream(c.cudnn_, c.stream_));

@@ -15,6 +15,9 @@
 
 namespace wma::cuda {
 
+// Per-sample arrival counters of the GroupNorm statistics kernel (zero between launches).
+constexpr std::int64_t kNormCounterSlots = 65536;
+
 struct Context {
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
@@ -26,6 +29,7 @@ struct Context {
 #if defined(WMA_WITH_CUDNN) && WMA_WITH_CUDNN
   cudnnHandle_t cudnn_ = nullptr;
 #endif
+  unsigned* norm_counters_ = nullptr;  // kNormCounterSlots, zeroed at init
   int sm_count_ = 0;
   std::size_t max_smem_per_block_ = 0;  // opt-in limit, above the default 48 KB
   // When set, conv2d, conv_temporal, attention and group_norm skip their fast paths

@@ -184,7 +184,8 @@ void conv2d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
   convolve(out, x, weight, bias, residual, g);
 }
 
-void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, int padding) {
+void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, int padding,
+                   const Tensor* residual) {
   WMA_CHECK(x.dim() == 4 && weight.dim() == 3 && out.dim() == 4, "[conv_temporal] x ", x.describe(), ", weight ",
             weight.describe(), ", out ", out.describe());
   // Frames play the role of image rows and the spatial positions that of columns, with a
@@ -199,7 +200,7 @@ void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, con
   g.ho = static_cast<int>(out.size(1));
   g.wo = static_cast<int>(out.size(2));
   g.pad_h = padding;
-  convolve(out, x, weight, bias, nullptr, g);
+  convolve(out, x, weight, bias, residual, g);
 }
 
 namespace {

@@ -93,6 +93,20 @@ __global__ void binary_kernel(T* out, const T* a, const T* b, StridedMap m, std:
   }
 }
 
+// Same-shape contiguous operands (residual adds, branch sums): 16 bytes per operand per thread.
+template <typename T, int kVec>
+__global__ void binary_vec_kernel(T* out, const T* a, const T* b, std::int64_t vecs, BinaryOp op) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < vecs;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    alignas(16) T va[kVec], vb[kVec];
+    *reinterpret_cast<uint4*>(va) = reinterpret_cast<const uint4*>(a)[i];
+    *reinterpret_cast<uint4*>(vb) = reinterpret_cast<const uint4*>(b)[i];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) va[k] = from_float<T>(binary_apply(to_float(va[k]), to_float(vb[k]), op));
+    reinterpret_cast<uint4*>(out)[i] = *reinterpret_cast<const uint4*>(va);
+  }
+}
+
 template <typename T>
 __global__ void axpby_kernel(T* out, float alpha, const T* x, float beta, const T* y, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
@@ -126,6 +140,23 @@ __global__ void geglu_kernel(T* out, const T* x, std::int64_t n, std::int64_t ha
     const std::int64_t row = i / half, j = i - row * half;
     const T* xr = x + row * 2 * half;
     out[i] = from_float<T>(to_float(xr[j]) * apply_activation(to_float(xr[half + j]), ops::Activation::GELU));
+  }
+}
+
+// 16 bytes of values and of gates per thread: the op is pure traffic (read 2N, write N per row).
+template <typename T, int kVec>
+__global__ void geglu_vec_kernel(T* out, const T* x, std::int64_t vecs, std::int64_t half_vecs) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < vecs;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t row = i / half_vecs, j = i - row * half_vecs;
+    const uint4* xr = reinterpret_cast<const uint4*>(x) + row * 2 * half_vecs;
+    alignas(16) T value[kVec], gate[kVec];
+    *reinterpret_cast<uint4*>(value) = xr[j];
+    *reinterpret_cast<uint4*>(gate) = xr[half_vecs + j];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k)
+      value[k] = from_float<T>(to_float(value[k]) * apply_activation(to_float(gate[k]), ops::Activation::GELU));
+    reinterpret_cast<uint4*>(out)[i] = *reinterpret_cast<const uint4*>(value);
   }
 }
 
@@ -226,7 +257,12 @@ void binary(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op) {
   const StridedMap m = make_strided_map(out.shape(), st, 3, "binary");
   const bool flat = map_is_flat(m, 3);
   dispatch_float(out.dtype(), "binary", [&]<typename T>() {
-    if (flat)
+    constexpr int kVec = static_cast<int>(16 / sizeof(T));
+    const auto aligned = [](const Tensor& t) { return (reinterpret_cast<std::uintptr_t>(t.data_ptr()) & 15u) == 0; };
+    if (flat && n % kVec == 0 && aligned(out) && aligned(a) && aligned(b))
+      binary_vec_kernel<T, kVec><<<grid_for(n / kVec), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(),
+                                                                               b.data<T>(), n / kVec, op);
+    else if (flat)
       binary_kernel<T, true><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, op);
     else
       binary_kernel<T, false><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, op);
@@ -278,7 +314,16 @@ void geglu(const Tensor& out, const Tensor& x) {
   const std::int64_t n = out.numel();
   if (n == 0) return;
   dispatch_float(out.dtype(), "geglu", [&]<typename T>() {
-    geglu_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, half);
+    constexpr int kVec = static_cast<int>(16 / sizeof(T));
+    const bool aligned = half % kVec == 0 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
+                         (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
+    if (aligned && !context().general_kernels_only_) {
+      const std::int64_t vecs = n / kVec;
+      geglu_vec_kernel<T, kVec><<<grid_for(vecs), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), vecs,
+                                                                          half / kVec);
+    } else {
+      geglu_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, half);
+    }
     WMA_CUDA_CHECK_LAUNCH();
   });
 }

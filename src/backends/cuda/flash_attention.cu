@@ -4,9 +4,12 @@
 // mma.sync m16n8k16 with fp32 accumulators, the softmax is online in fp32 (exp2 domain).
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/flash_attention.h"
+#include "backends/cuda/mma.cuh"
 
 namespace wma::cuda {
 namespace {
+
+using namespace mma;
 
 constexpr int kHeadDim = 64;
 constexpr int kRows = 64;  // queries per block
@@ -22,6 +25,7 @@ struct FlashArgs {
   std::int64_t q_sb, q_sl, q_sh;
   std::int64_t k_sb, k_sl, k_sh;
   std::int64_t v_sb, v_sl, v_sh;
+  std::int64_t o_sb, o_sl, o_sh;
   const void* mask;
   DType mask_dtype;
   std::int64_t m_sb, m_sq, m_sk;
@@ -31,60 +35,6 @@ struct FlashArgs {
 // Chunk c of row r lives at chunk c ^ (r % 8): the 8 rows an ldmatrix reads then hit 8
 // different bank groups instead of one.
 __device__ __forceinline__ int swizzle(int row, int chunk) { return row * kHeadDim + ((chunk ^ (row & 7)) << 3); }
-
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  const int bytes = valid ? 16 : 0;  // 0 bytes read: the 16 are zero-filled
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* smem) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(s));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* smem) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(s));
-}
-
-template <typename T>
-__device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
-template <>
-__device__ __forceinline__ void mma<__half>(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-               "{%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma<__nv_bfloat16>(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-               "{%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-template <typename T>
-__device__ __forceinline__ unsigned pack2(float lo, float hi);
-template <>
-__device__ __forceinline__ unsigned pack2<__half>(float lo, float hi) {
-  const __half2 h = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const unsigned*>(&h);
-}
-template <>
-__device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float lo, float hi) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const unsigned*>(&h);
-}
 
 // Copies rows [row0, row0 + 64) of a [len, 64] slice (row stride `ld`) into a swizzled tile;
 // rows past `len` become zeros, so padding keys contribute exact zeros to PV.
@@ -148,8 +98,8 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
       for (int nt = 0; nt < 8; ++nt) {
         unsigned kf[4];
         ldmatrix_x4(kf, sk[st] + swizzle(nt * 8 + (lane & 7), 2 * kk + (lane >> 3)));
-        mma<T>(s[nt], qf[kk], kf[0], kf[1]);
-        mma<T>(s[nt], qf[kk + 1], kf[2], kf[3]);
+        mma_16816<T>(s[nt], qf[kk], kf[0], kf[1]);
+        mma_16816<T>(s[nt], qf[kk + 1], kf[2], kf[3]);
       }
     }
 
@@ -209,8 +159,8 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
       for (int dt = 0; dt < 8; dt += 2) {
         unsigned vf[4];
         ldmatrix_x4_trans(vf, sv[st] + swizzle(ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, dt + (lane >> 4)));
-        mma<T>(o[dt], pa, vf[0], vf[1]);
-        mma<T>(o[dt + 1], pa, vf[2], vf[3]);
+        mma_16816<T>(o[dt], pa, vf[0], vf[1]);
+        mma_16816<T>(o[dt + 1], pa, vf[2], vf[3]);
       }
     }
     __syncthreads();  // this stage is refilled by the next iteration's prefetch
@@ -227,7 +177,7 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
   for (int r = 0; r < 2; ++r) {
     const std::int64_t row = r == 0 ? row0 : row1;
     if (row >= a.lq) continue;
-    T* orow = out + ((b * a.lq + row) * a.heads + h) * kHeadDim + 2 * t;
+    T* orow = out + b * a.o_sb + row * a.o_sl + h * a.o_sh + 2 * t;
 #pragma unroll
     for (int dt = 0; dt < 8; ++dt)
       *reinterpret_cast<unsigned*>(orow + dt * 8) = pack2<T>(o[dt][2 * r] * l[r], o[dt][2 * r + 1] * l[r]);
@@ -235,6 +185,7 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
+bool aligned4(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 3u) == 0; }
 
 }  // namespace
 
@@ -249,6 +200,10 @@ bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const 
     for (int d = 0; d < 3; ++d)
       if (t->size(d) > 1 && t->stride(d) % 8 != 0) return false;
   }
+  // The output is stored as pairs of elements (4 bytes).
+  if (!aligned4(out.data_ptr())) return false;
+  for (int d = 0; d < 3; ++d)
+    if (out.size(d) > 1 && out.stride(d) % 2 != 0) return false;
   FlashArgs a{};
   a.lq = q.size(1);
   a.lk = k.size(1);
@@ -256,6 +211,7 @@ bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const 
   a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
   a.k_sb = k.stride(0), a.k_sl = k.stride(1), a.k_sh = k.stride(2);
   a.v_sb = v.stride(0), a.v_sl = v.stride(1), a.v_sh = v.stride(2);
+  a.o_sb = out.stride(0), a.o_sl = out.stride(1), a.o_sh = out.stride(2);
   a.scale_log2 = scale * kLog2e;
   if (mask != nullptr) {
     a.mask = mask->data_ptr();

@@ -1,6 +1,6 @@
-// GroupNorm (+SiLU), LayerNorm and softmax, statistics in fp32. GroupNorm sums each channel over chunks
-// of rows around a per-channel shift (so sums of squares do not cancel), merges channels into groups
-// exactly (Chan et al.) and normalises in one vectorised pass; LayerNorm keeps a row in one warp's
+// GroupNorm (+SiLU), LayerNorm and softmax, statistics in fp32. GroupNorm reads the tensor once for its
+// statistics (per-channel shifted sums over chunks of rows, merged into groups exactly by Chan et al.'s
+// formula, finalised by the last block of each sample) and once more to normalise; LayerNorm keeps a row in one warp's
 // registers (two-pass mean/variance, one read). The general kernels (one block per group or row, two
 // passes over memory) remain for other shapes and for comparison. Norm affine parameters may be any
 // float dtype.
@@ -20,8 +20,14 @@ struct Affine {
 };
 
 template <typename T>
-__global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const T* x, std::int64_t len, int channels,
-                                                                  int groups, float eps, Affine affine,
+__device__ __forceinline__ float bias_at(const T* x_bias, std::int64_t i) {
+  return x_bias != nullptr ? to_float(x_bias[i]) : 0.0f;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const T* x, const T* x_bias,
+                                                                  std::int64_t samples_per_bias_row, std::int64_t len,
+                                                                  int channels, int groups, float eps, Affine affine,
                                                                   ops::Activation act) {
   __shared__ float scratch[32];
   const int g = blockIdx.x % groups;
@@ -30,149 +36,216 @@ __global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const 
   const std::int64_t count = len * cg;
   const std::int64_t base = n * len * channels + static_cast<std::int64_t>(g) * cg;
   auto at = [&](std::int64_t e) { return base + (e / cg) * channels + e % cg; };
+  auto value = [&](std::int64_t e) {
+    return to_float(x[at(e)]) + bias_at(x_bias, n / samples_per_bias_row * channels + g * cg + static_cast<int>(e % cg));
+  };
 
   float s = 0.0f;
-  for (std::int64_t e = threadIdx.x; e < count; e += blockDim.x) s += to_float(x[at(e)]);
+  for (std::int64_t e = threadIdx.x; e < count; e += blockDim.x) s += value(e);
   const float mean = block_sum(s, scratch) / static_cast<float>(count);
   float q = 0.0f;
   for (std::int64_t e = threadIdx.x; e < count; e += blockDim.x) {
-    const float d = to_float(x[at(e)]) - mean;
+    const float d = value(e) - mean;
     q += d * d;
   }
   const float rstd = rsqrtf(block_sum(q, scratch) / static_cast<float>(count) + eps);
   for (std::int64_t e = threadIdx.x; e < count; e += blockDim.x) {
     const int c = g * cg + static_cast<int>(e % cg);
-    float y = (to_float(x[at(e)]) - mean) * rstd;
+    float y = (value(e) - mean) * rstd;
     if (affine.weight != nullptr) y *= load_any(affine.weight, affine.weight_dtype, c);
     if (affine.bias != nullptr) y += load_any(affine.bias, affine.bias_dtype, c);
     out[at(e)] = from_float<T>(apply_activation(y, act));
   }
 }
 
-// ---- GroupNorm from per-channel statistics ---------------------------------------------
-// Each block sums a chunk of rows of one sample, kVec channels (16 bytes) per thread, around a per-channel
-// shift (the sample's first row), so sum/sum-of-squares do not cancel; partial sums per (chunk, n, c) are
-// merged in a fixed order (deterministic) and folded into per-group statistics by the Chan merge.
-constexpr int kChannelStatThreads = 256;
+// ---- GroupNorm in two launches: one read for the statistics, one read + write to apply them ----
+// Statistics: block (chunk, n) sums a chunk of rows of one sample, kVec channels (16 bytes) per thread and
+// kStatUnroll rows in flight, around a per-channel shift (the sample's first row) so sums of squares do not
+// cancel; it folds its channels into per-group {mean, M2} (Chan et al.), and the sample's last block to finish
+// (a counter per sample, reset by that block for the next launch) merges the chunks in a fixed order and writes
+// the per-channel parameters. x_bias only moves the means: the shifted differences never see it.
+constexpr int kStatThreads = 512;
+constexpr int kStatUnroll = 4;
+constexpr int kMaxGroupsForSplit = 512;
+static_assert(kMaxGroupsForSplit <= kStatThreads, "one thread per group in the final merge");
+
+struct GroupStatArgs {
+  std::int64_t len;
+  std::int64_t rows_per_chunk;
+  std::int64_t samples_per_bias_row;
+  int channels, groups, chunks;
+  float eps;
+};
 
 template <typename T, int kVec>
-__global__ void __launch_bounds__(kChannelStatThreads)
-    channel_stats_kernel(float2* partial, const T* x, std::int64_t len, int channels, std::int64_t rows_per_chunk) {
-  const int vecs = channels / kVec;
-  const int rows_in_parallel = kChannelStatThreads / vecs;
-  const int v = threadIdx.x % vecs, ry = threadIdx.x / vecs;
-  const std::int64_t n = blockIdx.y;
-  const std::int64_t r0 = static_cast<std::int64_t>(blockIdx.x) * rows_per_chunk;
-  const std::int64_t r1 = r0 + rows_per_chunk < len ? r0 + rows_per_chunk : len;
-  const T* sample = x + n * len * channels;
-  float shift[kVec], s[kVec], q[kVec];
-  alignas(16) T buf[kVec];
-  *reinterpret_cast<uint4*>(buf) = *reinterpret_cast<const uint4*>(sample + v * kVec);
+struct VecRow {
+  alignas(16) T e[kVec];
+  __device__ __forceinline__ void load(const T* p) { *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(p); }
+  __device__ __forceinline__ void store(T* p) const { *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e); }
+};
+
+// Merges {count, mean, M2} of b into a (Chan et al.); both means around the same shift.
+__device__ __forceinline__ void chan_merge(float& count, float& mean, float& m2, float count_b, float mean_b,
+                                           float m2_b) {
+  const float total = count + count_b;
+  const float delta = mean_b - mean;
+  mean += delta * (count_b / total);
+  m2 += m2_b + delta * delta * (count * count_b / total);
+  count = total;
+}
+
+template <typename T, int kVec>
+__global__ void __launch_bounds__(kStatThreads)
+    group_stats_kernel(float4* params, float2* partial, unsigned* counters, const T* x, const T* x_bias,
+                       GroupStatArgs a, Affine affine) {
+  extern __shared__ float2 acc[];  // [slots][channels] per-slot sums, then per-channel {mean, M2}
+  __shared__ float2 group_stats[kMaxGroupsForSplit];
+  __shared__ bool last_block;
+  const int vecs = a.channels / kVec, slots = kStatThreads / vecs;
+  const int v = threadIdx.x % vecs, slot = threadIdx.x / vecs;
+  const int n = blockIdx.y, chunk = blockIdx.x;
+  const std::int64_t r0 = chunk * a.rows_per_chunk;
+  const std::int64_t r1 = r0 + a.rows_per_chunk < a.len ? r0 + a.rows_per_chunk : a.len;
+  const T* sample = x + static_cast<std::int64_t>(n) * a.len * a.channels;
+
+  if (slot < slots) {
+    float shift[kVec], s[kVec], q[kVec];
+    VecRow<T, kVec> first;
+    first.load(sample + v * kVec);
 #pragma unroll
-  for (int i = 0; i < kVec; ++i) shift[i] = to_float(buf[i]), s[i] = 0.0f, q[i] = 0.0f;
-  if (ry < rows_in_parallel) {
-    for (std::int64_t r = r0 + ry; r < r1; r += rows_in_parallel) {
-      *reinterpret_cast<uint4*>(buf) = *reinterpret_cast<const uint4*>(sample + r * channels + v * kVec);
+    for (int i = 0; i < kVec; ++i) shift[i] = to_float(first.e[i]), s[i] = 0.0f, q[i] = 0.0f;
+    auto accumulate = [&](const VecRow<T, kVec>& row) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        const float d = to_float(buf[i]) - shift[i];
+        const float d = to_float(row.e[i]) - shift[i];
         s[i] += d;
         q[i] += d * d;
       }
-    }
-  }
-  // Rows handled in parallel by one block are summed through shared memory, row slot by row slot.
-  extern __shared__ float2 acc[];  // [rows_in_parallel][channels]
-  if (ry < rows_in_parallel)
+    };
+    std::int64_t r = r0 + slot;
+    for (; r + (kStatUnroll - 1) * slots < r1; r += kStatUnroll * slots) {
+      VecRow<T, kVec> rows[kStatUnroll];
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) acc[ry * channels + v * kVec + i] = make_float2(s[i], q[i]);
+      for (int u = 0; u < kStatUnroll; ++u) rows[u].load(sample + (r + u * slots) * a.channels + v * kVec);
+#pragma unroll
+      for (int u = 0; u < kStatUnroll; ++u) accumulate(rows[u]);
+    }
+    for (; r < r1; r += slots) {
+      VecRow<T, kVec> row;
+      row.load(sample + r * a.channels + v * kVec);
+      accumulate(row);
+    }
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) acc[slot * a.channels + v * kVec + i] = make_float2(s[i], q[i]);
+  }
   __syncthreads();
-  for (int c = threadIdx.x; c < channels; c += blockDim.x) {
-    float2 total = make_float2(0.0f, 0.0f);
-    for (int k = 0; k < rows_in_parallel; ++k) total.x += acc[k * channels + c].x, total.y += acc[k * channels + c].y;
-    partial[(static_cast<std::int64_t>(blockIdx.x) * gridDim.y + n) * channels + c] = total;
+  const float rows = static_cast<float>(r1 - r0);
+  for (int c = threadIdx.x; c < a.channels; c += kStatThreads) {
+    float ts = 0.0f, tq = 0.0f;
+    for (int k = 0; k < slots; ++k) ts += acc[k * a.channels + c].x, tq += acc[k * a.channels + c].y;
+    acc[c] = make_float2(ts / rows, fmaxf(tq - ts * ts / rows, 0.0f));  // only this thread reads column c
   }
-}
-
-// One thread per (n, c): the chunks' partial sums in a fixed order (four independent accumulators keep loads
-// in flight): {shift_c, mean_c - shift_c, centred sum of squares over the sample's rows}.
-__global__ void channel_totals_kernel(float4* totals, const float2* partial, const void* x, DType dtype,
-                                      std::int64_t len, std::int64_t n_count, int channels, int chunks) {
-  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n_count * channels) return;
-  const std::int64_t n = i / channels;
-  const int c = static_cast<int>(i % channels);
-  float s[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0};
-  int k = 0;
-  for (; k + 4 <= chunks; k += 4)
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const float2 p = partial[((k + u) * n_count + n) * channels + c];
-      s[u] += p.x, q[u] += p.y;
+  __syncthreads();
+  // Channel c's mean is first_c + bias_c + acc[c].x; a group's is taken around its first channel's.
+  const int cg = a.channels / a.groups;
+  const std::int64_t bias_row = n / a.samples_per_bias_row * a.channels;
+  const std::int64_t param_row = static_cast<std::int64_t>(n) * a.channels;
+  for (int g = threadIdx.x; g < a.groups; g += kStatThreads) {
+    const int c0 = g * cg;
+    const float first0 = to_float(sample[c0]), bias0 = bias_at(x_bias, bias_row + c0);
+    float mean = 0.0f;
+    for (int j = 0; j < cg; ++j)
+      mean += ((to_float(sample[c0 + j]) - first0) + (bias_at(x_bias, bias_row + c0 + j) - bias0)) +
+              acc[c0 + j].x;
+    mean /= static_cast<float>(cg);
+    float m2 = 0.0f;
+    for (int j = 0; j < cg; ++j) {
+      const float d = ((to_float(sample[c0 + j]) - first0) +
+                       (bias_at(x_bias, bias_row + c0 + j) - bias0)) + acc[c0 + j].x - mean;
+      m2 += acc[c0 + j].y + rows * d * d;
     }
-  for (; k < chunks; ++k) {
-    const float2 p = partial[(k * n_count + n) * channels + c];
-    s[0] += p.x, q[0] += p.y;
+    partial[(static_cast<std::int64_t>(n) * a.chunks + chunk) * a.groups + g] = make_float2(mean, m2);
   }
-  const float sum = (s[0] + s[1]) + (s[2] + s[3]), sq = (q[0] + q[1]) + (q[2] + q[3]);
-  const float count = static_cast<float>(len);
-  totals[i] = make_float4(load_any(x, dtype, n * len * channels + c), sum / count, fmaxf(sq - sum * sum / count, 0.0f),
-                          0.0f);
-}
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last_block = atomicAdd(&counters[n], 1u) == static_cast<unsigned>(a.chunks - 1);
+  __syncthreads();
+  if (!last_block) return;
+  __threadfence();
 
-// One thread per (n, group): the Chan merge of its channels around the group's first shift (means are never
-// formed at full magnitude, so a large common offset does not eat their precision), then per channel
-// {shift_g, mean - shift_g, rstd * weight, bias}.
-__global__ void channel_group_params_kernel(float4* params, const float4* totals, std::int64_t len,
-                                            std::int64_t n_count, int channels, int groups, float eps, Affine affine) {
-  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n_count * groups) return;
-  const std::int64_t n = i / groups;
-  const int g = static_cast<int>(i % groups), cg = channels / groups;
-  const float4* t = totals + n * channels + static_cast<std::int64_t>(g) * cg;
-  const float shift = t[0].x;
-  float offset = 0.0f;
-  for (int j = 0; j < cg; ++j) offset += (t[j].x - shift) + t[j].y;
-  offset /= static_cast<float>(cg);
-  float m2 = 0.0f;
-  for (int j = 0; j < cg; ++j) {
-    const float d = (t[j].x - shift) + t[j].y - offset;
-    m2 += t[j].z + static_cast<float>(len) * d * d;
+  // Each (group, subset) pair merges every subsets-th chunk; subsets then merge in order.
+  auto* merged = reinterpret_cast<float*>(acc);  // [subsets][groups][3]
+  const int subsets = kStatThreads / a.groups;
+  for (int p = threadIdx.x; p < a.groups * subsets; p += kStatThreads) {
+    const int g = p % a.groups, sub = p / a.groups;
+    float count = 0.0f, mean = 0.0f, m2 = 0.0f;
+    for (int k = sub; k < a.chunks; k += subsets) {
+      const float2 pk = __ldcg(&partial[(static_cast<std::int64_t>(n) * a.chunks + k) * a.groups + g]);
+      const std::int64_t k1 = (k + 1) * a.rows_per_chunk < a.len ? (k + 1) * a.rows_per_chunk : a.len;
+      chan_merge(count, mean, m2, static_cast<float>((k1 - k * a.rows_per_chunk) * cg), pk.x, pk.y);
+    }
+    merged[3 * p] = count, merged[3 * p + 1] = mean, merged[3 * p + 2] = m2;
   }
-  const float rstd = rsqrtf(m2 / (static_cast<float>(len) * static_cast<float>(cg)) + eps);
-  for (int j = 0; j < cg; ++j) {
-    const int c = g * cg + j;
+  __syncthreads();
+  for (int g = threadIdx.x; g < a.groups; g += kStatThreads) {
+    float count = merged[3 * g], mean = merged[3 * g + 1], m2 = merged[3 * g + 2];
+    for (int sub = 1; sub < subsets; ++sub) {
+      const int p = sub * a.groups + g;
+      if (merged[3 * p] > 0.0f) chan_merge(count, mean, m2, merged[3 * p], merged[3 * p + 1], merged[3 * p + 2]);
+    }
+    group_stats[g] = make_float2(mean, rsqrtf(m2 / count + a.eps));
+  }
+  __syncthreads();
+  for (int c = threadIdx.x; c < a.channels; c += kStatThreads) {
+    const int g = c / cg, c0 = g * cg;
     const float w = affine.weight != nullptr ? load_any(affine.weight, affine.weight_dtype, c) : 1.0f;
     const float b = affine.bias != nullptr ? load_any(affine.bias, affine.bias_dtype, c) : 0.0f;
-    params[n * channels + c] = make_float4(shift, offset, rstd * w, b);
+    // y = ((x + offset_c) - mean_g) * scale_c + b_c, where offset_c = bias_c - (first_c0 + bias_c0) brings x
+    // next to the group's shift before the mean is taken off.
+    const float offset =
+        bias_at(x_bias, bias_row + c) - (to_float(sample[c0]) + bias_at(x_bias, bias_row + c0));
+    params[param_row + c] = make_float4(offset, group_stats[g].x, group_stats[g].y * w, b);
   }
+  if (threadIdx.x == 0) counters[n] = 0u;
 }
 
 // Block (chunk, n): thread (row slot, v) normalises channels [v * kVec, v * kVec + kVec) of rows slot,
-// slot + slots, ... of the sample, so its channels never change: their {shift, mean - shift, scale, bias}
-// stay in registers (a per-element parameter lookup in shared memory was bank-conflict bound).
+// slot + slots, ... of the sample, so its channels never change and their parameters stay in registers.
+constexpr int kApplyThreads = 256;
+constexpr int kApplyUnroll = 4;
+
 template <typename T, int kVec>
-__global__ void __launch_bounds__(kChannelStatThreads)
-    channel_apply_kernel(T* out, const T* x, const float4* params, std::int64_t len, int channels,
-                         ops::Activation act) {
+__global__ void __launch_bounds__(kApplyThreads)
+    group_apply_kernel(T* out, const T* x, const float4* params, std::int64_t len, int channels, ops::Activation act) {
   const int vecs = channels / kVec;
-  const int slots = kChannelStatThreads / vecs;
+  const int slots = kApplyThreads / vecs;
   const int v = threadIdx.x % vecs, slot = threadIdx.x / vecs;
   if (slot >= slots) return;
   const std::int64_t n = blockIdx.y;
-  float4 a[kVec];
+  float4 p[kVec];
 #pragma unroll
-  for (int i = 0; i < kVec; ++i) a[i] = params[n * channels + v * kVec + i];
+  for (int i = 0; i < kVec; ++i) p[i] = params[n * channels + v * kVec + i];
   const T* xs = x + n * len * channels + v * kVec;
   T* ys = out + n * len * channels + v * kVec;
-  for (std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * slots + slot; r < len;
-       r += static_cast<std::int64_t>(gridDim.x) * slots) {
-    alignas(16) T e[kVec];
-    *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(xs + r * channels);
+  auto normalise = [&](VecRow<T, kVec>& row) {
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
-      e[i] = from_float<T>(apply_activation(((to_float(e[i]) - a[i].x) - a[i].y) * a[i].z + a[i].w, act));
-    *reinterpret_cast<uint4*>(ys + r * channels) = *reinterpret_cast<const uint4*>(e);
+      row.e[i] = from_float<T>(apply_activation(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w, act));
+  };
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * slots;
+  std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * slots + slot;
+  for (; r + (kApplyUnroll - 1) * step < len; r += kApplyUnroll * step) {
+    VecRow<T, kVec> rows[kApplyUnroll];
+#pragma unroll
+    for (int u = 0; u < kApplyUnroll; ++u) rows[u].load(xs + (r + u * step) * channels);
+#pragma unroll
+    for (int u = 0; u < kApplyUnroll; ++u) normalise(rows[u]), rows[u].store(ys + (r + u * step) * channels);
+  }
+  for (; r < len; r += step) {
+    VecRow<T, kVec> row;
+    row.load(xs + r * channels);
+    normalise(row);
+    row.store(ys + r * channels);
   }
 }
 
@@ -182,7 +255,9 @@ __global__ void __launch_bounds__(kChannelStatThreads)
 constexpr int kMaxVecsPerLane = 8;
 constexpr int kWarpRowsPerBlock = 8;
 
-template <typename T, int kVec>
+// kAffineVec: weight and bias are both present in x's dtype, so they load as 16-byte vectors too (a scalar
+// load through the dtype switch per element cost more than the row's own traffic).
+template <typename T, int kVec, bool kAffineVec>
 __global__ void __launch_bounds__(32 * kWarpRowsPerBlock)
     layer_norm_warp_kernel(T* out, const T* x, std::int64_t rows, int cols, float eps, Affine affine) {
   const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpRowsPerBlock + threadIdx.x / 32;
@@ -221,13 +296,21 @@ __global__ void __launch_bounds__(32 * kWarpRowsPerBlock)
     const int j = k * 32 + lane;
     if (j >= vecs) break;
     alignas(16) T buf[kVec];
+    if constexpr (kAffineVec) {
+      alignas(16) T w[kVec], b[kVec];
+      *reinterpret_cast<uint4*>(w) = reinterpret_cast<const uint4*>(affine.weight)[j];
+      *reinterpret_cast<uint4*>(b) = reinterpret_cast<const uint4*>(affine.bias)[j];
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) {
-      const int c = j * kVec + i;
-      float y = (v[k][i] - mean) * rstd;
-      if (affine.weight != nullptr) y *= load_any(affine.weight, affine.weight_dtype, c);
-      if (affine.bias != nullptr) y += load_any(affine.bias, affine.bias_dtype, c);
-      buf[i] = from_float<T>(y);
+      for (int i = 0; i < kVec; ++i) buf[i] = from_float<T>((v[k][i] - mean) * rstd * to_float(w[i]) + to_float(b[i]));
+    } else {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        const int c = j * kVec + i;
+        float y = (v[k][i] - mean) * rstd;
+        if (affine.weight != nullptr) y *= load_any(affine.weight, affine.weight_dtype, c);
+        if (affine.bias != nullptr) y += load_any(affine.bias, affine.bias_dtype, c);
+        buf[i] = from_float<T>(y);
+      }
     }
     *reinterpret_cast<uint4*>(yr + j * kVec) = *reinterpret_cast<const uint4*>(buf);
   }
@@ -293,64 +376,69 @@ Affine make_affine(const Tensor* weight, const Tensor* bias, std::int64_t channe
 }  // namespace
 
 void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps,
-                ops::Activation act) {
+                ops::Activation act, const Tensor* x_bias) {
   check_float_same("group_norm", {&out, &x});
   check_contiguous("group_norm", {&out, &x});
   WMA_CHECK(x.dim() == 3 && out.shape() == x.shape() && groups > 0 && x.size(2) % groups == 0, "[group_norm] x ",
             x.describe(), ", out ", out.describe(), ", groups ", groups);
+  if (x_bias != nullptr) {
+    check_float_same("group_norm", {&x, x_bias});
+    check_contiguous("group_norm", {x_bias});
+    WMA_CHECK(x_bias->dim() == 2 && x_bias->size(1) == x.size(2) && x_bias->size(0) >= 1 &&
+                  x.size(0) % x_bias->size(0) == 0,
+              "[group_norm] x_bias ", x_bias->describe(), " for x ", x.describe());
+  }
   const std::int64_t blocks = x.size(0) * groups;
   const Affine affine = make_affine(weight, bias, x.size(2), "group_norm");
   if (x.numel() == 0) return;
   WMA_CHECK(blocks <= INT32_MAX, "[group_norm] too many (sample, group) pairs");
-  const std::int64_t len = x.size(1);
+  const std::int64_t len = x.size(1), n_count = x.size(0);
   const int channels = static_cast<int>(x.size(2));
-  constexpr int kMinRowsPerThread = 4;
+  const std::int64_t samples_per_bias_row = x_bias != nullptr ? n_count / x_bias->size(0) : 1;
   bool launched = false;
   dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
     constexpr int kVec = static_cast<int>(16 / sizeof(T));
-    const bool fits = channels % kVec == 0 && channels / kVec <= kChannelStatThreads &&
-                      x.size(0) <= 65535 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
+    const bool fits = channels % kVec == 0 && channels / kVec <= kApplyThreads && groups <= kMaxGroupsForSplit &&
+                      n_count <= kNormCounterSlots && n_count <= kMaxGridY &&
+                      (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
                       (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
-    // Small tensors (the 1-D heads' [1, 16, C]) take the one-launch kernel: four launches would cost more.
+    // Small tensors (the 1-D heads' [1, 16, C]) take the one-launch kernel: two launches would cost more.
     constexpr std::int64_t kMinElementsForSplit = 65536;
     if (!fits || context().general_kernels_only_ || x.numel() < kMinElementsForSplit) return;
-    const std::int64_t n_count = x.size(0);
-    const int rows_in_parallel = kChannelStatThreads / (channels / kVec);
-    // A few blocks per SM in all, each summing at least kMinRowsPerThread rows per thread.
-    const std::int64_t want = (4 * context().sm_count_ + n_count - 1) / n_count;
+    const int vecs = channels / kVec;
+    const int stat_slots = kStatThreads / vecs;
+    // About two resident stat blocks per SM in all, each thread summing at least kStatUnroll rows.
+    const std::int64_t want = (2 * context().sm_count_ + n_count - 1) / n_count;
     const std::int64_t rows_per_chunk =
-        std::max<std::int64_t>((len + want - 1) / want, std::int64_t{kMinRowsPerThread} * rows_in_parallel);
+        std::max<std::int64_t>((len + want - 1) / want, std::int64_t{kStatUnroll} * stat_slots);
     const std::int64_t chunks = (len + rows_per_chunk - 1) / rows_per_chunk;
-    const Tensor partial = Tensor::empty({chunks * n_count * channels * 2}, DType::F32, Device::CUDA);
-    const Tensor totals = Tensor::empty({n_count * channels * 4}, DType::F32, Device::CUDA);
+    WMA_CHECK(chunks <= kMaxGridX, "[group_norm] too many rows: ", x.describe());
+    const Tensor partial = Tensor::empty({n_count * chunks * groups * 2}, DType::F32, Device::CUDA);
     const Tensor params = Tensor::empty({n_count * channels * 4}, DType::F32, Device::CUDA);
-    auto* partial2 = reinterpret_cast<float2*>(partial.data<float>());
-    auto* totals4 = reinterpret_cast<float4*>(totals.data<float>());
     auto* params4 = reinterpret_cast<float4*>(params.data<float>());
-    const std::size_t stat_smem = sizeof(float2) * static_cast<std::size_t>(rows_in_parallel) * channels;
-    channel_stats_kernel<T, kVec>
-        <<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n_count)), kChannelStatThreads, stat_smem,
-           stream()>>>(partial2, x.data<T>(), len, channels, rows_per_chunk);
+    const GroupStatArgs args{len, rows_per_chunk, samples_per_bias_row, channels, groups, static_cast<int>(chunks), eps};
+    const std::size_t stat_smem = sizeof(float2) * static_cast<std::size_t>(stat_slots) * channels;
+    WMA_CHECK(stat_smem <= kDefaultSharedMemory, "[group_norm] statistics need ", stat_smem, " bytes of shared memory");
+    group_stats_kernel<T, kVec>
+        <<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n_count)), kStatThreads, stat_smem, stream()>>>(
+            params4, reinterpret_cast<float2*>(partial.data<float>()), context().norm_counters_, x.data<T>(),
+            x_bias != nullptr ? x_bias->data<T>() : nullptr, args, affine);
     WMA_CUDA_CHECK_LAUNCH();
-    const std::int64_t pairs = n_count * channels;
-    channel_totals_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0, stream()>>>(
-        totals4, partial2, x.data_ptr(), x.dtype(), len, n_count, channels, static_cast<int>(chunks));
-    WMA_CUDA_CHECK_LAUNCH();
-    const std::int64_t group_pairs = n_count * groups;
-    channel_group_params_kernel<<<static_cast<unsigned>((group_pairs + 63) / 64), 64, 0, stream()>>>(
-        params4, totals4, len, n_count, channels, groups, eps, affine);
-    WMA_CUDA_CHECK_LAUNCH();
-    const std::int64_t apply_blocks = std::max<std::int64_t>(1, std::min<std::int64_t>(want, (len + rows_in_parallel - 1) / rows_in_parallel));
-    channel_apply_kernel<T, kVec>
-        <<<dim3(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count)), kChannelStatThreads, 0,
-           stream()>>>(out.data<T>(), x.data<T>(), params4, len, channels, act);
+    const int apply_slots = kApplyThreads / vecs;
+    const std::int64_t apply_want = (4 * context().sm_count_ + n_count - 1) / n_count;
+    const std::int64_t apply_blocks = std::max<std::int64_t>(
+        1, std::min<std::int64_t>(apply_want, (len + apply_slots * kApplyUnroll - 1) / (apply_slots * kApplyUnroll)));
+    group_apply_kernel<T, kVec>
+        <<<dim3(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count)), kApplyThreads, 0, stream()>>>(
+            out.data<T>(), x.data<T>(), params4, len, channels, act);
     WMA_CUDA_CHECK_LAUNCH();
     launched = true;
   });
   if (launched) return;
   dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
     group_norm_kernel<T><<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(
-        out.data<T>(), x.data<T>(), len, channels, groups, eps, affine, act);
+        out.data<T>(), x.data<T>(), x_bias != nullptr ? x_bias->data<T>() : nullptr, samples_per_bias_row, len,
+        channels, groups, eps, affine, act);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }
@@ -371,8 +459,15 @@ void layer_norm(const Tensor& out, const Tensor& x, const Tensor* weight, const 
                       (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
     if (fits && !context().general_kernels_only_) {
       const auto blocks = static_cast<unsigned>((rows + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock);
-      layer_norm_warp_kernel<T, kVec><<<blocks, 32 * kWarpRowsPerBlock, 0, stream()>>>(
-          out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+      const auto vector_param = [&](const Tensor* p) {
+        return p != nullptr && p->dtype() == x.dtype() && (reinterpret_cast<std::uintptr_t>(p->data_ptr()) & 15u) == 0;
+      };
+      if (vector_param(weight) && vector_param(bias))
+        layer_norm_warp_kernel<T, kVec, true><<<blocks, 32 * kWarpRowsPerBlock, 0, stream()>>>(
+            out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+      else
+        layer_norm_warp_kernel<T, kVec, false><<<blocks, 32 * kWarpRowsPerBlock, 0, stream()>>>(
+            out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
       WMA_CUDA_CHECK_LAUNCH();
       return;
     }
