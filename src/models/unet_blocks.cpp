@@ -222,13 +222,9 @@ CrossAttentionCache CrossAttention::prepare(const Tensor& context, std::int64_t 
 
 Tensor CrossAttention::operator()(const Tensor& x, const CrossAttentionCache& cache, const Tensor& residual) const {
   Tensor q = split_heads(to_q_(x), heads_, dim_head_);
-  const float scale = attention_scale(dim_head_);
-  Tensor sum;
-  for (const AttentionBranch& b : cache.branches) {
-    Tensor o = ops::attention(q, b.k, b.v, b.mask.defined() ? &b.mask : nullptr, scale);
-    sum = sum.defined() ? ops::add(sum, o) : o;
-  }
-  return to_out_(merge_heads(sum), {.residual = &residual});
+  std::vector<ops::KeyValueBranch> branches;
+  for (const AttentionBranch& b : cache.branches) branches.push_back({b.k, b.v, b.mask.defined() ? &b.mask : nullptr});
+  return to_out_(merge_heads(ops::attention_sum(q, branches, attention_scale(dim_head_))), {.residual = &residual});
 }
 
 // ---- GegluFeedForward --------------------------------------------------------------------

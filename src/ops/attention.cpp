@@ -91,4 +91,33 @@ void attention_into(const Tensor& out, const Tensor& q, const Tensor& k, const T
   run_kernel(out, q, k, v, mask ? &mc : nullptr, scale);
 }
 
+Tensor attention_sum(const Tensor& q, const std::vector<KeyValueBranch>& branches, float scale) {
+  WMA_CHECK(!branches.empty(), "[attention_sum] needs at least one key/value branch");
+  std::vector<Tensor> masks(branches.size());
+  Shape shape;
+  for (std::size_t i = 0; i < branches.size(); ++i) {
+    const Shape s = check_attention(q, branches[i].k, branches[i].v, branches[i].mask, masks[i]);
+    WMA_CHECK(i == 0 || s == shape, "[attention_sum] branch ", i, " gives ", shape_str(s), ", branch 0 gives ",
+              shape_str(shape));
+    shape = s;
+  }
+  if (!fusion_enabled() || needs_gemm_path(q, branches[0].v)) {
+    Tensor sum;
+    for (const KeyValueBranch& b : branches) {
+      const Tensor o = attention(q, b.k, b.v, b.mask, scale);
+      sum = sum.defined() ? add(sum, o) : o;
+    }
+    return sum;
+  }
+  Tensor out = Tensor::empty(shape, q.dtype(), q.device());
+  if (out.numel() == 0) return out;
+  std::vector<KeyValueBranch> ready;
+  for (std::size_t i = 0; i < branches.size(); ++i)
+    ready.push_back({last_dim_contiguous(branches[i].k), last_dim_contiguous(branches[i].v),
+                     branches[i].mask ? &masks[i] : nullptr});
+  const Tensor qc = last_dim_contiguous(q);
+  WMA_DISPATCH("attention_sum", q.device(), attention_sum(out, qc, ready, scale));
+  return out;
+}
+
 }  // namespace wma::ops

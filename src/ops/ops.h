@@ -124,6 +124,14 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
 // with a contiguous last dim: e.g. the frames of each pixel of a [B, T, P, H, Dv] tensor.
 void attention_into(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
                     float scale);
+// One key/value set of attention_sum, shaped as attention's k, v and mask.
+struct KeyValueBranch {
+  Tensor k, v;
+  const Tensor* mask = nullptr;
+};
+// sum_i attention(q, k_i, v_i, mask_i, scale), each branch with its own softmax (upstream's cross-attention
+// branches over text, image, state and action tokens share q): fused, q is read once and the sum written once.
+Tensor attention_sum(const Tensor& q, const std::vector<KeyValueBranch>& branches, float scale);
 
 // ---- resampling and embeddings -------------------------------------------------------
 

@@ -60,6 +60,30 @@ TEST(Attention, CrossAttentionWithMasks) {
   expect_close(ops::attention(q, k, v, &m2, 0.5f), attention_ref(q, k, v, &m2, 0.5f), 1e-5f, 1e-6f);
 }
 
+TEST(Attention, SumOfBranchesEachWithItsOwnSoftmax) {
+  // Three branches of different lengths over one q, one of them masked: the sum of three attentions.
+  const Tensor q = padded_view({2, 7, 2, 4}, 20);
+  const Tensor k1 = random_tensor({2, 5, 2, 4}, 21), v1 = random_tensor({2, 5, 2, 6}, 22);
+  const Tensor k2 = random_tensor({2, 1, 2, 4}, 23), v2 = random_tensor({2, 1, 2, 6}, 24);
+  const Tensor k3 = random_tensor({2, 9, 2, 4}, 25), v3 = transposed_view({2, 9, 2, 6}, 26);
+  std::vector<float> mask(7 * 9, 0.0f);
+  for (int i = 0; i < 7; ++i)
+    for (int j = 3 * (i % 3 + 1); j < 9; ++j) mask[i * 9 + j] = -std::numeric_limits<float>::infinity();
+  const Tensor m3 = Tensor::from_floats({1, 7, 9}, mask);
+  std::vector<float> expected = attention_ref(q, k1, v1, nullptr, 0.5f);
+  const std::vector<float> e2 = attention_ref(q, k2, v2, nullptr, 0.5f), e3 = attention_ref(q, k3, v3, &m3, 0.5f);
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] += e2[i] + e3[i];
+  const std::vector<ops::KeyValueBranch> branches{{k1, v1}, {k2, v2}, {k3, v3, &m3}};
+  expect_close(ops::attention_sum(q, branches, 0.5f), expected, 1e-5f, 1e-6f);
+  {
+    const ops::ScopedFusion unfused(false);
+    expect_close(ops::attention_sum(q, branches, 0.5f), expected, 1e-5f, 1e-6f);
+  }
+  expect_error([] { ops::attention_sum(Tensor::zeros({1, 2, 1, 4}), {}, 1.0f); }, "[attention_sum] needs at least one");
+  const Tensor v_wide = random_tensor({2, 5, 2, 8}, 27);
+  expect_error([&] { ops::attention_sum(q, {{k1, v1}, {k1, v_wide}}, 0.5f); }, "[attention_sum] branch 1 gives");
+}
+
 TEST(Attention, LongerSequenceRunsInParallel) {
   const Tensor q = random_tensor({1, 64, 2, 16}, 6), k = random_tensor({1, 80, 2, 16}, 7),
                v = random_tensor({1, 80, 2, 16}, 8);

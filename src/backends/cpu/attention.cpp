@@ -57,4 +57,17 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
   });
 }
 
+// Branch by branch through the reference kernel, summed in f32.
+void attention_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches, float scale) {
+  attention(out, q, branches[0].k, branches[0].v, branches[0].mask, scale);
+  if (branches.size() == 1) return;
+  const Tensor part = Tensor::empty(out.shape(), DType::F32, Device::CPU);
+  float* sum = out.data<float>();
+  const float* p = part.data<float>();
+  for (std::size_t i = 1; i < branches.size(); ++i) {
+    attention(part, q, branches[i].k, branches[i].v, branches[i].mask, scale);
+    for (std::int64_t e = 0; e < out.numel(); ++e) sum[e] += p[e];
+  }
+}
+
 }  // namespace wma::cpu

@@ -1,7 +1,9 @@
 // Flash attention (FlashAttention-2 layout) for head dim 64 in f16/bf16: a block of 4 warps
 // takes 64 queries of one (batch, head), each warp 16 rows; 64-key tiles of K and V stream
 // through double-buffered, XOR-swizzled shared memory by cp.async; QK^T and PV run on
-// mma.sync m16n8k16 with fp32 accumulators, the softmax is online in fp32 (exp2 domain).
+// mma.sync m16n8k16 with fp32 accumulators, the softmax is online in fp32 (exp2 domain). Up to
+// kMaxBranches key/value sets share one Q (upstream's cross-attention branches): their tiles stream one
+// after the other, each branch with its own softmax, and the block writes the sum of their outputs once.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/flash_attention.h"
 #include "backends/cuda/mma.cuh"
@@ -19,16 +21,27 @@ constexpr int kFlashThreads = kWarps * 32;
 constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
 constexpr float kLog2e = 1.4426950408889634f;
 
-struct FlashArgs {
-  std::int64_t lq, lk;
-  int heads;
-  std::int64_t q_sb, q_sl, q_sh;
+constexpr int kMaxBranches = 4;
+
+struct FlashBranch {
+  const void* k;
+  const void* v;
+  std::int64_t lk;
   std::int64_t k_sb, k_sl, k_sh;
   std::int64_t v_sb, v_sl, v_sh;
-  std::int64_t o_sb, o_sl, o_sh;
   const void* mask;
   DType mask_dtype;
   std::int64_t m_sb, m_sq, m_sk;
+  int tiles;
+};
+
+struct FlashArgs {
+  std::int64_t lq;
+  int heads;
+  std::int64_t q_sb, q_sl, q_sh;
+  std::int64_t o_sb, o_sl, o_sh;
+  FlashBranch branch[kMaxBranches];
+  int total_tiles;
   float scale_log2;  // scale * log2(e)
 };
 
@@ -48,9 +61,10 @@ __device__ __forceinline__ void load_tile(T* tile, const T* src, std::int64_t ld
   }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, const T* q, const T* k, const T* v,
-                                                                        FlashArgs a) {
+// kSum: more than one branch, so finished branches accumulate (normalised) into a second register tile.
+template <typename T, bool kSum>
+__global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, const T* q,
+                                                                        const __grid_constant__ FlashArgs a) {
   __shared__ __align__(128) T sq[kRows * kHeadDim];
   __shared__ __align__(128) T sk[2][kKeys * kHeadDim];
   __shared__ __align__(128) T sv[2][kKeys * kHeadDim];
@@ -60,25 +74,31 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
   const std::int64_t b = blockIdx.z;
   const std::int64_t q0 = static_cast<std::int64_t>(blockIdx.x) * kRows;
   const T* qb = q + b * a.q_sb + h * a.q_sh;
-  const T* kb = k + b * a.k_sb + h * a.k_sh;
-  const T* vb = v + b * a.v_sb + h * a.v_sh;
-  const int tiles = static_cast<int>((a.lk + kKeys - 1) / kKeys);
+  auto keys_of = [&](const FlashBranch& br) { return static_cast<const T*>(br.k) + b * br.k_sb + h * br.k_sh; };
+  auto values_of = [&](const FlashBranch& br) { return static_cast<const T*>(br.v) + b * br.v_sb + h * br.v_sh; };
 
   load_tile(sq, qb, a.q_sl, q0, a.lq);
-  load_tile(sk[0], kb, a.k_sl, 0, a.lk);
-  load_tile(sv[0], vb, a.v_sl, 0, a.lk);
+  load_tile(sk[0], keys_of(a.branch[0]), a.branch[0].k_sl, 0, a.branch[0].lk);
+  load_tile(sv[0], values_of(a.branch[0]), a.branch[0].v_sl, 0, a.branch[0].lk);
   cp_async_commit();
 
   unsigned qf[4][4];
   float o[8][4] = {};
+  [[maybe_unused]] float sum[kSum ? 8 : 1][4] = {};
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   const std::int64_t row0 = q0 + warp * 16 + g, row1 = row0 + 8;
 
-  for (int j = 0; j < tiles; ++j) {
+  // Tile j of the stream is tile jt of branch br.
+  int br = 0, jt = 0;
+  for (int j = 0; j < a.total_tiles; ++j) {
     const int st = j & 1;
-    if (j + 1 < tiles) {
-      load_tile(sk[st ^ 1], kb, a.k_sl, static_cast<std::int64_t>(j + 1) * kKeys, a.lk);
-      load_tile(sv[st ^ 1], vb, a.v_sl, static_cast<std::int64_t>(j + 1) * kKeys, a.lk);
+    const FlashBranch& cur = a.branch[br];
+    if (j + 1 < a.total_tiles) {
+      const bool same = jt + 1 < cur.tiles;
+      const FlashBranch& next = a.branch[same ? br : br + 1];
+      const std::int64_t next_row = same ? static_cast<std::int64_t>(jt + 1) * kKeys : 0;
+      load_tile(sk[st ^ 1], keys_of(next), next.k_sl, next_row, next.lk);
+      load_tile(sv[st ^ 1], values_of(next), next.v_sl, next_row, next.lk);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
@@ -104,7 +124,7 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
     }
 
     // Scores into the exp2 domain, with the mask and the padding keys applied.
-    const std::int64_t key0 = static_cast<std::int64_t>(j) * kKeys;
+    const std::int64_t key0 = static_cast<std::int64_t>(jt) * kKeys;
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt) {
@@ -113,10 +133,10 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
         const std::int64_t key = key0 + nt * 8 + 2 * t + (e & 1);
         const std::int64_t row = e < 2 ? row0 : row1;
         float x = s[nt][e] * a.scale_log2;
-        if (key >= a.lk) {
+        if (key >= cur.lk) {
           x = -INFINITY;
-        } else if (a.mask != nullptr && row < a.lq) {
-          x += load_any(a.mask, a.mask_dtype, b * a.m_sb + row * a.m_sq + key * a.m_sk) * kLog2e;
+        } else if (cur.mask != nullptr && row < a.lq) {
+          x += load_any(cur.mask, cur.mask_dtype, b * cur.m_sb + row * cur.m_sq + key * cur.m_sk) * kLog2e;
         }
         s[nt][e] = x;
         mx[e >> 1] = fmaxf(mx[e >> 1], x);
@@ -164,24 +184,58 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
       }
     }
     __syncthreads();  // this stage is refilled by the next iteration's prefetch
+    if (jt + 1 < cur.tiles) {
+      ++jt;
+      continue;
+    }
+    if constexpr (kSum) {
+      // Branch done: its normalised output joins the sum and the softmax state restarts. A fully masked row
+      // divides 0 by 0 and gives NaN, as softmax over all -inf does in torch.
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float total = l[r] + __shfl_xor_sync(0xffffffffu, l[r], 1);
+        total += __shfl_xor_sync(0xffffffffu, total, 2);
+        const float inv = 1.0f / total;
+#pragma unroll
+        for (int dt = 0; dt < 8; ++dt) {
+          sum[dt][2 * r] += o[dt][2 * r] * inv;
+          sum[dt][2 * r + 1] += o[dt][2 * r + 1] * inv;
+          o[dt][2 * r] = 0.0f;
+          o[dt][2 * r + 1] = 0.0f;
+        }
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+      }
+    }
+    ++br;
+    jt = 0;
   }
 
-  // A fully masked row divides 0 by 0 and gives NaN, as softmax over all -inf does in torch.
+  float scale_row[2] = {1.0f, 1.0f};
+  if constexpr (!kSum) {
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    l[r] = 1.0f / l[r];
+    for (int r = 0; r < 2; ++r) {
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+      scale_row[r] = 1.0f / l[r];
+    }
   }
+  auto store = [&](const float (&result)[8][4]) {
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const std::int64_t row = r == 0 ? row0 : row1;
-    if (row >= a.lq) continue;
-    T* orow = out + b * a.o_sb + row * a.o_sl + h * a.o_sh + 2 * t;
+    for (int r = 0; r < 2; ++r) {
+      const std::int64_t row = r == 0 ? row0 : row1;
+      if (row >= a.lq) continue;
+      T* orow = out + b * a.o_sb + row * a.o_sl + h * a.o_sh + 2 * t;
 #pragma unroll
-    for (int dt = 0; dt < 8; ++dt)
-      *reinterpret_cast<unsigned*>(orow + dt * 8) = pack2<T>(o[dt][2 * r] * l[r], o[dt][2 * r + 1] * l[r]);
-  }
+      for (int dt = 0; dt < 8; ++dt)
+        *reinterpret_cast<unsigned*>(orow + dt * 8) =
+            pack2<T>(result[dt][2 * r] * scale_row[r], result[dt][2 * r + 1] * scale_row[r]);
+    }
+  };
+  if constexpr (kSum)
+    store(sum);
+  else
+    store(o);
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
@@ -189,48 +243,71 @@ bool aligned4(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 3u)
 
 }  // namespace
 
-bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-                     float scale) {
+bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
+                         float scale) {
   const DType dt = out.dtype();
   if (dt != DType::F16 && dt != DType::BF16) return false;
-  if (q.size(3) != kHeadDim || v.size(3) != kHeadDim || k.size(1) == 0) return false;
+  if (branches.empty() || branches.size() > kMaxBranches || q.size(3) != kHeadDim) return false;
   // cp.async moves 16-byte chunks: every row start must sit on a 16-byte boundary.
-  for (const Tensor* t : {&q, &k, &v}) {
-    if (!aligned16(t->data_ptr())) return false;
+  auto rows_aligned = [](const Tensor& t) {
+    if (!aligned16(t.data_ptr())) return false;
     for (int d = 0; d < 3; ++d)
-      if (t->size(d) > 1 && t->stride(d) % 8 != 0) return false;
-  }
+      if (t.size(d) > 1 && t.stride(d) % 8 != 0) return false;
+    return true;
+  };
+  if (!rows_aligned(q)) return false;
+  for (const ops::KeyValueBranch& kv : branches)
+    if (kv.v.size(3) != kHeadDim || kv.k.size(1) == 0 || !rows_aligned(kv.k) || !rows_aligned(kv.v)) return false;
   // The output is stored as pairs of elements (4 bytes).
   if (!aligned4(out.data_ptr())) return false;
   for (int d = 0; d < 3; ++d)
     if (out.size(d) > 1 && out.stride(d) % 2 != 0) return false;
   FlashArgs a{};
   a.lq = q.size(1);
-  a.lk = k.size(1);
   a.heads = static_cast<int>(q.size(2));
   a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
-  a.k_sb = k.stride(0), a.k_sl = k.stride(1), a.k_sh = k.stride(2);
-  a.v_sb = v.stride(0), a.v_sl = v.stride(1), a.v_sh = v.stride(2);
   a.o_sb = out.stride(0), a.o_sl = out.stride(1), a.o_sh = out.stride(2);
   a.scale_log2 = scale * kLog2e;
-  if (mask != nullptr) {
-    a.mask = mask->data_ptr();
-    a.mask_dtype = mask->dtype();
-    a.m_sb = mask->size(0) == 1 ? 0 : mask->stride(0);
-    a.m_sq = mask->stride(1);
-    a.m_sk = mask->stride(2);
+  for (std::size_t i = 0; i < branches.size(); ++i) {
+    const ops::KeyValueBranch& kv = branches[i];
+    FlashBranch& br = a.branch[i];
+    br.k = kv.k.data_ptr();
+    br.v = kv.v.data_ptr();
+    br.lk = kv.k.size(1);
+    br.k_sb = kv.k.stride(0), br.k_sl = kv.k.stride(1), br.k_sh = kv.k.stride(2);
+    br.v_sb = kv.v.stride(0), br.v_sl = kv.v.stride(1), br.v_sh = kv.v.stride(2);
+    if (kv.mask != nullptr) {
+      br.mask = kv.mask->data_ptr();
+      br.mask_dtype = kv.mask->dtype();
+      br.m_sb = kv.mask->size(0) == 1 ? 0 : kv.mask->stride(0);
+      br.m_sq = kv.mask->stride(1);
+      br.m_sk = kv.mask->stride(2);
+    }
+    const std::int64_t tiles = (br.lk + kKeys - 1) / kKeys;
+    WMA_CHECK(tiles <= INT32_MAX - a.total_tiles, "[attention] too many keys");
+    br.tiles = static_cast<int>(tiles);
+    a.total_tiles += br.tiles;
   }
   const dim3 grid(static_cast<unsigned>((a.lq + kRows - 1) / kRows), static_cast<unsigned>(q.size(2)),
                   static_cast<unsigned>(q.size(0)));
-  if (dt == DType::F16) {
-    flash_attention_kernel<__half><<<grid, kFlashThreads, 0, stream()>>>(out.data<__half>(), q.data<__half>(),
-                                                                        k.data<__half>(), v.data<__half>(), a);
-  } else {
-    flash_attention_kernel<__nv_bfloat16><<<grid, kFlashThreads, 0, stream()>>>(
-        out.data<__nv_bfloat16>(), q.data<__nv_bfloat16>(), k.data<__nv_bfloat16>(), v.data<__nv_bfloat16>(), a);
-  }
+  const bool summed = branches.size() > 1;
+  auto launch = [&]<typename T>() {
+    if (summed)
+      flash_attention_kernel<T, true><<<grid, kFlashThreads, 0, stream()>>>(out.data<T>(), q.data<T>(), a);
+    else
+      flash_attention_kernel<T, false><<<grid, kFlashThreads, 0, stream()>>>(out.data<T>(), q.data<T>(), a);
+  };
+  if (dt == DType::F16)
+    launch.template operator()<__half>();
+  else
+    launch.template operator()<__nv_bfloat16>();
   WMA_CUDA_CHECK_LAUNCH();
   return true;
+}
+
+bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                     float scale) {
+  return flash_attention_sum(out, q, {ops::KeyValueBranch{k, v, mask}}, scale);
 }
 
 }  // namespace wma::cuda
