@@ -164,7 +164,7 @@ int cmd_bench(int argc, char** argv) {
               loop.pass.ddim_steps, warmup, iterations);
   std::printf("%s", profiler.table().c_str());
   std::printf("denoiser step (mean over both passes): %.2f ms\nVAE decode (16 frames, mean): %.3f s\n", step_ms, decode_s);
-  const std::string ops_table = ops::op_profile_table();
+  const std::string ops_table = ops::op_profile_table(2 * iterations * loop.pass.ddim_steps);
   if (!ops_table.empty()) std::printf("\n%s", ops_table.c_str());
 
   if (f.has("json")) {

@@ -61,7 +61,8 @@ bool needs_gemm_path(const Tensor& q, const Tensor& v) {
 // out is checked and non-empty.
 void run_kernel(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
   const Tensor qc = last_dim_contiguous(q), kc = last_dim_contiguous(k), vc = last_dim_contiguous(v);
-  WMA_DISPATCH("attention", q.device(), attention(out, qc, kc, vc, mask, scale));
+  WMA_DISPATCH_TRAFFIC("attention", q.device(), detail::traffic({&out, &qc, &kc, &vc}),
+                       attention(out, qc, kc, vc, mask, scale));
 }
 
 }  // namespace
@@ -116,7 +117,9 @@ Tensor attention_sum(const Tensor& q, const std::vector<KeyValueBranch>& branche
     ready.push_back({last_dim_contiguous(branches[i].k), last_dim_contiguous(branches[i].v),
                      branches[i].mask ? &masks[i] : nullptr});
   const Tensor qc = last_dim_contiguous(q);
-  WMA_DISPATCH("attention_sum", q.device(), attention_sum(out, qc, ready, scale));
+  std::int64_t bytes = detail::traffic({&out, &qc});
+  for (const KeyValueBranch& b : ready) bytes += detail::traffic({&b.k, &b.v});
+  WMA_DISPATCH_TRAFFIC("attention_sum", q.device(), bytes, attention_sum(out, qc, ready, scale));
   return out;
 }
 

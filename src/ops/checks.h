@@ -57,20 +57,33 @@ inline int wrap_dim(const char* op, int d, int rank) {
 }  // namespace wma::ops::detail
 
 // Calls `call` (a kernel call written without namespace) in wma::cpu or wma::cuda, by `device`.
+// WMA_DISPATCH_TRAFFIC also tells the op profile the fewest bytes the call must move (operands read once,
+// the output written once), so the table shows its effective bandwidth.
 #if WMA_WITH_CUDA
-#define WMA_DISPATCH(op, device, call)                       \
-  do {                                                       \
-    if ((device) == ::wma::Device::CPU) {                    \
-      ::wma::cpu::call;                                      \
-    } else {                                                 \
-      const ::wma::ops::detail::OpTimer op_timer_(op, device); \
-      ::wma::cuda::call;                                     \
-    }                                                        \
+#define WMA_DISPATCH_TRAFFIC(op, device, bytes, call)                  \
+  do {                                                                 \
+    if ((device) == ::wma::Device::CPU) {                              \
+      ::wma::cpu::call;                                                \
+    } else {                                                           \
+      const ::wma::ops::detail::OpTimer op_timer_(op, device, bytes);  \
+      ::wma::cuda::call;                                               \
+    }                                                                  \
   } while (0)
 #else
-#define WMA_DISPATCH(op, device, call)                  \
+#define WMA_DISPATCH_TRAFFIC(op, device, bytes, call)   \
   do {                                                  \
     if ((device) == ::wma::Device::CPU) ::wma::cpu::call; \
     else ::wma::ops::detail::no_cuda(op);               \
   } while (0)
 #endif
+#define WMA_DISPATCH(op, device, call) WMA_DISPATCH_TRAFFIC(op, device, 0, call)
+
+namespace wma::ops::detail {
+// Sum of the operands' sizes in bytes (null pointers count nothing).
+inline std::int64_t traffic(std::initializer_list<const Tensor*> operands) {
+  std::int64_t bytes = 0;
+  for (const Tensor* t : operands)
+    if (t != nullptr) bytes += static_cast<std::int64_t>(t->nbytes());
+  return bytes;
+}
+}  // namespace wma::ops::detail

@@ -34,7 +34,8 @@ Tensor binary_op(const char* op, const Tensor& a, const Tensor& b, BinaryOp kind
   const Shape shape = broadcast_shape(op, a, b);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   if (out.numel() == 0) return out;
-  WMA_DISPATCH(op, a.device(), binary(out, expand_to(a, shape), expand_to(b, shape), kind));
+  WMA_DISPATCH_TRAFFIC(op, a.device(), detail::traffic({&out, &a, &b}),
+                       binary(out, expand_to(a, shape), expand_to(b, shape), kind));
   return out;
 }
 
@@ -51,7 +52,7 @@ Tensor axpby(float alpha, const Tensor& x, float beta, const Tensor& y) {
   const Tensor xc = contiguous(x), yc = contiguous(y);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  WMA_DISPATCH("axpby", x.device(), axpby(out, alpha, xc, beta, yc));
+  WMA_DISPATCH_TRAFFIC("axpby", x.device(), detail::traffic({&out, &xc, &yc}), axpby(out, alpha, xc, beta, yc));
   return out;
 }
 
@@ -75,7 +76,7 @@ Tensor activation(const Tensor& x, Activation act) {
   const Tensor xc = contiguous(x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  WMA_DISPATCH("activation", x.device(), activation(out, xc, act));
+  WMA_DISPATCH_TRAFFIC("activation", x.device(), detail::traffic({&out, &xc}), activation(out, xc, act));
   return out;
 }
 
@@ -87,7 +88,7 @@ Tensor geglu(const Tensor& x) {
   shape.back() /= 2;
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  WMA_DISPATCH("geglu", x.device(), geglu(out, xc));
+  WMA_DISPATCH_TRAFFIC("geglu", x.device(), detail::traffic({&out, &xc}), geglu(out, xc));
   return out;
 }
 

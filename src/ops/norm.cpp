@@ -44,7 +44,7 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tenso
   const Tensor xc = contiguous(x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  WMA_DISPATCH("group_norm", x.device(),
+  WMA_DISPATCH_TRAFFIC("group_norm", x.device(), detail::traffic({&out, &xc}),
                group_norm(out, xc, groups, weight ? &wc : nullptr, bias ? &bc : nullptr, eps, act,
                           x_bias ? &xbc : nullptr));
   return out;
@@ -59,7 +59,8 @@ Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, flo
   const Tensor xc = contiguous(x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  WMA_DISPATCH("layer_norm", x.device(), layer_norm(out, xc, weight ? &wc : nullptr, bias ? &bc : nullptr, eps));
+  WMA_DISPATCH_TRAFFIC("layer_norm", x.device(), detail::traffic({&out, &xc}),
+                       layer_norm(out, xc, weight ? &wc : nullptr, bias ? &bc : nullptr, eps));
   return out;
 }
 

@@ -4,6 +4,7 @@
 // CUDA graphs are off while profiling (a replayed graph dispatches no ops).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "core/device.h"
@@ -12,9 +13,10 @@ namespace wma::ops {
 
 void set_op_profiling(bool enabled);
 bool op_profiling();
-// "scope/op  calls  total ms  share" rows, largest total first; empty when nothing was recorded. Waits for the
-// device and clears the records.
-std::string op_profile_table();
+// "scope/op  calls  total ms  ms/step  GB/s  share" rows, largest total first, then the GPU time per denoiser
+// step of the glue (every denoise op that is not a linear, matmul, convolution or attention); empty when
+// nothing was recorded. `denoiser_steps` divides the denoise rows. Waits for the device and clears the records.
+std::string op_profile_table(int denoiser_steps);
 
 // Ops dispatched while a tag is alive are counted under it ("denoise", "decode", ...); innermost wins.
 class ScopedOpTag {
@@ -31,7 +33,7 @@ class ScopedOpTag {
 namespace detail {
 class OpTimer {
  public:
-  OpTimer(const char* op, Device device);
+  OpTimer(const char* op, Device device, std::int64_t bytes = 0);
   ~OpTimer();
   OpTimer(const OpTimer&) = delete;
   OpTimer& operator=(const OpTimer&) = delete;
@@ -39,6 +41,7 @@ class OpTimer {
  private:
   const char* op_ = nullptr;  // null when not timing
   int start_ = -1;
+  std::int64_t bytes_ = 0;
 };
 }  // namespace detail
 
