@@ -67,7 +67,9 @@ void ConditionalUnet1D::Conv1dBlock::load(const nn::WeightBinder& w, std::int64_
   norm.load(w.child("block").child("1"), groups, out, 1e-5f);
 }
 
-Tensor ConditionalUnet1D::Conv1dBlock::operator()(const Tensor& x) const { return mish(norm(conv(x))); }
+Tensor ConditionalUnet1D::Conv1dBlock::operator()(const Tensor& x, const Tensor* film) const {
+  return norm(conv(x), Activation::Mish, nullptr, film);
+}
 
 void ConditionalUnet1D::ResBlock::load(const nn::WeightBinder& w, std::int64_t in, std::int64_t out,
                                        std::int64_t cond_dim, int kernel, int groups) {
@@ -83,8 +85,7 @@ Tensor ConditionalUnet1D::ResBlock::operator()(const Tensor& x, const Tensor& mi
   const std::int64_t rows = mish_cond.size(0) * mish_cond.size(1);
   // [B, T, 2C] -> [B*T, 2, C]: the first C outputs scale, the next C shift (broadcast over length).
   const Tensor film = cond_encoder(mish_cond).reshape({rows, 2, out_channels});
-  const Tensor scale = film.select(1, 0).unsqueeze(1), bias = film.select(1, 1).unsqueeze(1);
-  const Tensor h = block1(ops::add(ops::mul(block0(x), scale), bias));
+  const Tensor h = block1(block0(x, &film));
   return ops::add(h, has_residual ? residual_conv(x) : x);
 }
 

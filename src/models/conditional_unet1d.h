@@ -63,7 +63,8 @@ class ConditionalUnet1D {
     nn::Conv1d conv;
     nn::GroupNorm norm;
     void load(const nn::WeightBinder& w, std::int64_t in, std::int64_t out, int kernel, int groups);
-    Tensor operator()(const Tensor& x) const;
+    // Conv1d -> GroupNorm -> Mish, then the FiLM `film` [rows, 2, C] (scale, shift) when given: one norm kernel.
+    Tensor operator()(const Tensor& x, const Tensor* film = nullptr) const;
   };
   // ConditionalResidualBlock1D with FiLM: scale * h + bias.
   struct ResBlock {

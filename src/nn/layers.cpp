@@ -62,8 +62,8 @@ void GroupNorm::load(const WeightBinder& w, int g, std::int64_t channels, float 
   bias = w.take("bias", {channels});
 }
 
-Tensor GroupNorm::operator()(const Tensor& x, ops::Activation act, const Tensor* x_bias) const {
-  return ops::group_norm(x, groups, opt(weight), opt(bias), eps, act, x_bias);
+Tensor GroupNorm::operator()(const Tensor& x, ops::Activation act, const Tensor* x_bias, const Tensor* film) const {
+  return ops::group_norm(x, groups, opt(weight), opt(bias), eps, act, x_bias, film);
 }
 
 void LayerNorm::load(const WeightBinder& w, std::int64_t channels, float e, HasBias has_bias) {

@@ -61,9 +61,9 @@ struct GroupNorm {
   int groups = 32;
   float eps = 1e-5f;
   void load(const WeightBinder& w, int groups, std::int64_t channels, float eps);
-  // x_bias: see ops::group_norm.
-  Tensor operator()(const Tensor& x, ops::Activation act = ops::Activation::None,
-                    const Tensor* x_bias = nullptr) const;
+  // x_bias, film: see ops::group_norm.
+  Tensor operator()(const Tensor& x, ops::Activation act = ops::Activation::None, const Tensor* x_bias = nullptr,
+                    const Tensor* film = nullptr) const;
 };
 
 struct LayerNorm {

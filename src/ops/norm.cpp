@@ -21,14 +21,25 @@ Tensor checked_affine(const char* op, const char* name, const Tensor& x, const T
 }  // namespace
 
 Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps, Activation act,
-                  const Tensor* x_bias) {
+                  const Tensor* x_bias, const Tensor* film) {
   check_rank("group_norm", "x", x, 3, "[N, L, C]");
   const std::int64_t c = x.size(2);
   WMA_CHECK(groups >= 1 && c % groups == 0, "[group_norm] ", c, " channels do not split into ", groups, " groups (x ",
             x.describe(), ")");
-  WMA_CHECK(act == Activation::None || act == Activation::SiLU, "[group_norm] supports act None or SiLU only");
+  WMA_CHECK(act == Activation::None || act == Activation::SiLU || act == Activation::Mish,
+            "[group_norm] supports act None, SiLU or Mish only");
   const Tensor wc = checked_affine("group_norm", "weight", x, weight, c);
   const Tensor bc = checked_affine("group_norm", "bias", x, bias, c);
+  Tensor filmc;
+  if (film) {
+    check_same("group_norm", "x", x, "film", *film);
+    check_shape("group_norm", "film", *film, {x.size(0), 2, c});
+    if (!fusion_enabled()) {
+      const Tensor y = group_norm(x, groups, weight, bias, eps, act, x_bias);
+      return add(mul(y, film->select(1, 0).unsqueeze(1)), film->select(1, 1).unsqueeze(1));
+    }
+    filmc = contiguous(*film);
+  }
   Tensor xbc;
   if (x_bias) {
     check_same("group_norm", "x", x, "x_bias", *x_bias);
@@ -37,7 +48,7 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tenso
     if (!fusion_enabled()) {
       const std::int64_t rows = x_bias->size(0), per_row = x.size(0) / rows;
       const Tensor biased = add(contiguous(x).reshape({rows, per_row * x.size(1), c}), x_bias->unsqueeze(1)).reshape(x.shape());
-      return group_norm(biased, groups, weight, bias, eps, act);
+      return group_norm(biased, groups, weight, bias, eps, act, nullptr, film);
     }
     xbc = contiguous(*x_bias);
   }
@@ -46,7 +57,7 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tenso
   if (out.numel() == 0) return out;
   WMA_DISPATCH_TRAFFIC("group_norm", x.device(), detail::traffic({&out, &xc}),
                group_norm(out, xc, groups, weight ? &wc : nullptr, bias ? &bc : nullptr, eps, act,
-                          x_bias ? &xbc : nullptr));
+                          x_bias ? &xbc : nullptr, film ? &filmc : nullptr));
   return out;
 }
 

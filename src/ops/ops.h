@@ -101,13 +101,14 @@ Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor* bia
 // ---- normalisation -------------------------------------------------------------------
 
 // x [N, L, C]: statistics per (n, group) over L x C/groups (biased variance), then
-// y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c], then `act` (None or SiLU).
+// y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c], then `act`.
 // Per-frame norms pass [B*T, H*W, C]; norms across frames pass [B, T*H*W, C].
 // `x_bias` [B, C] (N % B == 0) or null is added to x before everything else, row n / (N / B) to sample n:
 // the producing conv's bias ([1, C]) or a ResBlock's per-video timestep embedding ([batch, C] for
-// N = batch * frames) folded into the norm, so the biased tensor is never written.
+// N = batch * frames) folded into the norm, so the biased tensor is never written. `act` is None, SiLU or Mish.
+// `film` [N, 2, C] or null: y = act(...) * film[n, 0] + film[n, 1] last (the 1-D heads' FiLM conditioning).
 Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps,
-                  Activation act = Activation::None, const Tensor* x_bias = nullptr);
+                  Activation act = Activation::None, const Tensor* x_bias = nullptr, const Tensor* film = nullptr);
 // Over the last dim; weight/bias [C] or null.
 Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps);
 // Over the last dim.

@@ -270,6 +270,11 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::group_norm(x[0], 16, &x[1], &x[2], 1e-6f, Activation::SiLU, &x[3]); }, kReduction);
   add("group_norm", "x_bias_small_general", [](Rng& r) { return Inputs{r.normal({6, 7, 24}), r.normal({24}), r.normal({24}), r.normal({3, 24}, 2.0f)}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::None, &x[3]); }, kReduction);
+  // The 1-D heads' Conv1dBlock: GroupNorm -> Mish -> FiLM, on the one-block kernel and on the split path.
+  add("group_norm", "mish_film_heads", [](Rng& r) { return Inputs{r.normal({16, 32, 256}), r.normal({256}), r.normal({256}), r.normal({16, 2, 256})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::Mish, nullptr, &x[3]); }, kReduction);
+  add("group_norm", "mish_film_small", [](Rng& r) { return Inputs{r.normal({3, 5, 24}), r.normal({24}), r.normal({24}), r.normal({3, 2, 24})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::Mish, nullptr, &x[3]); }, kReduction);
   // The UNet's other per-frame widths (C = 640, 1280, 1920) through the split path.
   for (const std::int64_t ch : {640, 1280, 1920})
     add("group_norm", "split_width_" + std::to_string(ch), [ch](Rng& r) { return Inputs{r.normal({3, 333, ch}, 1.0f, 1.0f), r.normal({ch}), r.normal({ch})}; },

@@ -78,6 +78,28 @@ TEST(GroupNorm, AddsAPerVideoBiasBeforeNormalising) {
                "with B dividing 6");
 }
 
+TEST(GroupNorm, MishThenFilmScaleAndShift) {
+  const Tensor x = random_tensor({4, 9, 16}, 30, -3, 3);
+  const Tensor w = random_tensor({16}, 31), b = random_tensor({16}, 32), film = random_tensor({4, 2, 16}, 33);
+  std::vector<float> expected = group_norm_ref(x, 8, &w, &b, 1e-5, false);
+  const auto fv = film.to_floats();
+  for (std::int64_t n = 0; n < 4; ++n)
+    for (std::int64_t i = 0; i < 9; ++i)
+      for (std::int64_t c = 0; c < 16; ++c) {
+        float& y = expected[(n * 9 + i) * 16 + c];
+        const double mish = y * std::tanh(std::log1p(std::exp(static_cast<double>(y))));
+        y = static_cast<float>(mish * fv[(n * 2) * 16 + c] + fv[(n * 2 + 1) * 16 + c]);
+      }
+  expect_close(ops::group_norm(x, 8, &w, &b, 1e-5f, ops::Activation::Mish, nullptr, &film), expected, 2e-5f, 2e-5f);
+  {
+    const ops::ScopedFusion unfused(false);
+    expect_close(ops::group_norm(x, 8, &w, &b, 1e-5f, ops::Activation::Mish, nullptr, &film), expected, 2e-5f, 2e-5f);
+  }
+  const Tensor wrong = random_tensor({4, 16}, 34);
+  expect_error([&] { ops::group_norm(x, 8, &w, &b, 1e-5f, ops::Activation::Mish, nullptr, &wrong); },
+               "[group_norm] expected film of shape [4, 2, 16]");
+}
+
 TEST(GroupNorm, RejectsBadArguments) {
   expect_error([] { ops::group_norm(Tensor::zeros({2, 4, 6}), 4, nullptr, nullptr, 1e-5f); },
                "[group_norm] 6 channels do not split into 4 groups");
@@ -87,7 +109,7 @@ TEST(GroupNorm, RejectsBadArguments) {
   expect_error([&] { ops::group_norm(Tensor::zeros({2, 4, 6}), 2, &w, nullptr, 1e-5f); },
                "[group_norm] expected weight of shape [6], got f32[5] cpu");
   expect_error([] { ops::group_norm(Tensor::zeros({2, 4, 6}), 2, nullptr, nullptr, 1e-5f, ops::Activation::GELU); },
-               "[group_norm] supports act None or SiLU only");
+               "[group_norm] supports act None, SiLU or Mish only");
 }
 
 TEST(LayerNorm, MatchesReferenceWithAndWithoutAffine) {

@@ -10,14 +10,16 @@
 namespace wma::cpu {
 
 void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* weight, const Tensor* bias,
-                float eps, ops::Activation act, const Tensor* x_bias) {
+                float eps, ops::Activation act, const Tensor* x_bias, const Tensor* film) {
   require_f32("group_norm", x);
   if (x_bias) require_f32("group_norm", *x_bias);
+  if (film) require_f32("group_norm", *film);
   const std::int64_t n = x.size(0), l = x.size(1), c = x.size(2), cg = c / groups;
   const std::vector<float> wv = affine_values(weight, c, 1.0f);
   const std::vector<float> bv = affine_values(bias, c, 0.0f);
   const float* xp = x.data<float>();
   const float* xbp = x_bias ? x_bias->data<float>() : nullptr;
+  const float* filmp = film ? film->data<float>() : nullptr;
   const std::int64_t samples_per_bias_row = x_bias ? n / x_bias->size(0) : 1;
   float* op = out.data<float>();
   parallel_for(n * groups, 4 * l * cg, [&](std::int64_t begin, std::int64_t end) {
@@ -39,8 +41,8 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
       const float rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(l * cg) + eps));
       for (std::int64_t i = 0; i < l; ++i)
         for (std::int64_t j = 0; j < cg; ++j) {
-          const float y = (biased[i * cg + j] - meanf) * rstd * wv[c0 + j] + bv[c0 + j];
-          og[i * c + j] = apply_activation(y, act);
+          const float y = apply_activation((biased[i * cg + j] - meanf) * rstd * wv[c0 + j] + bv[c0 + j], act);
+          og[i * c + j] = filmp ? y * filmp[b * 2 * c + c0 + j] + filmp[b * 2 * c + c + c0 + j] : y;
         }
     }
   });

@@ -26,9 +26,9 @@ __device__ __forceinline__ float bias_at(const T* x_bias, std::int64_t i) {
 
 template <typename T>
 __global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const T* x, const T* x_bias,
-                                                                  std::int64_t samples_per_bias_row, std::int64_t len,
-                                                                  int channels, int groups, float eps, Affine affine,
-                                                                  ops::Activation act) {
+                                                                  std::int64_t samples_per_bias_row, const T* film,
+                                                                  std::int64_t len, int channels, int groups, float eps,
+                                                                  Affine affine, ops::Activation act) {
   __shared__ float scratch[32];
   const int g = blockIdx.x % groups;
   const std::int64_t n = blockIdx.x / groups;
@@ -54,7 +54,9 @@ __global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const 
     float y = (value(e) - mean) * rstd;
     if (affine.weight != nullptr) y *= load_any(affine.weight, affine.weight_dtype, c);
     if (affine.bias != nullptr) y += load_any(affine.bias, affine.bias_dtype, c);
-    out[at(e)] = from_float<T>(apply_activation(y, act));
+    y = apply_activation(y, act);
+    if (film != nullptr) y = y * to_float(film[(2 * n) * channels + c]) + to_float(film[(2 * n + 1) * channels + c]);
+    out[at(e)] = from_float<T>(y);
   }
 }
 
@@ -216,21 +218,29 @@ constexpr int kApplyUnroll = 4;
 
 template <typename T, int kVec>
 __global__ void __launch_bounds__(kApplyThreads)
-    group_apply_kernel(T* out, const T* x, const float4* params, std::int64_t len, int channels, ops::Activation act) {
+    group_apply_kernel(T* out, const T* x, const float4* params, const T* film, std::int64_t len, int channels,
+                       ops::Activation act) {
   const int vecs = channels / kVec;
   const int slots = kApplyThreads / vecs;
   const int v = threadIdx.x % vecs, slot = threadIdx.x / vecs;
   if (slot >= slots) return;
   const std::int64_t n = blockIdx.y;
   float4 p[kVec];
+  float film_scale[kVec], film_shift[kVec];
 #pragma unroll
-  for (int i = 0; i < kVec; ++i) p[i] = params[n * channels + v * kVec + i];
+  for (int i = 0; i < kVec; ++i) {
+    p[i] = params[n * channels + v * kVec + i];
+    film_scale[i] = film != nullptr ? to_float(film[2 * n * channels + v * kVec + i]) : 1.0f;
+    film_shift[i] = film != nullptr ? to_float(film[(2 * n + 1) * channels + v * kVec + i]) : 0.0f;
+  }
   const T* xs = x + n * len * channels + v * kVec;
   T* ys = out + n * len * channels + v * kVec;
   auto normalise = [&](VecRow<T, kVec>& row) {
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
-      row.e[i] = from_float<T>(apply_activation(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w, act));
+      row.e[i] = from_float<T>(
+          apply_activation(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w, act) * film_scale[i] +
+          film_shift[i]);
   };
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * slots;
   std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * slots + slot;
@@ -376,7 +386,7 @@ Affine make_affine(const Tensor* weight, const Tensor* bias, std::int64_t channe
 }  // namespace
 
 void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps,
-                ops::Activation act, const Tensor* x_bias) {
+                ops::Activation act, const Tensor* x_bias, const Tensor* film) {
   check_float_same("group_norm", {&out, &x});
   check_contiguous("group_norm", {&out, &x});
   WMA_CHECK(x.dim() == 3 && out.shape() == x.shape() && groups > 0 && x.size(2) % groups == 0, "[group_norm] x ",
@@ -387,6 +397,12 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     WMA_CHECK(x_bias->dim() == 2 && x_bias->size(1) == x.size(2) && x_bias->size(0) >= 1 &&
                   x.size(0) % x_bias->size(0) == 0,
               "[group_norm] x_bias ", x_bias->describe(), " for x ", x.describe());
+  }
+  if (film != nullptr) {
+    check_float_same("group_norm", {&x, film});
+    check_contiguous("group_norm", {film});
+    WMA_CHECK(film->shape() == (Shape{x.size(0), 2, x.size(2)}), "[group_norm] film ", film->describe(), " for x ",
+              x.describe());
   }
   const std::int64_t blocks = x.size(0) * groups;
   const Affine affine = make_affine(weight, bias, x.size(2), "group_norm");
@@ -430,15 +446,15 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
         1, std::min<std::int64_t>(apply_want, (len + apply_slots * kApplyUnroll - 1) / (apply_slots * kApplyUnroll)));
     group_apply_kernel<T, kVec>
         <<<dim3(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count)), kApplyThreads, 0, stream()>>>(
-            out.data<T>(), x.data<T>(), params4, len, channels, act);
+            out.data<T>(), x.data<T>(), params4, film != nullptr ? film->data<T>() : nullptr, len, channels, act);
     WMA_CUDA_CHECK_LAUNCH();
     launched = true;
   });
   if (launched) return;
   dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
     group_norm_kernel<T><<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(
-        out.data<T>(), x.data<T>(), x_bias != nullptr ? x_bias->data<T>() : nullptr, samples_per_bias_row, len,
-        channels, groups, eps, affine, act);
+        out.data<T>(), x.data<T>(), x_bias != nullptr ? x_bias->data<T>() : nullptr, samples_per_bias_row,
+        film != nullptr ? film->data<T>() : nullptr, len, channels, groups, eps, affine, act);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }
