@@ -177,6 +177,10 @@ std::vector<Case> build_cases() {
   group_norm("L2-frames", 16, 160, 1280);
   group_norm("L1-frames", 16, 640, 640);
   group_norm("VAE-dec-top", 1, 320 * 512, 128);
+  group_norm("L1-video", 1, 16 * 640, 640);
+  group_norm("L2-concat", 16, 160, 2560);
+  group_norm("L3-concat", 16, 40, 2560);
+  group_norm("heads", 16, 32, 1024);
   return cs;
 }
 

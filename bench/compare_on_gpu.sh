@@ -5,6 +5,8 @@
 #   BASELINE_SRC  baseline source tree (default third_party_carry/baseline)
 #   CONFIG        upstream's world_model_interaction.yaml (default third_party_carry/configs/inference/...)
 #   OPS_FILTER    bench_ops --filter (default: every op)
+#   BASE_TWICE    time the baseline again after this build (drift check)
+#   PROFILE_SHAPES=1  op profile rows per shape; PROFILE_STEPS (2) DDIM steps of the profiled run
 #   STEPS         any of: tests ops bench profile unfused (default all)
 #   GTEST_SRC     GoogleTest sources for machines without libgtest-dev (default third_party_carry/googletest)
 set -uo pipefail
@@ -55,7 +57,7 @@ bench() {  # name binary extra-args...
 if has bench; then
   [[ -n "$base_src" ]] && bench base build-base/wma
   bench new build-gpu/wma
-  [[ -n "$base_src" ]] && bench base_again build-base/wma
+  [[ -n "$base_src" && -n "${BASE_TWICE:-}" ]] && bench base_again build-base/wma
   bench new_bf16 build-gpu/wma --precision bf16
   # Same torch noise in both runs: the fp16 videos of this build against the baseline's (the baseline's own
   # distance to upstream fp32 is in docs/performance.md).
@@ -63,8 +65,8 @@ if has bench; then
     build-gpu/outputs_new.safetensors >"$out/psnr_new_vs_base.txt" 2>&1 && cat "$out/psnr_new_vs_base.txt" >>"$out/summary.txt"
 fi
 if has profile; then
-  build-gpu/wma bench --config "$config" --precision fp16 --ddim_steps 4 --warmup 0 --op_profile \
-    >"$out/profile_new.log" 2>&1
-  tail -80 "$out/profile_new.log" >>"$out/summary.txt"
+  WMA_OP_PROFILE_SHAPES=${PROFILE_SHAPES:-0} build-gpu/wma bench --config "$config" --precision fp16 \
+    --ddim_steps "${PROFILE_STEPS:-2}" --warmup 0 --op_profile >"$out/profile_new.log" 2>&1
+  grep -E "^denoise/|denoise glue|denoiser step" "$out/profile_new.log" | head -60 >>"$out/summary.txt"
 fi
 log "total $(( $(date +%s) - start )) s"

@@ -68,6 +68,9 @@ int sm_count();
 // Timing events on the backend stream (for the op profile): record_event() returns an id; elapsed_ms reads two
 // recorded events once the stream has passed them; release_events() recycles every id.
 int record_event();
+// record_event() behind a short GPU-side wait, so that the host has queued the op's launches before the GPU
+// reaches the event: the op's time then holds no host launch gaps (eager profiling is otherwise host-bound).
+int record_start_event();
 float elapsed_ms(int start, int end);
 void release_events();
 // torch.randn(out.shape, device="cuda") of a generator at (seed, philox_offset), with the launch shape ATen

@@ -13,7 +13,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
   check_same_device("copy_into", "dst", dst, "src", src);
   WMA_CHECK(dst.shape() == src.shape(), "[copy_into] shapes differ: dst ", dst.describe(), ", src ", src.describe());
   if (dst.numel() == 0) return;
-  WMA_DISPATCH_TRAFFIC("copy_into", dst.device(), detail::traffic({&dst, &src}), copy_into(dst, src));
+  WMA_DISPATCH_SHAPED("copy_into", dst.device(), detail::traffic({&dst, &src}), &dst, copy_into(dst, src));
 }
 
 Tensor contiguous(const Tensor& x) {

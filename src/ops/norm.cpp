@@ -55,7 +55,7 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tenso
   const Tensor xc = contiguous(x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  WMA_DISPATCH_TRAFFIC("group_norm", x.device(), detail::traffic({&out, &xc}),
+  WMA_DISPATCH_SHAPED("group_norm", x.device(), detail::traffic({&out, &xc}), &xc,
                group_norm(out, xc, groups, weight ? &wc : nullptr, bias ? &bc : nullptr, eps, act,
                           x_bias ? &xbc : nullptr, film ? &filmc : nullptr));
   return out;
@@ -70,7 +70,7 @@ Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, flo
   const Tensor xc = contiguous(x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  WMA_DISPATCH_TRAFFIC("layer_norm", x.device(), detail::traffic({&out, &xc}),
+  WMA_DISPATCH_SHAPED("layer_norm", x.device(), detail::traffic({&out, &xc}), &xc,
                        layer_norm(out, xc, weight ? &wc : nullptr, bias ? &bc : nullptr, eps));
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -63,7 +64,7 @@ std::string op_profile_table(int denoiser_steps) {
   const std::string denoise = "denoise/";
   const double steps = denoiser_steps > 0 ? denoiser_steps : 1;
   std::string out;
-  char line[240];
+  char line[320];
   std::snprintf(line, sizeof line, "%-34s %9s %12s %9s %8s %7s\n", "scope/op (GPU time)", "calls", "total (ms)",
                 "ms/step", "GB/s", "share");
   out += line;
@@ -87,12 +88,18 @@ std::string op_profile_table(int denoiser_steps) {
 
 namespace detail {
 
-OpTimer::OpTimer([[maybe_unused]] const char* op, [[maybe_unused]] Device device, std::int64_t bytes)
+OpTimer::OpTimer([[maybe_unused]] const char* op, [[maybe_unused]] Device device, std::int64_t bytes,
+                 [[maybe_unused]] const Tensor* like)
     : bytes_(bytes) {
 #if WMA_WITH_CUDA
   if (!g_enabled || device != Device::CUDA) return;
   op_ = op;
-  start_ = cuda::record_event();
+  static const bool by_shape = [] {
+    const char* env = std::getenv("WMA_OP_PROFILE_SHAPES");
+    return env != nullptr && std::string(env) == "1";
+  }();
+  if (by_shape && like != nullptr) shape_ = " " + shape_str(like->shape());
+  start_ = cuda::record_start_event();
 #endif
 }
 
@@ -101,7 +108,7 @@ OpTimer::~OpTimer() {
   if (!op_) return;
   const int end = cuda::record_event();
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_records.push_back({std::string(t_tag) + "/" + op_, start_, end, bytes_});
+  g_records.push_back({std::string(t_tag) + "/" + op_ + shape_, start_, end, bytes_});
 #endif
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/tensor.h"
 
 namespace wma::ops {
 
@@ -33,13 +34,15 @@ class ScopedOpTag {
 namespace detail {
 class OpTimer {
  public:
-  OpTimer(const char* op, Device device, std::int64_t bytes = 0);
+  // `like`: the operand whose shape keys the row when WMA_OP_PROFILE_SHAPES=1 (one row per op and shape).
+  OpTimer(const char* op, Device device, std::int64_t bytes = 0, const Tensor* like = nullptr);
   ~OpTimer();
   OpTimer(const OpTimer&) = delete;
   OpTimer& operator=(const OpTimer&) = delete;
 
  private:
   const char* op_ = nullptr;  // null when not timing
+  std::string shape_;
   int start_ = -1;
   std::int64_t bytes_ = 0;
 };

@@ -219,6 +219,25 @@ int record_event() {
   return id;
 }
 
+namespace {
+constexpr long long kProfileLeadNanoseconds = 30000;
+
+__global__ void spin_kernel(long long nanoseconds) {
+  long long start = 0, now = 0;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  do {
+    __nanosleep(1000);
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  } while (now - start < nanoseconds);
+}
+}  // namespace
+
+int record_start_event() {
+  spin_kernel<<<1, 1, 0, stream()>>>(kProfileLeadNanoseconds);
+  WMA_CUDA_CHECK_LAUNCH();
+  return record_event();
+}
+
 float elapsed_ms(int start, int end) {
   float ms = 0;
   WMA_CUDA_CHECK(cudaEventSynchronize(g_events.at(end)));

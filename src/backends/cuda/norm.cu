@@ -100,7 +100,8 @@ template <typename T, int kVec>
 __global__ void __launch_bounds__(kStatThreads)
     group_stats_kernel(float4* params, float2* partial, unsigned* counters, const T* x, const T* x_bias,
                        GroupStatArgs a, Affine affine) {
-  extern __shared__ float2 acc[];  // [slots][channels] per-slot sums, then per-channel {mean, M2}
+  extern __shared__ float2 acc[];  // [slots][channels] per-slot sums, then per-channel {mean, M2}; then
+                                   // first_biased [channels]: the sample's first row plus x_bias
   __shared__ float2 group_stats[kMaxGroupsForSplit];
   __shared__ bool last_block;
   const int vecs = a.channels / kVec, slots = kStatThreads / vecs;
@@ -109,6 +110,8 @@ __global__ void __launch_bounds__(kStatThreads)
   const std::int64_t r0 = chunk * a.rows_per_chunk;
   const std::int64_t r1 = r0 + a.rows_per_chunk < a.len ? r0 + a.rows_per_chunk : a.len;
   const T* sample = x + static_cast<std::int64_t>(n) * a.len * a.channels;
+  const std::int64_t bias_row = n / a.samples_per_bias_row * a.channels;
+  float* first_biased = reinterpret_cast<float*>(acc + slots * a.channels);
 
   if (slot < slots) {
     float shift[kVec], s[kVec], q[kVec];
@@ -116,6 +119,11 @@ __global__ void __launch_bounds__(kStatThreads)
     first.load(sample + v * kVec);
 #pragma unroll
     for (int i = 0; i < kVec; ++i) shift[i] = to_float(first.e[i]), s[i] = 0.0f, q[i] = 0.0f;
+    // Staged once per block: the group merge below reads it per channel (from global memory those reads
+    // were dependent round trips, tens of microseconds per launch).
+    if (slot == 0)
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) first_biased[v * kVec + i] = shift[i] + bias_at(x_bias, bias_row + v * kVec + i);
     auto accumulate = [&](const VecRow<T, kVec>& row) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
@@ -150,20 +158,16 @@ __global__ void __launch_bounds__(kStatThreads)
   __syncthreads();
   // Channel c's mean is first_c + bias_c + acc[c].x; a group's is taken around its first channel's.
   const int cg = a.channels / a.groups;
-  const std::int64_t bias_row = n / a.samples_per_bias_row * a.channels;
   const std::int64_t param_row = static_cast<std::int64_t>(n) * a.channels;
   for (int g = threadIdx.x; g < a.groups; g += kStatThreads) {
     const int c0 = g * cg;
-    const float first0 = to_float(sample[c0]), bias0 = bias_at(x_bias, bias_row + c0);
+    const float shift0 = first_biased[c0];
     float mean = 0.0f;
-    for (int j = 0; j < cg; ++j)
-      mean += ((to_float(sample[c0 + j]) - first0) + (bias_at(x_bias, bias_row + c0 + j) - bias0)) +
-              acc[c0 + j].x;
+    for (int j = 0; j < cg; ++j) mean += (first_biased[c0 + j] - shift0) + acc[c0 + j].x;
     mean /= static_cast<float>(cg);
     float m2 = 0.0f;
     for (int j = 0; j < cg; ++j) {
-      const float d = ((to_float(sample[c0 + j]) - first0) +
-                       (bias_at(x_bias, bias_row + c0 + j) - bias0)) + acc[c0 + j].x - mean;
+      const float d = (first_biased[c0 + j] - shift0) + acc[c0 + j].x - mean;
       m2 += acc[c0 + j].y + rows * d * d;
     }
     partial[(static_cast<std::int64_t>(n) * a.chunks + chunk) * a.groups + g] = make_float2(mean, m2);
@@ -181,10 +185,23 @@ __global__ void __launch_bounds__(kStatThreads)
   for (int p = threadIdx.x; p < a.groups * subsets; p += kStatThreads) {
     const int g = p % a.groups, sub = p / a.groups;
     float count = 0.0f, mean = 0.0f, m2 = 0.0f;
-    for (int k = sub; k < a.chunks; k += subsets) {
-      const float2 pk = __ldcg(&partial[(static_cast<std::int64_t>(n) * a.chunks + k) * a.groups + g]);
-      const std::int64_t k1 = (k + 1) * a.rows_per_chunk < a.len ? (k + 1) * a.rows_per_chunk : a.len;
-      chan_merge(count, mean, m2, static_cast<float>((k1 - k * a.rows_per_chunk) * cg), pk.x, pk.y);
+    // Loads kMergeBatch partials before merging them, so the L2 round trips overlap.
+    constexpr int kMergeBatch = 4;
+    for (int k = sub; k < a.chunks; k += kMergeBatch * subsets) {
+      float2 pk[kMergeBatch];
+#pragma unroll
+      for (int u = 0; u < kMergeBatch; ++u) {
+        const int kk = k + u * subsets;
+        pk[u] = kk < a.chunks ? __ldcg(&partial[(static_cast<std::int64_t>(n) * a.chunks + kk) * a.groups + g])
+                              : make_float2(0.0f, 0.0f);
+      }
+#pragma unroll
+      for (int u = 0; u < kMergeBatch; ++u) {
+        const int kk = k + u * subsets;
+        if (kk >= a.chunks) break;
+        const std::int64_t k1 = (kk + 1) * a.rows_per_chunk < a.len ? (kk + 1) * a.rows_per_chunk : a.len;
+        chan_merge(count, mean, m2, static_cast<float>((k1 - kk * a.rows_per_chunk) * cg), pk[u].x, pk[u].y);
+      }
     }
     merged[3 * p] = count, merged[3 * p + 1] = mean, merged[3 * p + 2] = m2;
   }
@@ -204,8 +221,7 @@ __global__ void __launch_bounds__(kStatThreads)
     const float b = affine.bias != nullptr ? load_any(affine.bias, affine.bias_dtype, c) : 0.0f;
     // y = ((x + offset_c) - mean_g) * scale_c + b_c, where offset_c = bias_c - (first_c0 + bias_c0) brings x
     // next to the group's shift before the mean is taken off.
-    const float offset =
-        bias_at(x_bias, bias_row + c) - (to_float(sample[c0]) + bias_at(x_bias, bias_row + c0));
+    const float offset = bias_at(x_bias, bias_row + c) - first_biased[c0];
     params[param_row + c] = make_float4(offset, group_stats[g].x, group_stats[g].y * w, b);
   }
   if (threadIdx.x == 0) counters[n] = 0u;
@@ -216,7 +232,7 @@ __global__ void __launch_bounds__(kStatThreads)
 constexpr int kApplyThreads = 256;
 constexpr int kApplyUnroll = 4;
 
-template <typename T, int kVec>
+template <typename T, int kVec, bool kFilm>
 __global__ void __launch_bounds__(kApplyThreads)
     group_apply_kernel(T* out, const T* x, const float4* params, const T* film, std::int64_t len, int channels,
                        ops::Activation act) {
@@ -226,21 +242,24 @@ __global__ void __launch_bounds__(kApplyThreads)
   if (slot >= slots) return;
   const std::int64_t n = blockIdx.y;
   float4 p[kVec];
-  float film_scale[kVec], film_shift[kVec];
+  [[maybe_unused]] float film_scale[kFilm ? kVec : 1], film_shift[kFilm ? kVec : 1];
 #pragma unroll
   for (int i = 0; i < kVec; ++i) {
     p[i] = params[n * channels + v * kVec + i];
-    film_scale[i] = film != nullptr ? to_float(film[2 * n * channels + v * kVec + i]) : 1.0f;
-    film_shift[i] = film != nullptr ? to_float(film[(2 * n + 1) * channels + v * kVec + i]) : 0.0f;
+    if constexpr (kFilm) {
+      film_scale[i] = to_float(film[2 * n * channels + v * kVec + i]);
+      film_shift[i] = to_float(film[(2 * n + 1) * channels + v * kVec + i]);
+    }
   }
   const T* xs = x + n * len * channels + v * kVec;
   T* ys = out + n * len * channels + v * kVec;
   auto normalise = [&](VecRow<T, kVec>& row) {
 #pragma unroll
-    for (int i = 0; i < kVec; ++i)
-      row.e[i] = from_float<T>(
-          apply_activation(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w, act) * film_scale[i] +
-          film_shift[i]);
+    for (int i = 0; i < kVec; ++i) {
+      float y = apply_activation(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w, act);
+      if constexpr (kFilm) y = y * film_scale[i] + film_shift[i];
+      row.e[i] = from_float<T>(y);
+    }
   };
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * slots;
   std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * slots + slot;
@@ -433,7 +452,8 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     const Tensor params = Tensor::empty({n_count * channels * 4}, DType::F32, Device::CUDA);
     auto* params4 = reinterpret_cast<float4*>(params.data<float>());
     const GroupStatArgs args{len, rows_per_chunk, samples_per_bias_row, channels, groups, static_cast<int>(chunks), eps};
-    const std::size_t stat_smem = sizeof(float2) * static_cast<std::size_t>(stat_slots) * channels;
+    const std::size_t stat_smem =
+        (sizeof(float2) * static_cast<std::size_t>(stat_slots) + sizeof(float)) * static_cast<std::size_t>(channels);
     WMA_CHECK(stat_smem <= kDefaultSharedMemory, "[group_norm] statistics need ", stat_smem, " bytes of shared memory");
     group_stats_kernel<T, kVec>
         <<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n_count)), kStatThreads, stat_smem, stream()>>>(
@@ -444,9 +464,13 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     const std::int64_t apply_want = (4 * context().sm_count_ + n_count - 1) / n_count;
     const std::int64_t apply_blocks = std::max<std::int64_t>(
         1, std::min<std::int64_t>(apply_want, (len + apply_slots * kApplyUnroll - 1) / (apply_slots * kApplyUnroll)));
-    group_apply_kernel<T, kVec>
-        <<<dim3(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count)), kApplyThreads, 0, stream()>>>(
-            out.data<T>(), x.data<T>(), params4, film != nullptr ? film->data<T>() : nullptr, len, channels, act);
+    const dim3 apply_grid(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count));
+    if (film != nullptr)
+      group_apply_kernel<T, kVec, true><<<apply_grid, kApplyThreads, 0, stream()>>>(
+          out.data<T>(), x.data<T>(), params4, film->data<T>(), len, channels, act);
+    else
+      group_apply_kernel<T, kVec, false><<<apply_grid, kApplyThreads, 0, stream()>>>(
+          out.data<T>(), x.data<T>(), params4, nullptr, len, channels, act);
     WMA_CUDA_CHECK_LAUNCH();
     launched = true;
   });
