@@ -98,9 +98,9 @@ Tensor SpatialSoftmax::operator()(const Tensor& feature) const {
   WMA_CHECK(feature.dim() == 4 && feature.size(1) == height_ && feature.size(2) == width_,
             "[SpatialSoftmax] expected a feature [N, ", height_, ", ", width_, ", C], got ", feature.describe());
   const std::int64_t n = feature.size(0), hw = height_ * width_;
-  // [N, h, w, K] -> [N, K, h*w]: one spatial distribution per keypoint (temperature 1).
-  const Tensor logits = ops::contiguous(nets_(feature).reshape({n, hw, num_kp_}).transpose(1, 2));
-  return ops::matmul(ops::softmax(logits), pos_).reshape({n, 2 * num_kp_});
+  // One spatial distribution per keypoint over the h*w positions (temperature 1), read channels-last.
+  const Tensor logits = nets_(feature).reshape({n, hw, num_kp_});
+  return ops::spatial_softmax(logits, pos_.reshape({hw, 2})).reshape({n, 2 * num_kp_});
 }
 
 void ObsEncoder::BasicBlock::load(const nn::WeightBinder& w, std::int64_t in, std::int64_t out, int stride) {

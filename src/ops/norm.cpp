@@ -85,4 +85,20 @@ Tensor softmax(const Tensor& x) {
   return out;
 }
 
+Tensor spatial_softmax(const Tensor& logits, const Tensor& pos) {
+  check_rank("spatial_softmax", "logits", logits, 3, "[N, P, K]");
+  check_rank("spatial_softmax", "pos", pos, 2, "[P, D]");
+  check_same("spatial_softmax", "logits", logits, "pos", pos);
+  WMA_CHECK(pos.size(0) == logits.size(1) && logits.size(1) > 0, "[spatial_softmax] expected pos [", logits.size(1),
+            ", D] for logits ", logits.describe(), ", got ", pos.describe());
+  if (!fusion_enabled())
+    return matmul(softmax(contiguous(logits.transpose(1, 2))), pos.unsqueeze(0));
+  const Tensor lc = contiguous(logits), pc = contiguous(pos);
+  Tensor out = Tensor::empty({logits.size(0), logits.size(2), pos.size(1)}, logits.dtype(), logits.device());
+  if (out.numel() == 0) return out;
+  WMA_DISPATCH_TRAFFIC("spatial_softmax", logits.device(), detail::traffic({&out, &lc, &pc}),
+                       spatial_softmax(out, lc, pc));
+  return out;
+}
+
 }  // namespace wma::ops

@@ -113,6 +113,10 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tenso
 Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps);
 // Over the last dim.
 Tensor softmax(const Tensor& x);
+// logits [N, P, K] (K maps over P positions, channels-last), pos [P, D] -> [N, K, D]:
+// out[n, k] = sum_p softmax_p(logits[n, :, k]) * pos[p], a spatial softmax's expected coordinates. Fused: the
+// logits are read once where they lie, with no transpose and no probability tensor.
+Tensor spatial_softmax(const Tensor& logits, const Tensor& pos);
 
 // ---- attention -----------------------------------------------------------------------
 

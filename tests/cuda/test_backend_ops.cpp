@@ -98,6 +98,17 @@ std::vector<OpCase> build_cases() {
       }, kExact);
   add("concat", "three_odd_parts_dim1", [](Rng& r) { return Inputs{r.normal({2, 3, 5}), r.normal({2, 1, 5}), r.normal({2, 4, 5})}; },
       [](const Inputs& x) { return ops::concat({x[0], x[1], x[2].slice(1, 0, 4)}, 1); }, kExact);
+  // Skip concatenation along channels: 16-byte rows copied by the row kernel, and rows that are not.
+  add("concat", "channels_16_byte_rows", [](Rng& r) { return Inputs{r.normal({3, 5, 7, 24}), r.normal({3, 5, 7, 40})}; },
+      [](const Inputs& x) { return ops::concat({x[0], x[1]}, 3); }, kExact);
+  add("concat", "channels_ragged_rows", [](Rng& r) { return Inputs{r.normal({3, 5, 7}), r.normal({3, 5, 9})}; },
+      [](const Inputs& x) { return ops::concat({x[0], x[1]}, 2); }, kExact);
+  add("copy_into", "slice_rows_into_wider", [](Rng& r) { return Inputs{r.normal({37, 64})}; },
+      [](const Inputs& x) {
+        Tensor dst = zeros_like_on(x[0], {37, 96}, x[0].dtype());
+        ops::copy_into(dst.slice(1, 16, 80), x[0]);
+        return dst;
+      }, kExact);
   add("repeat", "dim0_x3", [](Rng& r) { return Inputs{r.normal({2, 3, 5})}; },
       [](const Inputs& x) { return ops::repeat(x[0], 0, 3); }, kExact);
   add("repeat_interleave", "dim1_x2", [](Rng& r) { return Inputs{r.normal({2, 3, 5})}; },
@@ -290,6 +301,11 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::layer_norm(x[0], &x[1], &x[2], 1e-5f); });
   add("softmax", "large_logits", [](Rng& r) { return Inputs{r.normal({4, 7, 129}, 8.0f)}; },
       [](const Inputs& x) { return ops::softmax(x[0]); });
+  // The heads' spatial softmax at L0 (2560 positions, 320 maps) and with maps not a multiple of 32.
+  add("spatial_softmax", "unet_L0_maps", [](Rng& r) { return Inputs{r.normal({2, 2560, 320}, 3.0f), r.normal({2560, 2})}; },
+      [](const Inputs& x) { return ops::spatial_softmax(x[0], x[1]); }, kReduction);
+  add("spatial_softmax", "ragged_maps_three_dims", [](Rng& r) { return Inputs{r.normal({3, 37, 45}, 2.0f), r.normal({37, 3})}; },
+      [](const Inputs& x) { return ops::spatial_softmax(x[0], x[1]); }, kReduction);
   add("softmax", "single_column", [](Rng& r) { return Inputs{r.normal({5, 1})}; },
       [](const Inputs& x) { return ops::softmax(x[0]); });
 
@@ -529,7 +545,7 @@ TEST(BackendOpsCoverage, EveryKernelHasACase) {
       "copy_into", "contiguous", "cast",      "to_device", "concat",        "repeat",        "repeat_interleave",
       "fill",      "add",        "sub",       "mul",       "axpby",         "scale",         "activation",
       "geglu",     "linear",     "matmul",    "conv2d",    "conv_temporal", "conv1d",        "conv_transpose1d",
-      "group_norm", "layer_norm", "softmax",  "attention", "attention_into", "attention_sum", "upsample_nearest2x", "timestep_embedding",
+      "group_norm", "layer_norm", "softmax", "spatial_softmax", "attention", "attention_into", "attention_sum", "upsample_nearest2x", "timestep_embedding",
       "eps_ddim_step"};
   std::set<std::string> covered;
   for (const OpCase& c : cases()) covered.insert(c.op);

@@ -100,6 +100,29 @@ TEST(GroupNorm, MishThenFilmScaleAndShift) {
                "[group_norm] expected film of shape [4, 2, 16]");
 }
 
+TEST(SpatialSoftmax, ExpectedPositionsOfChannelsLastMaps) {
+  const Tensor logits = ops::scale(random_tensor({3, 11, 5}, 40, -2, 2), 4.0f), pos = random_tensor({11, 2}, 41);
+  const auto lv = logits.to_floats(), pv = pos.to_floats();
+  std::vector<float> expected;
+  for (int n = 0; n < 3; ++n)
+    for (int k = 0; k < 5; ++k) {
+      double mx = -1e30, sum = 0, x = 0, y = 0;
+      for (int p = 0; p < 11; ++p) mx = std::max(mx, static_cast<double>(lv[(n * 11 + p) * 5 + k]));
+      for (int p = 0; p < 11; ++p) {
+        const double e = std::exp(lv[(n * 11 + p) * 5 + k] - mx);
+        sum += e, x += e * pv[2 * p], y += e * pv[2 * p + 1];
+      }
+      expected.push_back(static_cast<float>(x / sum));
+      expected.push_back(static_cast<float>(y / sum));
+    }
+  expect_close(ops::spatial_softmax(logits, pos), expected, 1e-5f, 1e-6f);
+  {
+    const ops::ScopedFusion unfused(false);
+    expect_close(ops::spatial_softmax(logits, pos), expected, 1e-5f, 1e-6f);
+  }
+  expect_error([&] { ops::spatial_softmax(logits, random_tensor({10, 2}, 42)); }, "[spatial_softmax] expected pos [11, D]");
+}
+
 TEST(GroupNorm, RejectsBadArguments) {
   expect_error([] { ops::group_norm(Tensor::zeros({2, 4, 6}), 4, nullptr, nullptr, 1e-5f); },
                "[group_norm] 6 channels do not split into 4 groups");

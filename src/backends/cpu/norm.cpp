@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "backends/backend.h"
 #include "backends/cpu/common.h"
@@ -88,6 +89,32 @@ void softmax(const Tensor& out, const Tensor& x) {
       }
       const float inv = static_cast<float>(1.0 / sum);
       for (std::int64_t i = 0; i < c; ++i) orow[i] *= inv;
+    }
+  });
+}
+
+// Per (n, k): the max-subtracted softmax over the positions (sum in double, as softmax), then the expectation.
+void spatial_softmax(const Tensor& out, const Tensor& logits, const Tensor& pos) {
+  require_f32("spatial_softmax", logits);
+  const std::int64_t n = logits.size(0), p = logits.size(1), k = logits.size(2), d = pos.size(1);
+  const float* lp = logits.data<float>();
+  const float* pp = pos.data<float>();
+  float* op = out.data<float>();
+  parallel_for(n * k, 4 * p * (d + 2), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> e(static_cast<std::size_t>(p));
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t b = task / k, c = task % k;
+      const float* l = lp + b * p * k + c;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (std::int64_t i = 0; i < p; ++i) mx = std::max(mx, l[i * k]);
+      double sum = 0.0;
+      for (std::int64_t i = 0; i < p; ++i) sum += (e[i] = std::exp(l[i * k] - mx));
+      const float inv = static_cast<float>(1.0 / sum);
+      for (std::int64_t j = 0; j < d; ++j) {
+        double acc = 0.0;
+        for (std::int64_t i = 0; i < p; ++i) acc += static_cast<double>(e[i] * inv) * pp[i * d + j];
+        op[(b * k + c) * d + j] = static_cast<float>(acc);
+      }
     }
   });
 }

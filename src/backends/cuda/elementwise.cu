@@ -204,6 +204,42 @@ __global__ void timestep_kernel(float* out, const TT* t, std::int64_t t_stride, 
 
 }  // namespace
 
+namespace {
+
+// Rows of 16-byte vectors between two row-strided layouts (strides in vectors): the skip concatenations and
+// other slices along the last dimension, at copy bandwidth instead of one element per index computation.
+__global__ void copy_rows_kernel(uint4* dst, const uint4* src, std::int64_t rows, std::int64_t row_vecs,
+                                 std::int64_t dst_stride, std::int64_t src_stride) {
+  const std::int64_t n = rows * row_vecs;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t r = i / row_vecs, j = i - r * row_vecs;
+    dst[r * dst_stride + j] = src[r * src_stride + j];
+  }
+}
+
+// The rank-2 (after merging) same-dtype case whose rows are contiguous and 16-byte aligned.
+bool copy_rows(const Tensor& dst, const Tensor& src, const StridedMap& m) {
+  if (dst.dtype() != src.dtype() || context().general_kernels_only_) return false;
+  const std::int64_t item = static_cast<std::int64_t>(dtype_size(dst.dtype()));
+  const std::int64_t rows = m.rank == 2 ? m.shape[0] : 1, cols = m.shape[m.rank - 1];
+  if (m.rank < 1 || m.rank > 2 || m.strides[0][m.rank - 1] != 1 || m.strides[1][m.rank - 1] != 1) return false;
+  const std::int64_t dst_stride = m.rank == 2 ? m.strides[0][0] * item : 0;
+  const std::int64_t src_stride = m.rank == 2 ? m.strides[1][0] * item : 0;
+  if ((cols * item) % 16 != 0 || dst_stride % 16 != 0 || src_stride % 16 != 0 ||
+      (reinterpret_cast<std::uintptr_t>(dst.data_ptr()) & 15u) != 0 ||
+      (reinterpret_cast<std::uintptr_t>(src.data_ptr()) & 15u) != 0)
+    return false;
+  const std::int64_t row_vecs = cols * item / 16;
+  copy_rows_kernel<<<grid_for(rows * row_vecs), kThreads, 0, stream()>>>(
+      static_cast<uint4*>(dst.data_ptr()), static_cast<const uint4*>(src.data_ptr()), rows, row_vecs,
+      dst_stride / 16, src_stride / 16);
+  WMA_CUDA_CHECK_LAUNCH();
+  return true;
+}
+
+}  // namespace
+
 void copy_into(const Tensor& dst, const Tensor& src) {
   WMA_CHECK(dst.shape() == src.shape(), "[copy_into] shape mismatch: ", dst.describe(), " <- ", src.describe());
   WMA_CHECK(dst.device() == Device::CUDA && src.device() == Device::CUDA, "[copy_into] both tensors must be on the GPU: ",
@@ -217,6 +253,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
   }
   const Shape* st[2] = {&dst.strides(), &src.strides()};
   const StridedMap m = make_strided_map(dst.shape(), st, 2, "copy_into");
+  if (copy_rows(dst, src, m)) return;
   dispatch_any(dst.dtype(), [&]<typename D>() {
     dispatch_any(src.dtype(), [&]<typename S>() {
       copy_kernel<D, S><<<grid_for(n), kThreads, 0, stream()>>>(dst.data<D>(), src.data<S>(), m, n);

@@ -384,6 +384,56 @@ __global__ void softmax_kernel(T* out, const T* x, int cols) {
   for (int c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = from_float<T>(expf(to_float(xr[c]) - mx) * inv);
 }
 
+// Block (32 maps, n): thread (slot, lane) walks positions slot, slot + kSpatialSlots, ... of map k0 + lane with an
+// online softmax {max, sum, position-weighted sums}; the slots merge through shared memory. A warp reads 32
+// adjacent channels of one position, so the channels-last logits need no transpose.
+constexpr int kSpatialSlots = 8;
+constexpr int kMaxPosDims = 4;
+
+template <typename T>
+__global__ void __launch_bounds__(32 * kSpatialSlots)
+    spatial_softmax_kernel(T* out, const T* logits, const T* pos, int positions, int maps, int dims) {
+  __shared__ float state[kSpatialSlots][32][2 + kMaxPosDims];
+  const int lane = threadIdx.x & 31, slot = threadIdx.x >> 5;
+  const int k = blockIdx.x * 32 + lane;
+  const std::int64_t n = blockIdx.y;
+  float m = -INFINITY, s = 0.0f, acc[kMaxPosDims] = {};
+  if (k < maps) {
+    const T* l = logits + n * positions * maps + k;
+    for (int i = slot; i < positions; i += kSpatialSlots) {
+      const float x = to_float(l[static_cast<std::int64_t>(i) * maps]);
+      if (x > m) {
+        const float corr = expf(m - x);  // 0 while m is still -inf
+        s *= corr;
+#pragma unroll
+        for (int j = 0; j < kMaxPosDims; ++j) acc[j] *= corr;
+        m = x;
+      }
+      const float e = expf(x - m);
+      s += e;
+#pragma unroll
+      for (int j = 0; j < kMaxPosDims; ++j)
+        if (j < dims) acc[j] += e * to_float(pos[i * dims + j]);
+    }
+  }
+  state[slot][lane][0] = m;
+  state[slot][lane][1] = s;
+#pragma unroll
+  for (int j = 0; j < kMaxPosDims; ++j) state[slot][lane][2 + j] = acc[j];
+  __syncthreads();
+  if (slot != 0 || k >= maps) return;
+  float top = -INFINITY;
+  for (int r = 0; r < kSpatialSlots; ++r) top = fmaxf(top, state[r][lane][0]);
+  float total = 0.0f, sums[kMaxPosDims] = {};
+  for (int r = 0; r < kSpatialSlots; ++r) {
+    const float w = state[r][lane][0] == -INFINITY ? 0.0f : expf(state[r][lane][0] - top);
+    total += state[r][lane][1] * w;
+#pragma unroll
+    for (int j = 0; j < kMaxPosDims; ++j) sums[j] += state[r][lane][2 + j] * w;
+  }
+  for (int j = 0; j < dims; ++j) out[(n * maps + k) * dims + j] = from_float<T>(sums[j] / total);
+}
+
 int row_threads(std::int64_t cols) {
   std::int64_t t = 32;
   while (t < cols && t < 1024) t <<= 1;
@@ -528,6 +578,23 @@ void softmax(const Tensor& out, const Tensor& x) {
   dispatch_float(x.dtype(), "softmax", [&]<typename T>() {
     softmax_kernel<T><<<static_cast<unsigned>(rows), row_threads(cols), 0, stream()>>>(out.data<T>(), x.data<T>(),
                                                                                        static_cast<int>(cols));
+    WMA_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void spatial_softmax(const Tensor& out, const Tensor& logits, const Tensor& pos) {
+  check_float_same("spatial_softmax", {&out, &logits, &pos});
+  check_contiguous("spatial_softmax", {&out, &logits, &pos});
+  const std::int64_t n = logits.size(0), positions = logits.size(1), maps = logits.size(2), dims = pos.size(1);
+  WMA_CHECK(dims <= kMaxPosDims && positions <= INT32_MAX && maps <= INT32_MAX && n <= kMaxGridY,
+            "[spatial_softmax] logits ", logits.describe(), " with pos ", pos.describe(), " exceed the CUDA kernel's ",
+            kMaxPosDims, " coordinates or grid");
+  if (out.numel() == 0) return;
+  const dim3 grid(static_cast<unsigned>((maps + 31) / 32), static_cast<unsigned>(n));
+  dispatch_float(out.dtype(), "spatial_softmax", [&]<typename T>() {
+    spatial_softmax_kernel<T><<<grid, 32 * kSpatialSlots, 0, stream()>>>(
+        out.data<T>(), logits.data<T>(), pos.data<T>(), static_cast<int>(positions), static_cast<int>(maps),
+        static_cast<int>(dims));
     WMA_CUDA_CHECK_LAUNCH();
   });
 }
