@@ -286,7 +286,20 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::Mish, nullptr, &x[3]); }, kReduction);
   add("group_norm", "mish_film_small", [](Rng& r) { return Inputs{r.normal({3, 5, 24}), r.normal({24}), r.normal({24}), r.normal({3, 2, 24})}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::Mish, nullptr, &x[3]); }, kReduction);
-  // The UNet's other per-frame widths (C = 640, 1280, 1920) through the split path.
+  // The resident path's capacity edge: 2048 16-byte loads per group in f16/bf16 at 256 rows (257 rows and f32
+  // take the split path), x_bias on both.
+  for (const std::int64_t rows : {256, 257})
+    add("group_norm", "resident_edge_rows_" + std::to_string(rows), [rows](Rng& r) { return Inputs{r.normal({2, rows, 2048}, 1.0f, 2.0f), r.normal({2048}), r.normal({2048}), r.normal({2, 2048}, 2.0f)}; },
+        [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f, Activation::SiLU, &x[3]); }, kReduction);
+  // Groups of 10 channels (no 16-byte loads): the resident path one element at a time, x_bias and film.
+  add("group_norm", "resident_scalar_film_x_bias", [](Rng& r) { return Inputs{r.normal({5, 30, 60}, 1.0f, -1.0f), r.normal({60}), r.normal({60}), r.normal({5, 60}, 2.0f), r.normal({5, 2, 60})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 6, &x[1], &x[2], 1e-5f, Activation::Mish, &x[3], &x[4]); }, kReduction);
+  // The UNet's deep levels per frame with the timestep bias: [16, 40, 1280] and the concatenated [16, 160, 2560].
+  add("group_norm", "unet_L3_frames_x_bias", [](Rng& r) { return Inputs{r.normal({16, 40, 1280}), r.normal({1280}), r.normal({1280}), r.normal({1, 1280}, 3.0f)}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f, Activation::SiLU, &x[3]); }, kReduction);
+  add("group_norm", "unet_L2_concat", [](Rng& r) { return Inputs{r.normal({16, 160, 2560}, 1.0f, 0.5f), r.normal({2560}), r.normal({2560})}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f, Activation::SiLU); }, kReduction);
+  // The UNet's other per-frame widths (C = 640, 1280, 1920): split or resident path depending on the dtype.
   for (const std::int64_t ch : {640, 1280, 1920})
     add("group_norm", "split_width_" + std::to_string(ch), [ch](Rng& r) { return Inputs{r.normal({3, 333, ch}, 1.0f, 1.0f), r.normal({ch}), r.normal({ch})}; },
         [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-5f, Activation::SiLU); }, kReduction);

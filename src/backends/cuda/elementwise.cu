@@ -126,11 +126,11 @@ __global__ void eps_ddim_step_kernel(float* out, const float* eps, const float* 
   }
 }
 
-template <typename T>
-__global__ void activation_kernel(T* out, const T* x, std::int64_t n, ops::Activation act) {
+template <typename T, ops::Activation kAct>
+__global__ void activation_kernel(T* out, const T* x, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
-    out[i] = from_float<T>(apply_activation(to_float(x[i]), act));
+    out[i] = from_float<T>(activate<kAct>(to_float(x[i])));
 }
 
 template <typename T>
@@ -139,7 +139,7 @@ __global__ void geglu_kernel(T* out, const T* x, std::int64_t n, std::int64_t ha
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const std::int64_t row = i / half, j = i - row * half;
     const T* xr = x + row * 2 * half;
-    out[i] = from_float<T>(to_float(xr[j]) * apply_activation(to_float(xr[half + j]), ops::Activation::GELU));
+    out[i] = from_float<T>(to_float(xr[j]) * activate<ops::Activation::GELU>(to_float(xr[half + j])));
   }
 }
 
@@ -155,7 +155,7 @@ __global__ void geglu_vec_kernel(T* out, const T* x, std::int64_t vecs, std::int
     *reinterpret_cast<uint4*>(gate) = xr[half_vecs + j];
 #pragma unroll
     for (int k = 0; k < kVec; ++k)
-      value[k] = from_float<T>(to_float(value[k]) * apply_activation(to_float(gate[k]), ops::Activation::GELU));
+      value[k] = from_float<T>(to_float(value[k]) * activate<ops::Activation::GELU>(to_float(gate[k])));
     reinterpret_cast<uint4*>(out)[i] = *reinterpret_cast<const uint4*>(value);
   }
 }
@@ -337,8 +337,10 @@ void activation(const Tensor& out, const Tensor& x, ops::Activation act) {
   const std::int64_t n = out.numel();
   if (n == 0) return;
   dispatch_float(out.dtype(), "activation", [&]<typename T>() {
-    activation_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, act);
-    WMA_CUDA_CHECK_LAUNCH();
+    dispatch_activation(act, [&]<ops::Activation kAct>() {
+      activation_kernel<T, kAct><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n);
+      WMA_CUDA_CHECK_LAUNCH();
+    });
   });
 }
 

@@ -146,14 +146,13 @@ void run_plan(GemmPlan* plan, const void* pa, const void* pb, void* pc, const vo
 }
 
 // out = act(out + bias) + residual over [rows, n]; residual may not alias out.
-template <typename T>
-__global__ void bias_act_residual_kernel(T* out, const T* bias, const T* residual, std::int64_t total, std::int64_t n,
-                                         ops::Activation act) {
+template <typename T, ops::Activation kAct>
+__global__ void bias_act_residual_kernel(T* out, const T* bias, const T* residual, std::int64_t total, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     float v = to_float(out[i]);
     if (bias != nullptr) v += to_float(bias[i % n]);
-    v = apply_activation(v, act);
+    v = activate<kAct>(v);
     if (residual != nullptr) v += to_float(residual[i]);
     out[i] = from_float<T>(v);
   }
@@ -163,10 +162,12 @@ void bias_act_residual(const Tensor& out, const Tensor* bias, const Tensor* resi
   const std::int64_t total = out.numel();
   if (total == 0 || (bias == nullptr && residual == nullptr && act == ops::Activation::None)) return;
   dispatch_float(out.dtype(), "linear", [&]<typename T>() {
-    bias_act_residual_kernel<T><<<grid_for(total), kThreads, 0, stream()>>>(
-        out.data<T>(), bias ? bias->data<T>() : nullptr, residual ? residual->data<T>() : nullptr, total,
-        out.size(-1), act);
-    WMA_CUDA_CHECK_LAUNCH();
+    dispatch_activation(act, [&]<ops::Activation kAct>() {
+      bias_act_residual_kernel<T, kAct><<<grid_for(total), kThreads, 0, stream()>>>(
+          out.data<T>(), bias ? bias->data<T>() : nullptr, residual ? residual->data<T>() : nullptr, total,
+          out.size(-1));
+      WMA_CUDA_CHECK_LAUNCH();
+    });
   });
 }
 

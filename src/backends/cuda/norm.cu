@@ -1,10 +1,12 @@
-// GroupNorm (+SiLU), LayerNorm and softmax, statistics in fp32. GroupNorm reads the tensor once for its
-// statistics (per-channel shifted sums over chunks of rows, merged into groups exactly by Chan et al.'s
-// formula, finalised by the last block of each sample) and once more to normalise; LayerNorm keeps a row in one warp's
-// registers (two-pass mean/variance, one read). The general kernels (one block per group or row, two
-// passes over memory) remain for other shapes and for comparison. Norm affine parameters may be any
+// GroupNorm (+activation, +FiLM), LayerNorm and softmax, statistics in fp32. A GroupNorm whose group fits in
+// one block's registers is read once and written once by that block; larger ones read the tensor once for
+// their statistics (per-channel shifted sums over chunks of rows, merged into groups exactly by Chan et al.'s
+// formula, finalised by the last block of each sample) and once more to normalise; LayerNorm keeps a row in
+// one warp's registers (two-pass mean/variance, one read). The general kernels (one block per group or row,
+// two passes over memory) remain for other shapes and for comparison. Norm affine parameters may be any
 // float dtype.
 #include <algorithm>
+#include <unordered_map>
 
 #include "backends/cuda/common.cuh"
 
@@ -24,11 +26,11 @@ __device__ __forceinline__ float bias_at(const T* x_bias, std::int64_t i) {
   return x_bias != nullptr ? to_float(x_bias[i]) : 0.0f;
 }
 
-template <typename T>
+template <typename T, ops::Activation kAct>
 __global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const T* x, const T* x_bias,
                                                                   std::int64_t samples_per_bias_row, const T* film,
                                                                   std::int64_t len, int channels, int groups, float eps,
-                                                                  Affine affine, ops::Activation act) {
+                                                                  Affine affine) {
   __shared__ float scratch[32];
   const int g = blockIdx.x % groups;
   const std::int64_t n = blockIdx.x / groups;
@@ -54,9 +56,112 @@ __global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const 
     float y = (value(e) - mean) * rstd;
     if (affine.weight != nullptr) y *= load_any(affine.weight, affine.weight_dtype, c);
     if (affine.bias != nullptr) y += load_any(affine.bias, affine.bias_dtype, c);
-    y = apply_activation(y, act);
+    y = activate<kAct>(y);
     if (film != nullptr) y = y * to_float(film[(2 * n) * channels + c]) + to_float(film[(2 * n + 1) * channels + c]);
     out[at(e)] = from_float<T>(y);
+  }
+}
+
+// The activations ops::group_norm admits, each a kernel specialisation.
+template <typename Fn>
+void dispatch_norm_activation(ops::Activation act, Fn&& fn) {
+  switch (act) {
+    case ops::Activation::None: fn.template operator()<ops::Activation::None>(); return;
+    case ops::Activation::SiLU: fn.template operator()<ops::Activation::SiLU>(); return;
+    case ops::Activation::Mish: fn.template operator()<ops::Activation::Mish>(); return;
+    default: WMA_CHECK(false, "[group_norm] unsupported activation ", static_cast<int>(act));
+  }
+}
+
+// 16 bytes of one row.
+template <typename T, int kVec>
+struct VecRow {
+  alignas(16) T e[kVec];
+  __device__ __forceinline__ void load(const T* p) { *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(p); }
+  __device__ __forceinline__ void store(T* p) const { *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e); }
+};
+
+// ---- GroupNorm of a small group: one block per (sample, group), the group held in registers ----
+// One read and one write; the 1-D heads' and the UNet's deep levels' groups (at most kResidentUnits x
+// kResidentThreads loads of kVec elements) have no use for the split path's second launch and merges, whose
+// fixed cost (~20 us on an H200) was several times their traffic.
+constexpr int kResidentThreads = 256;
+constexpr int kResidentUnits = 8;
+
+template <typename T, int kVec>
+__device__ __forceinline__ void load_unit(float (&dst)[kVec], const T* p) {
+  if constexpr (kVec * sizeof(T) == 16) {
+    VecRow<T, kVec> row;
+    row.load(p);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) dst[i] = to_float(row.e[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) dst[i] = to_float(p[i]);
+  }
+}
+
+template <typename T, int kVec>
+__device__ __forceinline__ void store_unit(T* p, const float (&src)[kVec]) {
+  if constexpr (kVec * sizeof(T) == 16) {
+    VecRow<T, kVec> row;
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) row.e[i] = from_float<T>(src[i]);
+    row.store(p);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) p[i] = from_float<T>(src[i]);
+  }
+}
+
+template <typename T, int kVec, ops::Activation kAct>
+__global__ void __launch_bounds__(kResidentThreads)
+    group_norm_resident_kernel(T* out, const T* x, const T* x_bias, std::int64_t samples_per_bias_row, const T* film,
+                               int len, int channels, int groups, float eps, Affine affine) {
+  __shared__ float scratch[32];
+  const int g = blockIdx.x % groups;
+  const std::int64_t n = blockIdx.x / groups;
+  const int cg = channels / groups, units_per_row = cg / kVec, units = len * units_per_row;
+  const std::int64_t base = n * len * channels + static_cast<std::int64_t>(g) * cg;
+  const std::int64_t bias_row = n / samples_per_bias_row * channels + static_cast<std::int64_t>(g) * cg;
+  float v[kResidentUnits][kVec];
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kResidentUnits; ++k) {
+    const int u = threadIdx.x + k * kResidentThreads;
+    if (u >= units) continue;
+    const int row = u / units_per_row, j = (u - row * units_per_row) * kVec;
+    load_unit<T, kVec>(v[k], x + base + static_cast<std::int64_t>(row) * channels + j);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) v[k][i] += bias_at(x_bias, bias_row + j + i), s += v[k][i];
+  }
+  const float count = static_cast<float>(units) * kVec;
+  const float mean = block_sum(s, scratch) / count;
+  float q = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kResidentUnits; ++k) {
+    if (threadIdx.x + k * kResidentThreads >= units) continue;
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) q += (v[k][i] - mean) * (v[k][i] - mean);
+  }
+  const float rstd = rsqrtf(block_sum(q, scratch) / count + eps);
+#pragma unroll
+  for (int k = 0; k < kResidentUnits; ++k) {
+    const int u = threadIdx.x + k * kResidentThreads;
+    if (u >= units) continue;
+    const int row = u / units_per_row, j = (u - row * units_per_row) * kVec;
+    float y[kVec];
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) {
+      const int c = g * cg + j + i;
+      y[i] = (v[k][i] - mean) * rstd;
+      if (affine.weight != nullptr) y[i] *= load_any(affine.weight, affine.weight_dtype, c);
+      if (affine.bias != nullptr) y[i] += load_any(affine.bias, affine.bias_dtype, c);
+      y[i] = activate<kAct>(y[i]);
+      if (film != nullptr)
+        y[i] = y[i] * to_float(film[(2 * n) * channels + c]) + to_float(film[(2 * n + 1) * channels + c]);
+    }
+    store_unit<T, kVec>(out + base + static_cast<std::int64_t>(row) * channels + j, y);
   }
 }
 
@@ -77,13 +182,6 @@ struct GroupStatArgs {
   std::int64_t samples_per_bias_row;
   int channels, groups, chunks;
   float eps;
-};
-
-template <typename T, int kVec>
-struct VecRow {
-  alignas(16) T e[kVec];
-  __device__ __forceinline__ void load(const T* p) { *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(p); }
-  __device__ __forceinline__ void store(T* p) const { *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e); }
 };
 
 // Merges {count, mean, M2} of b into a (Chan et al.); both means around the same shift.
@@ -232,10 +330,9 @@ __global__ void __launch_bounds__(kStatThreads)
 constexpr int kApplyThreads = 256;
 constexpr int kApplyUnroll = 4;
 
-template <typename T, int kVec, bool kFilm>
+template <typename T, int kVec, bool kFilm, ops::Activation kAct>
 __global__ void __launch_bounds__(kApplyThreads)
-    group_apply_kernel(T* out, const T* x, const float4* params, const T* film, std::int64_t len, int channels,
-                       ops::Activation act) {
+    group_apply_kernel(T* out, const T* x, const float4* params, const T* film, std::int64_t len, int channels) {
   const int vecs = channels / kVec;
   const int slots = kApplyThreads / vecs;
   const int v = threadIdx.x % vecs, slot = threadIdx.x / vecs;
@@ -256,7 +353,7 @@ __global__ void __launch_bounds__(kApplyThreads)
   auto normalise = [&](VecRow<T, kVec>& row) {
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
-      float y = apply_activation(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w, act);
+      float y = activate<kAct>(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w);
       if constexpr (kFilm) y = y * film_scale[i] + film_shift[i];
       row.e[i] = from_float<T>(y);
     }
@@ -483,17 +580,47 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
   bool launched = false;
   dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
     constexpr int kVec = static_cast<int>(16 / sizeof(T));
+    if (context().general_kernels_only_ || len > INT32_MAX) return;
+    const int cg = channels / groups;
+    const bool vectorised = cg % kVec == 0 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
+                            (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
+    const std::int64_t units = len * (vectorised ? cg / kVec : cg);
+    if (units > std::int64_t{kResidentUnits} * kResidentThreads) return;
+    auto launch = [&]<int kUnitVec>() {
+      dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
+        group_norm_resident_kernel<T, kUnitVec, kAct><<<static_cast<unsigned>(blocks), kResidentThreads, 0, stream()>>>(
+            out.data<T>(), x.data<T>(), x_bias != nullptr ? x_bias->data<T>() : nullptr, samples_per_bias_row,
+            film != nullptr ? film->data<T>() : nullptr, static_cast<int>(len), channels, groups, eps, affine);
+        WMA_CUDA_CHECK_LAUNCH();
+      });
+    };
+    if (vectorised) launch.template operator()<kVec>();
+    else launch.template operator()<1>();
+    launched = true;
+  });
+  if (launched) return;
+  dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
+    constexpr int kVec = static_cast<int>(16 / sizeof(T));
     const bool fits = channels % kVec == 0 && channels / kVec <= kApplyThreads && groups <= kMaxGroupsForSplit &&
                       n_count <= kNormCounterSlots && n_count <= kMaxGridY &&
                       (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
                       (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
-    // Small tensors (the 1-D heads' [1, 16, C]) take the one-launch kernel: two launches would cost more.
-    constexpr std::int64_t kMinElementsForSplit = 65536;
-    if (!fits || context().general_kernels_only_ || x.numel() < kMinElementsForSplit) return;
+    if (!fits || context().general_kernels_only_) return;
     const int vecs = channels / kVec;
     const int stat_slots = kStatThreads / vecs;
-    // About two resident stat blocks per SM in all, each thread summing at least kStatUnroll rows.
-    const std::int64_t want = (2 * context().sm_count_ + n_count - 1) / n_count;
+    const std::size_t stat_smem =
+        (sizeof(float2) * static_cast<std::size_t>(stat_slots) + sizeof(float)) * static_cast<std::size_t>(channels);
+    WMA_CHECK(stat_smem <= kDefaultSharedMemory, "[group_norm] statistics need ", stat_smem, " bytes of shared memory");
+    // Every stat block resident at once, each thread summing at least kStatUnroll rows: a second wave of a
+    // few blocks (16 samples x 17 chunks on 132 SMs x 2) nearly doubled the pass.
+    static thread_local std::unordered_map<std::size_t, int> resident_by_smem;
+    auto [it, added] = resident_by_smem.try_emplace(stat_smem, 0);
+    if (added)
+      WMA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&it->second, group_stats_kernel<T, kVec>,
+                                                                   kStatThreads, stat_smem));
+    const int resident_per_sm = it->second;
+    const std::int64_t want =
+        std::max<std::int64_t>(1, std::int64_t{std::max(resident_per_sm, 1)} * context().sm_count_ / n_count);
     const std::int64_t rows_per_chunk =
         std::max<std::int64_t>((len + want - 1) / want, std::int64_t{kStatUnroll} * stat_slots);
     const std::int64_t chunks = (len + rows_per_chunk - 1) / rows_per_chunk;
@@ -502,9 +629,6 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     const Tensor params = Tensor::empty({n_count * channels * 4}, DType::F32, Device::CUDA);
     auto* params4 = reinterpret_cast<float4*>(params.data<float>());
     const GroupStatArgs args{len, rows_per_chunk, samples_per_bias_row, channels, groups, static_cast<int>(chunks), eps};
-    const std::size_t stat_smem =
-        (sizeof(float2) * static_cast<std::size_t>(stat_slots) + sizeof(float)) * static_cast<std::size_t>(channels);
-    WMA_CHECK(stat_smem <= kDefaultSharedMemory, "[group_norm] statistics need ", stat_smem, " bytes of shared memory");
     group_stats_kernel<T, kVec>
         <<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n_count)), kStatThreads, stat_smem, stream()>>>(
             params4, reinterpret_cast<float2*>(partial.data<float>()), context().norm_counters_, x.data<T>(),
@@ -515,21 +639,25 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     const std::int64_t apply_blocks = std::max<std::int64_t>(
         1, std::min<std::int64_t>(apply_want, (len + apply_slots * kApplyUnroll - 1) / (apply_slots * kApplyUnroll)));
     const dim3 apply_grid(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count));
-    if (film != nullptr)
-      group_apply_kernel<T, kVec, true><<<apply_grid, kApplyThreads, 0, stream()>>>(
-          out.data<T>(), x.data<T>(), params4, film->data<T>(), len, channels, act);
-    else
-      group_apply_kernel<T, kVec, false><<<apply_grid, kApplyThreads, 0, stream()>>>(
-          out.data<T>(), x.data<T>(), params4, nullptr, len, channels, act);
-    WMA_CUDA_CHECK_LAUNCH();
+    dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
+      if (film != nullptr)
+        group_apply_kernel<T, kVec, true, kAct><<<apply_grid, kApplyThreads, 0, stream()>>>(
+            out.data<T>(), x.data<T>(), params4, film->data<T>(), len, channels);
+      else
+        group_apply_kernel<T, kVec, false, kAct><<<apply_grid, kApplyThreads, 0, stream()>>>(
+            out.data<T>(), x.data<T>(), params4, nullptr, len, channels);
+      WMA_CUDA_CHECK_LAUNCH();
+    });
     launched = true;
   });
   if (launched) return;
   dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
-    group_norm_kernel<T><<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(
-        out.data<T>(), x.data<T>(), x_bias != nullptr ? x_bias->data<T>() : nullptr, samples_per_bias_row,
-        film != nullptr ? film->data<T>() : nullptr, len, channels, groups, eps, affine, act);
-    WMA_CUDA_CHECK_LAUNCH();
+    dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
+      group_norm_kernel<T, kAct><<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(
+          out.data<T>(), x.data<T>(), x_bias != nullptr ? x_bias->data<T>() : nullptr, samples_per_bias_row,
+          film != nullptr ? film->data<T>() : nullptr, len, channels, groups, eps, affine);
+      WMA_CUDA_CHECK_LAUNCH();
+    });
   });
 }
 
