@@ -100,15 +100,27 @@ void CkptSource::add_tensor(const std::string& name, const pickle::TensorRef& re
                 " bytes but the checkpoint declares ", ref.storage.numel, " ", file_dtype_name(ref.storage.dtype),
                 " elements"));
   if (ref.offset < 0) bad(str_cat("negative storage offset ", ref.offset));
+  // A crafted file picks sizes and strides whose products wrap in 64 bits, which would pass the storage check and
+  // let the view reach past its entry; every step is overflow-checked.
+  const auto overflow = [&] {
+    bad(str_cat("size ", shape_str(ref.shape), " stride ", shape_str(ref.strides), " offset ", ref.offset,
+                " overflows 64-bit arithmetic"));
+  };
   std::uint64_t numel = 1;
   std::uint64_t last = static_cast<std::uint64_t>(ref.offset);
   for (std::size_t d = 0; d < ref.shape.size(); ++d) {
     if (ref.shape[d] < 0 || ref.strides[d] < 0)
       bad(str_cat("negative size or stride in ", shape_str(ref.shape), " / ", shape_str(ref.strides)));
-    numel *= static_cast<std::uint64_t>(ref.shape[d]);
-    if (ref.shape[d] > 0) last += static_cast<std::uint64_t>(ref.shape[d] - 1) * static_cast<std::uint64_t>(ref.strides[d]);
-    if (numel > (std::uint64_t{1} << 48) || last > (std::uint64_t{1} << 48)) bad("size or stride out of range");
+    const auto size = static_cast<std::uint64_t>(ref.shape[d]);
+    std::uint64_t reach = 0;
+    if (__builtin_mul_overflow(numel, size, &numel)) overflow();
+    if (size > 0 && (__builtin_mul_overflow(size - 1, static_cast<std::uint64_t>(ref.strides[d]), &reach) ||
+                     __builtin_add_overflow(last, reach, &last)))
+      overflow();
   }
+  // Shape and offsets are int64 in Tensor, and a stride-0 view can claim more elements than any file holds.
+  if (numel > (std::uint64_t{1} << 48)) bad(str_cat("size ", shape_str(ref.shape), " has more than 2^48 elements"));
+  // storage.numel is already bounded by the entry's bytes, so an element extent below it stays inside the entry.
   if (numel > 0 && last >= ref.storage.numel)
     bad(str_cat("storage too short: view ", shape_str(ref.shape), " stride ", shape_str(ref.strides), " offset ",
                 ref.offset, " reaches element ", last, " but storage '", ref.storage.key, "' has ", ref.storage.numel));

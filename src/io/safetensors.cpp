@@ -102,8 +102,10 @@ SafetensorsSource::SafetensorsSource(const std::string& path) : file_(MappedFile
     if (static_cast<std::uint64_t>(e) > data_size)
       bad(str_cat("data_offsets [", b, ", ", e, "] lie outside the data block of ", data_size, " bytes"));
     std::uint64_t numel = 0;
-    if (!checked_numel(shape, &numel)) bad(str_cat("shape ", shape_str(shape), " is too large"));
-    const std::uint64_t expected = numel * file_dtype_size(stored);
+    // 2^62 F64 elements wrap to 0 bytes, which an empty data range would match.
+    std::uint64_t expected = 0;
+    if (!checked_numel(shape, &numel) || __builtin_mul_overflow(numel, file_dtype_size(stored), &expected))
+      bad(str_cat("shape ", shape_str(shape), " is too large"));
     if (static_cast<std::uint64_t>(e - b) != expected)
       bad(str_cat("header lies about sizes: ", file_dtype_name(stored), shape_str(shape), " needs ", expected,
                   " bytes but data_offsets span ", e - b));

@@ -1,6 +1,9 @@
 // Normalisation stats (upstream data/utils.py load_stats, data/normolize.py min_max mode).
 #include "io/stats.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/error.h"
 #include "io/weight_store.h"
 
@@ -16,6 +19,10 @@ NormalizationStats NormalizationStats::read(const std::string& path) {
     const std::string feature = key.substr(0, slash), stat = key.substr(slash + 1);
     if (stat != "min" && stat != "max") continue;
     std::vector<float> values = store.load(key).to_floats();
+    // A NaN bound would otherwise run the whole pass and only fail when the results are written as JSON.
+    const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+    WMA_CHECK(bad == values.end(), "[stats] ", path, ": '", key, "'[", bad - values.begin(), "] is ", *bad,
+              "; values must be finite");
     (stat == "min" ? stats.features_[feature].min : stats.features_[feature].max) = std::move(values);
   }
   for (const auto& [feature, mm] : stats.features_)

@@ -28,11 +28,32 @@ class YamlBuilder {
       root = parse_block(0, "");
       WMA_CHECK(pos_ == lines_.size(), where(pos_), "unexpected indentation");
     }
-    resolve_all(root, root);
+    std::set<std::string> active;
+    resolve_tree(root, root, active, 0);
     return root;
   }
 
  private:
+  // Parsing, resolution, copying and destruction all recurse once per level, so a hostile file could nest
+  // deep enough (`[[[[...`, or ${} chains) to overflow the stack; upstream's configs nest far less.
+  static constexpr int kMaxDepth = 256;
+  // Whole-node interpolations copy their target per use, so a few lines can ask for gigabytes
+  // (b: [${a},${a}], c: [${b},${b}], ...); each reference also walks its target once.
+  static constexpr std::uint64_t kMaxExpandedBytes = 64u << 20;
+  static constexpr std::uint64_t kMaxResolveVisits = 1u << 24;
+  // libstdc++'s std::regex recurses once per character, so typing a 100k-digit scalar overflows the stack;
+  // no boolean or number in a config is this long, so longer plain scalars are strings.
+  static constexpr std::size_t kMaxTypedScalar = 1024;
+
+  struct Nesting {
+    int& depth;
+    ~Nesting() { --depth; }
+  };
+  Nesting nest(std::size_t line) {
+    WMA_CHECK(++depth_ <= kMaxDepth, where(line), "collections nested deeper than ", kMaxDepth, " levels");
+    return Nesting{depth_};
+  }
+
   struct Line {
     int indent;
     std::string text;
@@ -92,6 +113,7 @@ class YamlBuilder {
   }
 
   YamlNode parse_block(int indent, const std::string& path) {
+    const Nesting level = nest(pos_);
     return is_item(lines_[pos_].text) ? parse_sequence(indent, path) : parse_mapping(indent, path);
   }
 
@@ -252,6 +274,7 @@ class YamlBuilder {
     skip();
     WMA_CHECK(i < s.size() || in_flow, where(line), "missing value");
     if (i < s.size() && (s[i] == '[' || s[i] == '{')) {
+      const Nesting level = nest(line);
       const char close = s[i] == '[' ? ']' : '}';
       YamlNode node;
       node.kind_ = close == ']' ? YamlNode::Kind::Sequence : YamlNode::Kind::Mapping;
@@ -318,6 +341,7 @@ class YamlBuilder {
     node.quoted_ = quoted;
     if (quoted) node.kind_ = YamlNode::Kind::String;
     else if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") node.kind_ = YamlNode::Kind::Null;
+    else if (text.size() > kMaxTypedScalar) node.kind_ = YamlNode::Kind::String;
     else if (std::regex_match(text, kBool)) node.kind_ = YamlNode::Kind::Bool;
     else if (std::regex_match(text, kInt)) node.kind_ = YamlNode::Kind::Int;
     else if (std::regex_match(text, kFloat)) node.kind_ = YamlNode::Kind::Float;
@@ -381,8 +405,24 @@ class YamlBuilder {
     return n.kind_ == YamlNode::Kind::String && !n.unresolved_ && n.text_.find("${") != std::string::npos;
   }
 
-  // Resolves `node` in place; `active` holds the paths being resolved (cycle detection).
-  bool resolve(YamlNode& node, YamlNode& root, std::set<std::string>& active) {
+  std::string at_node(const YamlNode& node) const { return str_cat("[yaml] ", source_, ": ", node.path_, ": "); }
+
+  void charge(const YamlNode& node, std::uint64_t bytes) {
+    expanded_ += bytes;
+    WMA_CHECK(expanded_ <= kMaxExpandedBytes, at_node(node), "interpolations expand to more than ",
+              kMaxExpandedBytes >> 20, " MiB");
+  }
+
+  static std::uint64_t footprint(const YamlNode& n) {
+    std::uint64_t bytes = sizeof(YamlNode) + n.text_.size() + n.path_.size();
+    for (const auto& e : n.elements_) bytes += footprint(e);
+    for (const auto& [k, v] : n.items_) bytes += k.size() + footprint(v);
+    return bytes;
+  }
+
+  // Resolves `node` in place; `active` holds the paths being resolved (cycle detection), `depth` counts tree
+  // levels and interpolation hops above it.
+  bool resolve(YamlNode& node, YamlNode& root, std::set<std::string>& active, int depth) {
     if (!has_interpolation(node)) return !node.unresolved_;
     auto unresolved = [&](const std::string& why) {
       node.unresolved_ = true;
@@ -420,17 +460,20 @@ class YamlBuilder {
         return unresolved("refers to itself or to a node containing it");
       YamlNode* target = lookup(root, target_path);
       if (target == nullptr) return unresolved(str_cat("key '", target_path, "' not found"));
-      if (!resolve_tree(*target, root, active)) return unresolved(str_cat("'", target_path, "' cannot be resolved"));
+      if (!resolve_tree(*target, root, active, depth + 1))
+        return unresolved(str_cat("'", target_path, "' cannot be resolved"));
       if (i == 0 && close + 1 == t.size()) {
         whole = target;
         break;
       }
       if (!target->is_scalar()) return unresolved(str_cat("'", target_path, "' is not a scalar"));
+      charge(node, target->text_.size());
       out += target->text_;
       i = close + 1;
     }
     if (whole != nullptr) {
       const std::string path = node.path_;
+      charge(node, footprint(*whole));
       YamlNode copy = *whole;
       node = std::move(copy);
       rebase_paths(node, path);
@@ -447,21 +490,22 @@ class YamlBuilder {
     for (auto& [key, v] : n.items_) rebase_paths(v, child_path(path, key));
   }
 
-  bool resolve_tree(YamlNode& n, YamlNode& root, std::set<std::string>& active) {
-    bool ok = resolve(n, root, active);
-    for (auto& e : n.elements_) ok = resolve_tree(e, root, active) && ok;
-    for (auto& [k, v] : n.items_) ok = resolve_tree(v, root, active) && ok;
+  bool resolve_tree(YamlNode& n, YamlNode& root, std::set<std::string>& active, int depth) {
+    WMA_CHECK(depth <= kMaxDepth, at_node(n), "nested deeper than ", kMaxDepth,
+              " levels, counting ${} interpolation hops");
+    WMA_CHECK(++visits_ <= kMaxResolveVisits, at_node(n), "resolving interpolations takes more than ",
+              kMaxResolveVisits, " node visits");
+    bool ok = resolve(n, root, active, depth);
+    for (auto& e : n.elements_) ok = resolve_tree(e, root, active, depth + 1) && ok;
+    for (auto& [k, v] : n.items_) ok = resolve_tree(v, root, active, depth + 1) && ok;
     return ok;
-  }
-
-  void resolve_all(YamlNode& n, YamlNode& root) {
-    std::set<std::string> active;
-    resolve_tree(n, root, active);
   }
 
   std::string source_;
   std::vector<Line> lines_;
   std::size_t pos_ = 0;
+  int depth_ = 0;
+  std::uint64_t expanded_ = 0, visits_ = 0;
 };
 
 // ---- YamlNode ------------------------------------------------------------------------------

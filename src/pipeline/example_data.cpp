@@ -2,6 +2,7 @@
 #include "pipeline/example_data.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -14,6 +15,33 @@
 namespace wma::pipeline {
 namespace fs = std::filesystem;
 
+namespace {
+
+bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
+// Keeps an error message on one line whatever the csv holds.
+std::string escaped(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (is_control(c)) out += str_cat("\\x", "0123456789abcdef"[u >> 4], "0123456789abcdef"[u & 15]);
+    else out += c;
+  }
+  return out;
+}
+
+// A videoid becomes a file and folder name under --savedir (outputs.h), so it must stay one plain path
+// component: `../../x` or `a/b` would write outside it.
+void check_file_id(const std::string& id, const std::string& csv, std::size_t row) {
+  const bool separator = id.find_first_of("/\\") != std::string::npos;
+  const bool control = std::any_of(id.begin(), id.end(), is_control);
+  WMA_CHECK(!id.empty() && id != "." && id != ".." && !separator && !control, "[data] ", csv, " row ", row + 1,
+            ": videoid '", escaped(id), "' cannot name an output file (it must be non-empty, not '.' or '..', ",
+            "and hold no '/', '\\' or control characters)");
+}
+
+}  // namespace
+
 std::vector<EpisodeSpec> read_prompt_list(const std::string& prompt_dir, const std::string& dataset) {
   WMA_CHECK(fs::is_directory(prompt_dir), "[data] prompt directory ", prompt_dir, " does not exist");
   const fs::path csv = fs::path(prompt_dir) / (dataset + ".csv");
@@ -24,6 +52,7 @@ std::vector<EpisodeSpec> read_prompt_list(const std::string& prompt_dir, const s
   for (std::size_t r = 0; r < table.rows(); ++r) {
     EpisodeSpec s;
     s.videoid = table.at(r, "videoid");
+    check_file_id(s.videoid, csv.string(), r);
     s.data_dir = table.at(r, "data_dir");
     s.instruction = table.at(r, "instruction");
     try {
@@ -31,6 +60,9 @@ std::vector<EpisodeSpec> read_prompt_list(const std::string& prompt_dir, const s
     } catch (const std::exception&) {
       fail("[data] ", csv.string(), " row ", r + 1, ": fps '", table.at(r, "fps"), "' is not a number");
     }
+    // The model's fs is floor(fps / frame_stride) cast to int64, undefined for NaN, Inf or huge values.
+    WMA_CHECK(std::isfinite(s.fps) && s.fps >= 0 && s.fps <= 1e6, "[data] ", csv.string(), " row ", r + 1, ": fps '",
+              table.at(r, "fps"), "' is not a finite frame rate in [0, 1e6]");
     s.image_path = (fs::path(prompt_dir) / "images" / s.data_dir / (s.videoid + ".png")).string();
     s.transition_path = (fs::path(prompt_dir) / "transitions" / s.data_dir / (s.videoid + ".h5")).string();
     for (const std::string& file : {s.image_path, s.transition_path})
@@ -56,6 +88,11 @@ Tensor read_transition(const std::string& path, const std::string& key) {
             "' (upstream's transitions hold 'action' and 'observation.state')");
   const Tensor t = io::read_h5_dataset(path, key);
   WMA_CHECK(t.dim() == 2 && t.size(0) > 0, "[data] ", path, ": '", key, "' must be [N, D], got ", shape_str(t.shape()));
+  // A NaN would otherwise run the whole pass and only fail when the results are written as JSON.
+  const std::vector<float> values = t.to_floats();
+  const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+  WMA_CHECK(bad == values.end(), "[data] ", path, ": '", key, "'[", (bad - values.begin()) / t.size(1), ", ",
+            (bad - values.begin()) % t.size(1), "] (row, column) is ", *bad, "; values must be finite");
   return t;
 }
 }  // namespace
@@ -119,10 +156,10 @@ double csv_number(const io::CsvTable& table, std::size_t row, const std::string&
     std::size_t used = 0;
     const std::string& v = table.at(row, column);
     const double x = std::stod(v, &used);
-    if (used == v.size()) return x;
+    if (used == v.size() && std::isfinite(x)) return x;
   } catch (const std::exception&) {
   }
-  fail("[data] ", csv, " row ", row + 1, ": ", column, " '", table.at(row, column), "' is not a number");
+  fail("[data] ", csv, " row ", row + 1, ": ", column, " '", table.at(row, column), "' is not a finite number");
 }
 
 }  // namespace

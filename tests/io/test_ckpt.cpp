@@ -2,9 +2,11 @@
 // restricted pickle VM and the zip parser (zip64 included), and refusal of bad files.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "core/error.h"
 #include "io/ckpt.h"
@@ -358,6 +360,76 @@ TEST(Ckpt, CorruptPickleFailsItsCrc) {
   std::ofstream(path, std::ios::binary) << zip;
   const std::string msg = error_of(path);
   EXPECT_NE(msg.find("CRC"), std::string::npos) << msg;
+}
+
+
+// A checkpoint whose only tensor 'w' is _rebuild_tensor_v2(<float storage '0' of 4 elements>, offset, size, stride),
+// pickled by hand so that any size, stride and offset can be written.
+std::string strided_ckpt(std::int64_t offset, const std::vector<std::int64_t>& size,
+                         const std::vector<std::int64_t>& stride) {
+  const auto text = [](std::string& p, const std::string& s) {
+    p += 'X';
+    put(p, s.size(), 4);
+    p += s;
+  };
+  const auto integer = [](std::string& p, std::int64_t v) {
+    p += '\x8a';
+    p += '\x08';
+    put(p, static_cast<std::uint64_t>(v), 8);
+  };
+  std::string p = "\x80\x02}(";
+  text(p, "w");
+  p += "ctorch._utils\n_rebuild_tensor_v2\n((";
+  text(p, "storage");
+  p += "ctorch\nFloatStorage\n";
+  text(p, "0");
+  text(p, "cpu");
+  integer(p, 4);
+  p += "tQ";
+  integer(p, offset);
+  p += '(';
+  for (auto v : size) integer(p, v);
+  p += "t(";
+  for (auto v : stride) integer(p, v);
+  p += "t\x89" "ccollections\nOrderedDict\n)RtRu.";
+  const float data[4] = {1, 2, 3, 4};
+  return build_zip({{"a/data.pkl", p}, {"a/data/0", std::string(reinterpret_cast<const char*>(data), sizeof(data))}},
+                   false);
+}
+
+TEST(Ckpt, WrappingSizesAndStridesAreRefused) {
+  const auto path = (temp_dir("ckpt") / "strided.ckpt").string();
+  std::ofstream(path, std::ios::binary) << strided_ckpt(1, {3}, {1});
+  EXPECT_EQ(CkptSource(path).load("w").to_floats(), (std::vector<float>{2, 3, 4}));
+  struct Case {
+    std::int64_t offset;
+    std::vector<std::int64_t> size, stride;
+    std::string problem;
+  };
+  const Case cases[] = {
+      // (2^33 + 1 - 1) * 2^31 wraps to 0: the view would claim element 2^31 of a 4-element storage.
+      {0, {(std::int64_t{1} << 33) + 1}, {std::int64_t{1} << 31}, "overflows 64-bit arithmetic"},
+      // 2^16 * 2^48 elements wrap to 0.
+      {0, {1 << 16, std::int64_t{1} << 48}, {0, 0}, "overflows 64-bit arithmetic"},
+      {std::int64_t{1} << 62, {3}, {INT64_MAX}, "overflows 64-bit arithmetic"},
+      {0, {2}, {-1}, "negative size or stride"},
+      {0, {-2}, {1}, "negative size or stride"},
+      {0, {1 << 20}, {0}, ""},  // a broadcast view is fine
+      {0, {std::int64_t{1} << 50}, {0}, "more than 2^48 elements"},
+      {2, {2, 2}, {1, 1}, "storage too short"},
+  };
+  for (const auto& c : cases) {
+    std::ofstream(path, std::ios::binary) << strided_ckpt(c.offset, c.size, c.stride);
+    const std::string msg = error_of(path);
+    SCOPED_TRACE(shape_str(c.size) + " / " + shape_str(c.stride));
+    if (c.problem.empty()) {
+      EXPECT_EQ(msg, "");
+      continue;
+    }
+    EXPECT_NE(msg.find(c.problem), std::string::npos) << msg;
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("tensor 'w'"), std::string::npos) << msg;
+  }
 }
 
 }  // namespace

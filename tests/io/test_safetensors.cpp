@@ -150,6 +150,8 @@ TEST(Safetensors, RefusesBadHeaders) {
       {R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4, "negative"},
       {R"({"w":{"dtype":"F32","shape":[1]}})", 4, "data_offsets"},
       {R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}})", 4, "too large"},
+      // 2^62 elements of 8 bytes wrap to 0 bytes, which the empty range would match.
+      {R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0, "too large"},
       {R"({"w":[1]})", 0, "not an object"},
       {R"([1,2])", 0, "not a JSON object"},
       {R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4])", 4, "not valid JSON"},

@@ -136,6 +136,82 @@ TEST(Yaml, ErrorsNameTheLine) {
   EXPECT_THROW(parse_yaml("a: 1\na: 2\n"), Error);
 }
 
+std::string yaml_error(const std::string& text) {
+  try {
+    parse_yaml(text, "doc.yaml");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Yaml, DeepNestingIsRefusedNamingTheLine) {
+  const std::size_t deep = 100000;  // enough to overflow the stack of an unbounded recursive descent
+  std::string msg = yaml_error("a: 1\nb: " + std::string(deep, '[') + std::string(deep, ']') + "\n");
+  EXPECT_NE(msg.find("doc.yaml:2: collections nested deeper than 256 levels"), std::string::npos) << msg;
+  std::string maps;
+  for (std::size_t k = 0; k < deep; ++k) maps += "{a: ";
+  msg = yaml_error("a: " + maps + "\n");
+  EXPECT_NE(msg.find("doc.yaml:1: collections nested deeper than 256"), std::string::npos) << msg;
+  std::string items;
+  for (std::size_t k = 0; k < deep; ++k) items += "- ";
+  msg = yaml_error(items + "x\n");
+  EXPECT_NE(msg.find("doc.yaml:1: collections nested deeper than 256"), std::string::npos) << msg;
+  std::string blocks;
+  for (int k = 0; k < 300; ++k) blocks += std::string(2 * k, ' ') + "k:\n";
+  msg = yaml_error(blocks);
+  EXPECT_NE(msg.find("doc.yaml:257: collections nested deeper than 256"), std::string::npos) << msg;
+  // Upstream-like depths still parse.
+  EXPECT_EQ(parse_yaml("a: " + std::string(200, '[') + "7" + std::string(200, ']') + "\n")["a"].size(), 1u);
+}
+
+TEST(Yaml, LongScalarsAreStrings) {
+  const std::string digits(200000, '7');
+  const YamlNode y = parse_yaml("a: " + digits + "\nb: [" + digits + "]\n", "doc.yaml");
+  EXPECT_EQ(y["a"].kind(), YamlNode::Kind::String);
+  EXPECT_EQ(y["b"][0].as_string(), digits);
+  EXPECT_THROW(y["a"].as_int(), Error);
+}
+
+TEST(Yaml, LongInterpolationChainIsRefused) {
+  const int n = 20000;
+  std::string text;
+  for (int k = 0; k < n; ++k) text += "a" + std::to_string(k) + ": ${a" + std::to_string(k + 1) + "}\n";
+  text += "a" + std::to_string(n) + ": 1\n";
+  const std::string msg = yaml_error(text);
+  EXPECT_NE(msg.find("[yaml] doc.yaml: a"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("nested deeper than 256 levels, counting ${} interpolation hops"), std::string::npos) << msg;
+  // A short chain resolves.
+  EXPECT_EQ(parse_yaml("a: ${b}\nb: ${c}\nc: ${d}\nd: 5\n")["a"].as_int(), 5);
+}
+
+TEST(Yaml, ExponentialInterpolationsAreRefused) {
+  // Each level copies the one below eight times: 8^12 leaves, terabytes if expanded.
+  std::string text = "l0: [x, x, x, x, x, x, x, x]\n";
+  for (int k = 1; k <= 12; ++k) {
+    const std::string ref = "${l" + std::to_string(k - 1) + "}";
+    text += "l" + std::to_string(k) + ": [" + ref;
+    for (int j = 1; j < 8; ++j) text += ", " + ref;
+    text += "]\n";
+  }
+  std::string msg = yaml_error(text);
+  EXPECT_NE(msg.find("[yaml] doc.yaml: l"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("interpolations expand to more than 64 MiB"), std::string::npos) << msg;
+  // The same with strings: s0 doubles 40 times.
+  text = "s0: abcdefgh\n";
+  for (int k = 1; k <= 40; ++k)
+    text += "s" + std::to_string(k) + ": ${s" + std::to_string(k - 1) + "}${s" + std::to_string(k - 1) + "}\n";
+  msg = yaml_error(text);
+  EXPECT_NE(msg.find("interpolations expand to more than 64 MiB"), std::string::npos) << msg;
+  // Each reference walks its target: 6000 references to a 6000-element list.
+  text = "big: [0";
+  for (int k = 1; k < 6000; ++k) text += ",0";
+  text += "]\n";
+  for (int k = 0; k < 6000; ++k) text += "r" + std::to_string(k) + ": x${big}\n";
+  msg = yaml_error(text);
+  EXPECT_NE(msg.find("node visits"), std::string::npos) << msg;
+}
+
 TEST(Yaml, WorldModelInteractionConfig) {
   const YamlNode y = load_yaml(config_path("world_model_interaction.yaml"));
   const YamlNode& p = y.at_path("model.params");
