@@ -27,19 +27,19 @@ Tensor merge_heads(const Tensor& x) { return x.reshape({x.size(0), x.size(1), x.
 float attention_scale(int dim_head) { return 1.0f / std::sqrt(static_cast<float>(dim_head)); }
 
 // Additive bias of upstream's action branch: batch row r belongs to frame r mod 16, which sees
-// the first (frame + 1) * (La / 16) action keys; the rest get -inf. Same for every query.
-// Built in the activations' dtype and device (the attention op takes the mask like q).
+// the first (frame + 1) * (La / 16) action keys; the rest get -inf. Same for every query, so it is
+// one [rows, 1, keys] row per batch row broadcast over the queries (a dense [rows, Lq, keys] mask was
+// 21 MB at L0, read per score). Built in the activations' dtype and device (the attention op takes the
+// mask like q).
 Tensor action_mask(std::int64_t rows, std::int64_t query_len, std::int64_t keys, const Tensor& like) {
   const std::int64_t per_frame = keys / kActionMaskBlock;
-  std::vector<float> bias(static_cast<std::size_t>(rows * query_len * keys), 0.0f);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t allowed = (r % kActionMaskBlock + 1) * per_frame;
-    for (std::int64_t i = 0; i < query_len; ++i)
-      for (std::int64_t j = allowed; j < keys; ++j)
-        bias[static_cast<std::size_t>((r * query_len + i) * keys + j)] = -std::numeric_limits<float>::infinity();
-  }
-  Tensor mask = ops::cast(Tensor::from_floats({rows, query_len, keys}, bias), like.dtype());
-  return like.device() == Device::CPU ? mask : ops::to_device(mask, like.device());
+  std::vector<float> bias(static_cast<std::size_t>(rows * keys), 0.0f);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = (r % kActionMaskBlock + 1) * per_frame; j < keys; ++j)
+      bias[static_cast<std::size_t>(r * keys + j)] = -std::numeric_limits<float>::infinity();
+  Tensor mask = ops::cast(Tensor::from_floats({rows, 1, keys}, bias), like.dtype());
+  if (like.device() != Device::CPU) mask = ops::to_device(mask, like.device());
+  return mask.expand({rows, query_len, keys});
 }
 
 }  // namespace

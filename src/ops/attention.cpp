@@ -31,7 +31,9 @@ Tensor attention_by_gemm(const Tensor& q, const Tensor& k, const Tensor& v, cons
   return heads.size() == 1 ? heads[0] : concat(heads, 2);
 }
 
-// Checks q/k/v/mask and returns the output shape [B, Lq, H, Dv]; `mask_c` receives the mask made contiguous.
+// Checks q/k/v/mask and returns the output shape [B, Lq, H, Dv]; `mask_c` receives the mask with unit key
+// stride: contiguous, or kept as a view broadcast over the queries (query stride 0), the layout of a mask
+// that is the same for every query (the action branch's), which is then never materialised.
 Shape check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, Tensor& mask_c) {
   check_rank("attention", "q", q, 4, "[B, Lq, H, D]");
   check_rank("attention", "k", k, 4, "[B, Lk, H, D]");
@@ -48,7 +50,9 @@ Shape check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const T
     WMA_CHECK(mask->dim() == 3 && (mask->size(0) == b || mask->size(0) == 1) && mask->size(1) == lq &&
                   mask->size(2) == lk,
               "[attention] expected mask [", b, " or 1, ", lq, ", ", lk, "], got ", mask->describe());
-    mask_c = contiguous(*mask);
+    const bool broadcast_over_queries = mask->stride(1) == 0 && (mask->size(2) == 1 || mask->stride(2) == 1) &&
+                                        (mask->size(0) == 1 || mask->stride(0) == mask->size(2));
+    mask_c = broadcast_over_queries ? *mask : contiguous(*mask);
   }
   WMA_CHECK(lk > 0 || b * lq * h * v.size(3) == 0, "[attention] needs at least one key, got k ", k.describe());
   return {b, lq, h, v.size(3)};

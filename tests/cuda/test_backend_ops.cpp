@@ -355,7 +355,10 @@ std::vector<OpCase> build_cases() {
   };
   // Upstream's four cross-attention branches over one q: text (77 keys), image (16 x 16), state (1) and the
   // action branch (16 keys, block-causal mask); d 64 runs the fused flash kernel, d 40 the per-branch fallback.
-  auto branches_case = [&](std::string name, std::int64_t lq, std::int64_t d, bool with_action) {
+  // broadcast_mask: the action mask as upstream's model passes it here, one [2, 1, 16] row per batch row
+  // expanded over the queries (query stride 0).
+  auto branches_case = [&](std::string name, std::int64_t lq, std::int64_t d, bool with_action,
+                           bool broadcast_mask = false) {
     add("attention_sum", std::move(name),
         [=](Rng& r) {
           Inputs in{r.normal({2, lq, 3, d})};
@@ -363,22 +366,26 @@ std::vector<OpCase> build_cases() {
             in.push_back(r.normal({2, lk, 3, d}));
             in.push_back(r.normal({2, lk, 3, d}));
           }
-          std::vector<float> mask(static_cast<std::size_t>(2 * lq * 16), 0.0f);
+          const std::int64_t mask_rows = broadcast_mask ? 1 : lq;
+          std::vector<float> mask(static_cast<std::size_t>(2 * mask_rows * 16), 0.0f);
           for (std::int64_t row = 0; row < 2; ++row)
-            for (std::int64_t i = 0; i < lq; ++i)
-              for (std::int64_t j = (row + 1) * 4; j < 16; ++j) mask[(row * lq + i) * 16 + j] = -INFINITY;
-          in.push_back(Tensor::from_floats({2, lq, 16}, mask));
+            for (std::int64_t i = 0; i < mask_rows; ++i)
+              for (std::int64_t j = (row + 1) * 4; j < 16; ++j) mask[(row * mask_rows + i) * 16 + j] = -INFINITY;
+          in.push_back(Tensor::from_floats({2, mask_rows, 16}, mask));
           return in;
         },
         [=](const Inputs& x) {
+          const Tensor mask = x[9].expand({2, lq, 16});
           std::vector<ops::KeyValueBranch> b;
-          for (int i = 0; i < (with_action ? 4 : 3); ++i) b.push_back({x[1 + 2 * i], x[2 + 2 * i], i == 3 ? &x[9] : nullptr});
+          for (int i = 0; i < (with_action ? 4 : 3); ++i) b.push_back({x[1 + 2 * i], x[2 + 2 * i], i == 3 ? &mask : nullptr});
           return ops::attention_sum(x[0], b, 1.0f / std::sqrt(static_cast<float>(d)));
         });
   };
   branches_case("four_branches_d64", 150, 64, true);
   branches_case("three_branches_d64", 67, 64, false);
   branches_case("four_branches_d40_fallback", 33, 40, true);
+  branches_case("four_branches_d64_broadcast_mask", 150, 64, true, true);
+  branches_case("four_branches_d40_broadcast_mask", 33, 40, true, true);
   attention_case("odd_sizes_dv_differs", 2, 13, 37, 3, 16, 24, 0, false);
   attention_case("fused_qkv_views", 2, 19, 19, 2, 64, 64, 0, true);
   attention_case("shared_mask_with_inf", 2, 9, 45, 3, 32, 32, 1, false);

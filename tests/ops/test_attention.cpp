@@ -84,6 +84,26 @@ TEST(Attention, SumOfBranchesEachWithItsOwnSoftmax) {
   expect_error([&] { ops::attention_sum(q, {{k1, v1}, {k1, v_wide}}, 0.5f); }, "[attention_sum] branch 1 gives");
 }
 
+// A mask that is the same for every query, passed as a [B, 1, Lk] row expanded over the queries (query
+// stride 0, never materialised): the same result as the dense mask, fused and unfused.
+TEST(Attention, MaskBroadcastOverQueries) {
+  const Tensor q = random_tensor({3, 6, 2, 4}, 30), k = random_tensor({3, 8, 2, 4}, 31), v = random_tensor({3, 8, 2, 5}, 32);
+  std::vector<float> rows(3 * 8, 0.0f), dense(3 * 6 * 8, 0.0f);
+  for (int b = 0; b < 3; ++b)
+    for (int j = 2 * (b + 1); j < 8; ++j) {
+      rows[b * 8 + j] = -std::numeric_limits<float>::infinity();
+      for (int i = 0; i < 6; ++i) dense[(b * 6 + i) * 8 + j] = -std::numeric_limits<float>::infinity();
+    }
+  const Tensor broadcast = Tensor::from_floats({3, 1, 8}, rows).expand({3, 6, 8});
+  const Tensor full = Tensor::from_floats({3, 6, 8}, dense);
+  ASSERT_EQ(broadcast.stride(1), 0);
+  const std::vector<float> expected = attention_ref(q, k, v, &full, 0.5f);
+  expect_close(ops::attention(q, k, v, &broadcast, 0.5f), expected, 1e-5f, 1e-6f);
+  expect_close(ops::attention_sum(q, {{k, v, &broadcast}}, 0.5f), expected, 1e-5f, 1e-6f);
+  const ops::ScopedFusion unfused(false);
+  expect_close(ops::attention_sum(q, {{k, v, &broadcast}}, 0.5f), expected, 1e-5f, 1e-6f);
+}
+
 TEST(Attention, LongerSequenceRunsInParallel) {
   const Tensor q = random_tensor({1, 64, 2, 16}, 6), k = random_tensor({1, 80, 2, 16}, 7),
                v = random_tensor({1, 80, 2, 16}, 8);

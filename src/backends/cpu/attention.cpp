@@ -18,7 +18,8 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
   if (mask) require_f32("attention", *mask);
   const std::int64_t batch = q.size(0), lq = q.size(1), heads = q.size(2), d = q.size(3);
   const std::int64_t lk = k.size(1), dv = v.size(3);
-  const bool mask_shared = mask && mask->size(0) == 1;
+  // Unit key stride; the query stride is 0 for a mask broadcast over the queries (ops::attention's layouts).
+  const std::int64_t mask_sb = mask && mask->size(0) > 1 ? mask->stride(0) : 0, mask_sq = mask ? mask->stride(1) : 0;
   const float* qp = q.data<float>();
   const float* kp = k.data<float>();
   const float* vp = v.data<float>();
@@ -31,7 +32,7 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
       // Heads outermost within a batch element so consecutive tasks reuse one head's keys.
       const std::int64_t b = task / (heads * lq), h = (task / lq) % heads, i = task % lq;
       const float* qrow = qp + b * q.stride(0) + i * q.stride(1) + h * q.stride(2);
-      const float* mrow = mp ? mp + ((mask_shared ? 0 : b) * lq + i) * lk : nullptr;
+      const float* mrow = mp ? mp + b * mask_sb + i * mask_sq : nullptr;
       float mx = -std::numeric_limits<float>::infinity();
       for (std::int64_t j = 0; j < lk; ++j) {
         const float* krow = kp + b * k.stride(0) + j * k.stride(1) + h * k.stride(2);
