@@ -73,6 +73,13 @@ void dispatch_norm_activation(ops::Activation act, Fn&& fn) {
   }
 }
 
+// 16 bytes of one row.
+template <typename T, int kVec>
+struct VecRow {
+  alignas(16) T e[kVec];
+  __device__ __forceinline__ void load(const T* p) { *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(p); }
+  __device__ __forceinline__ void store(T* p) const { *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e); }
+};
 
 // ---- GroupNorm of a small group: one block per (sample, group), the group held in registers ----
 // One read and one write; the 1-D heads' and the UNet's deep levels' groups (at most kResidentUnits x
@@ -81,32 +88,34 @@ void dispatch_norm_activation(ops::Activation act, Fn&& fn) {
 constexpr int kResidentThreads = 256;
 constexpr int kResidentUnits = 8;
 
-// kVec elements of one row, 16-byte loads and stores when they fill 16 bytes. The resident kernel keeps its
-// group in these (4 registers per 16-byte unit, not 8 floats), so three blocks fit on a multiprocessor and
-// their loads overlap.
 template <typename T, int kVec>
-struct Unit {
-  alignas(kVec * sizeof(T) == 16 ? 16 : alignof(T)) T e[kVec];
-  __device__ __forceinline__ void load(const T* p) {
-    if constexpr (kVec * sizeof(T) == 16) {
-      *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(p);
-    } else {
+__device__ __forceinline__ void load_unit(float (&dst)[kVec], const T* p) {
+  if constexpr (kVec * sizeof(T) == 16) {
+    VecRow<T, kVec> row;
+    row.load(p);
 #pragma unroll
-      for (int i = 0; i < kVec; ++i) e[i] = p[i];
-    }
-  }
-  __device__ __forceinline__ void store(T* p) const {
-    if constexpr (kVec * sizeof(T) == 16) {
-      *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e);
-    } else {
+    for (int i = 0; i < kVec; ++i) dst[i] = to_float(row.e[i]);
+  } else {
 #pragma unroll
-      for (int i = 0; i < kVec; ++i) p[i] = e[i];
-    }
+    for (int i = 0; i < kVec; ++i) dst[i] = to_float(p[i]);
   }
-};
+}
+
+template <typename T, int kVec>
+__device__ __forceinline__ void store_unit(T* p, const float (&src)[kVec]) {
+  if constexpr (kVec * sizeof(T) == 16) {
+    VecRow<T, kVec> row;
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) row.e[i] = from_float<T>(src[i]);
+    row.store(p);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) p[i] = from_float<T>(src[i]);
+  }
+}
 
 template <typename T, int kVec, ops::Activation kAct>
-__global__ void __launch_bounds__(kResidentThreads, 3)
+__global__ void __launch_bounds__(kResidentThreads)
     group_norm_resident_kernel(T* out, const T* x, const T* x_bias, std::int64_t samples_per_bias_row, const T* film,
                                int len, int channels, int groups, float eps, Affine affine) {
   __shared__ float scratch[32];
@@ -115,65 +124,44 @@ __global__ void __launch_bounds__(kResidentThreads, 3)
   const int cg = channels / groups, units_per_row = cg / kVec, units = len * units_per_row;
   const std::int64_t base = n * len * channels + static_cast<std::int64_t>(g) * cg;
   const std::int64_t bias_row = n / samples_per_bias_row * channels + static_cast<std::int64_t>(g) * cg;
-  // Unit u: row u / units_per_row, channels j .. j + kVec of the group.
-  auto offset_of = [&](int u, int& j) {
-    const int row = u / units_per_row;
-    j = (u - row * units_per_row) * kVec;
-    return base + static_cast<std::int64_t>(row) * channels + j;
-  };
-  auto value = [&](const Unit<T, kVec>& unit, int j, int i) { return to_float(unit.e[i]) + bias_at(x_bias, bias_row + j + i); };
-  Unit<T, kVec> v[kResidentUnits];
+  float v[kResidentUnits][kVec];
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < kResidentUnits; ++k) {
     const int u = threadIdx.x + k * kResidentThreads;
     if (u >= units) continue;
-    int j;
-    v[k].load(x + offset_of(u, j));
-  }
+    const int row = u / units_per_row, j = (u - row * units_per_row) * kVec;
+    load_unit<T, kVec>(v[k], x + base + static_cast<std::int64_t>(row) * channels + j);
 #pragma unroll
-  for (int k = 0; k < kResidentUnits; ++k) {
-    const int u = threadIdx.x + k * kResidentThreads;
-    if (u >= units) continue;
-    int j;
-    offset_of(u, j);
-#pragma unroll
-    for (int i = 0; i < kVec; ++i) s += value(v[k], j, i);
+    for (int i = 0; i < kVec; ++i) v[k][i] += bias_at(x_bias, bias_row + j + i), s += v[k][i];
   }
   const float count = static_cast<float>(units) * kVec;
   const float mean = block_sum(s, scratch) / count;
   float q = 0.0f;
 #pragma unroll
   for (int k = 0; k < kResidentUnits; ++k) {
-    const int u = threadIdx.x + k * kResidentThreads;
-    if (u >= units) continue;
-    int j;
-    offset_of(u, j);
+    if (threadIdx.x + k * kResidentThreads >= units) continue;
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) {
-      const float d = value(v[k], j, i) - mean;
-      q += d * d;
-    }
+    for (int i = 0; i < kVec; ++i) q += (v[k][i] - mean) * (v[k][i] - mean);
   }
   const float rstd = rsqrtf(block_sum(q, scratch) / count + eps);
 #pragma unroll
   for (int k = 0; k < kResidentUnits; ++k) {
     const int u = threadIdx.x + k * kResidentThreads;
     if (u >= units) continue;
-    int j;
-    const std::int64_t at = offset_of(u, j);
-    Unit<T, kVec> y;
+    const int row = u / units_per_row, j = (u - row * units_per_row) * kVec;
+    float y[kVec];
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
       const int c = g * cg + j + i;
-      float r = (value(v[k], j, i) - mean) * rstd;
-      if (affine.weight != nullptr) r *= load_any(affine.weight, affine.weight_dtype, c);
-      if (affine.bias != nullptr) r += load_any(affine.bias, affine.bias_dtype, c);
-      r = activate<kAct>(r);
-      if (film != nullptr) r = r * to_float(film[(2 * n) * channels + c]) + to_float(film[(2 * n + 1) * channels + c]);
-      y.e[i] = from_float<T>(r);
+      y[i] = (v[k][i] - mean) * rstd;
+      if (affine.weight != nullptr) y[i] *= load_any(affine.weight, affine.weight_dtype, c);
+      if (affine.bias != nullptr) y[i] += load_any(affine.bias, affine.bias_dtype, c);
+      y[i] = activate<kAct>(y[i]);
+      if (film != nullptr)
+        y[i] = y[i] * to_float(film[(2 * n) * channels + c]) + to_float(film[(2 * n + 1) * channels + c]);
     }
-    y.store(out + at);
+    store_unit<T, kVec>(out + base + static_cast<std::int64_t>(row) * channels + j, y);
   }
 }
 
@@ -225,7 +213,7 @@ __global__ void __launch_bounds__(kStatThreads)
 
   if (slot < slots) {
     float shift[kVec], s[kVec], q[kVec];
-    Unit<T, kVec> first;
+    VecRow<T, kVec> first;
     first.load(sample + v * kVec);
 #pragma unroll
     for (int i = 0; i < kVec; ++i) shift[i] = to_float(first.e[i]), s[i] = 0.0f, q[i] = 0.0f;
@@ -234,7 +222,7 @@ __global__ void __launch_bounds__(kStatThreads)
     if (slot == 0)
 #pragma unroll
       for (int i = 0; i < kVec; ++i) first_biased[v * kVec + i] = shift[i] + bias_at(x_bias, bias_row + v * kVec + i);
-    auto accumulate = [&](const Unit<T, kVec>& row) {
+    auto accumulate = [&](const VecRow<T, kVec>& row) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
         const float d = to_float(row.e[i]) - shift[i];
@@ -244,14 +232,14 @@ __global__ void __launch_bounds__(kStatThreads)
     };
     std::int64_t r = r0 + slot;
     for (; r + (kStatUnroll - 1) * slots < r1; r += kStatUnroll * slots) {
-      Unit<T, kVec> rows[kStatUnroll];
+      VecRow<T, kVec> rows[kStatUnroll];
 #pragma unroll
       for (int u = 0; u < kStatUnroll; ++u) rows[u].load(sample + (r + u * slots) * a.channels + v * kVec);
 #pragma unroll
       for (int u = 0; u < kStatUnroll; ++u) accumulate(rows[u]);
     }
     for (; r < r1; r += slots) {
-      Unit<T, kVec> row;
+      VecRow<T, kVec> row;
       row.load(sample + r * a.channels + v * kVec);
       accumulate(row);
     }
@@ -362,7 +350,7 @@ __global__ void __launch_bounds__(kApplyThreads)
   }
   const T* xs = x + n * len * channels + v * kVec;
   T* ys = out + n * len * channels + v * kVec;
-  auto normalise = [&](Unit<T, kVec>& row) {
+  auto normalise = [&](VecRow<T, kVec>& row) {
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
       float y = activate<kAct>(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w);
@@ -373,14 +361,14 @@ __global__ void __launch_bounds__(kApplyThreads)
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * slots;
   std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * slots + slot;
   for (; r + (kApplyUnroll - 1) * step < len; r += kApplyUnroll * step) {
-    Unit<T, kVec> rows[kApplyUnroll];
+    VecRow<T, kVec> rows[kApplyUnroll];
 #pragma unroll
     for (int u = 0; u < kApplyUnroll; ++u) rows[u].load(xs + (r + u * step) * channels);
 #pragma unroll
     for (int u = 0; u < kApplyUnroll; ++u) normalise(rows[u]), rows[u].store(ys + (r + u * step) * channels);
   }
   for (; r < len; r += step) {
-    Unit<T, kVec> row;
+    VecRow<T, kVec> row;
     row.load(xs + r * channels);
     normalise(row);
     row.store(ys + r * channels);
