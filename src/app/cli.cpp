@@ -1,38 +1,174 @@
 #include "app/cli.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.h"
 
 namespace wma::app {
 namespace {
-bool contains(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// As Python prints a float: 0.0, 0.7.
+std::string format_default(double v) {
+  std::ostringstream out;
+  out << v;
+  const std::string s = out.str();
+  return s.find_first_of(".e") == std::string::npos ? s + ".0" : s;
 }
+
+// `text` in lines of at most `width` characters, each after the first indented by `indent` spaces.
+std::string wrapped(const std::string& text, std::size_t indent, std::size_t width) {
+  std::string out, line;
+  std::istringstream words(text);
+  for (std::string word; words >> word;) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n" + std::string(indent, ' ');
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return out + line;
+}
+
 }  // namespace
 
 Flags::Flags(int argc, char** argv, FlagSpec spec) : spec_(std::move(spec)) {
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    WMA_CHECK(a.rfind("--", 0) == 0, "unexpected argument '", a, "'\n", spec_.usage);
-    a = a.substr(2);
-    std::string value;
-    const auto eq = a.find('=');
-    if (eq != std::string::npos) value = a.substr(eq + 1), a = a.substr(0, eq);
-    WMA_CHECK(a == "help" || contains(spec_.known, a), "unknown flag --", a, "\n", spec_.usage);
-    auto& values = args_[a];
-    if (eq != std::string::npos) {
-      values.push_back(value);
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      help_ = true;
       continue;
     }
-    if (a == "help" || contains(spec_.switches, a)) continue;
-    WMA_CHECK(i + 1 < argc, "--", a, " needs a value");
+    if (!starts_with(a, "--") || a == "--") {
+      WMA_CHECK(positionals_.size() < spec_.positionals.size() && !starts_with(a, "-"), "unexpected argument '", a,
+                "' (wma ", spec_.command, " -h lists the arguments)");
+      positionals_.push_back(a);
+      continue;
+    }
+    const auto eq = a.find('=');
+    const FlagDef& flag = resolve(a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2));
+    if (flag.name == "help") {
+      help_ = true;
+      continue;
+    }
+    auto& values = args_[flag.name];
+    if (eq != std::string::npos) {
+      WMA_CHECK(!flag.value.empty(), "--", flag.name, " takes no value, got '", a, "'");
+      values.push_back(a.substr(eq + 1));
+      continue;
+    }
+    if (flag.value.empty()) continue;
+    WMA_CHECK(i + 1 < argc, "--", flag.name, " needs a value (", flag.value, ")");
     values.push_back(argv[++i]);
-    while (contains(spec_.multi, a) && i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
-      values.push_back(argv[++i]);
+    while (flag.multi && i + 1 < argc && !starts_with(argv[i + 1], "--")) values.push_back(argv[++i]);
   }
+}
+
+// As argparse: an exact spelling wins, else the one flag that the written name is a prefix of.
+const FlagDef& Flags::resolve(const std::string& written) const {
+  static const FlagDef kHelp{"help", "", "show this help and exit"};
+  std::vector<const FlagDef*> matches;
+  std::vector<std::string> spellings;
+  const auto consider = [&](const FlagDef& flag) {
+    std::vector<std::string> names = flag.aliases;
+    names.insert(names.begin(), flag.name);
+    for (const std::string& name : names) {
+      if (name == written) {
+        matches.assign(1, &flag);
+        spellings.assign(1, name);
+        return true;
+      }
+      if (!starts_with(name, written)) continue;
+      if (std::find(matches.begin(), matches.end(), &flag) == matches.end()) matches.push_back(&flag);
+      spellings.push_back("--" + name);
+    }
+    return false;
+  };
+  if (!written.empty()) {
+    if (consider(kHelp)) return kHelp;
+    for (const FlagDef& flag : spec_.flags)
+      if (consider(flag)) return flag;
+  }
+  WMA_CHECK(!matches.empty(), "unknown flag --", written, " (wma ", spec_.command, " -h lists the flags)");
+  std::string candidates;
+  for (const std::string& s : spellings) candidates += (candidates.empty() ? "" : ", ") + s;
+  WMA_CHECK(matches.size() == 1, "ambiguous flag --", written, " could match ", candidates);
+  return *matches.front();
+}
+
+std::string Flags::help_text() const {
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const auto& [name, meaning] : spec_.positionals) rows.emplace_back(name, meaning);
+  const std::size_t positional_rows = rows.size();
+  rows.emplace_back("-h, --help", "show this help and exit");
+  for (const FlagDef& flag : spec_.flags) {
+    std::string left = "--" + flag.name;
+    for (const std::string& alias : flag.aliases) left += ", --" + alias;
+    if (!flag.value.empty()) left += " " + flag.value + (flag.multi ? " [" + flag.value + " ...]" : "");
+    rows.emplace_back(left, flag.help + (flag.fallback.empty() ? "" : " (default: " + flag.fallback + ")"));
+  }
+  constexpr std::size_t kColumn = 30, kWidth = 110;
+  std::string out = "usage: wma " + spec_.command + " " + spec_.synopsis + "\n";
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (r == 0 && positional_rows > 0) out += "\npositional arguments:\n";
+    if (r == positional_rows) out += "\noptions:\n";
+    const auto& [left, right] = rows[r];
+    out += "  " + left;
+    out += left.size() + 2 < kColumn ? std::string(kColumn - left.size() - 2, ' ') : "\n" + std::string(kColumn, ' ');
+    out += wrapped(right, kColumn, kWidth - kColumn) + "\n";
+  }
+  if (!spec_.notes.empty()) out += "\n" + spec_.notes;
+  return out;
+}
+
+bool print_help(const Flags& f) {
+  if (!f.help()) return false;
+  std::fputs(f.help_text().c_str(), stdout);
+  return true;
+}
+
+FlagDef config_flag(const std::string& what) { return {"config", "<yaml>", what}; }
+FlagDef ckpt_flag() { return {"ckpt_path", "<ckpt|safetensors>", "the model's checkpoint"}; }
+FlagDef demo_weights_flag() {
+  return {"demo_weights", "", "deterministic weights instead of a checkpoint (videos are noise)"};
+}
+FlagDef clip_vocab_flag() {
+  return {"clip_vocab", "<file>",
+          "OpenCLIP's bpe_simple_vocab_16e6.txt.gz (default: $WMA_BPE_PATH, else next to --ckpt_path, else in an "
+          "installed open_clip package)",
+          "",
+          false,
+          {"clip-vocab", "bpe_path"}};
+}
+FlagDef device_flag(const std::string& fallback) { return {"device", "cpu|cuda", "where the model runs", fallback}; }
+FlagDef precision_flag(const std::string& fallback) {
+  return {"precision", "fp32|fp16|bf16", "storage type of weights and activations on cuda", fallback};
+}
+FlagDef noise_flag() {
+  return {"noise", "torch|fast",
+          "random draws: torch is upstream's torch.randn streams for --seed, fast a seeded Philox stream", "torch"};
+}
+FlagDef noise_file_flag() { return {"noise_file", "<safetensors>", "replay recorded draws instead of --noise"}; }
+FlagDef quiet_flag() { return {"quiet", "", "no progress bars"}; }
+
+std::vector<FlagDef> sampling_flags(int default_steps, const std::string& default_spacing,
+                                    double default_guidance_rescale) {
+  return {
+      {"height", "N", "video height in pixels, a multiple of 16 equal to the model's", "320"},
+      {"width", "N", "video width in pixels, a multiple of 16 equal to the model's", "512"},
+      {"ddim_steps", "N", "DDIM steps per sampling pass", std::to_string(default_steps)},
+      {"ddim_eta", "X", "DDIM eta (1: fresh noise at every step)", "1.0"},
+      {"timestep_spacing", "uniform|uniform_trailing", "how the DDIM timesteps are spread", default_spacing},
+      {"video_length", "N", "frames per video, the model's temporal_length", "16"},
+      {"unconditional_guidance_scale", "X", "classifier-free guidance scale (1: none)", "1.0"},
+      {"guidance_rescale", "X", "guidance rescale factor", format_default(default_guidance_rescale)},
+      {"seed", "N", "random seed", "123"},
+  };
 }
 
 std::string Flags::str(const std::string& n, const std::string& fallback) const {
@@ -40,7 +176,7 @@ std::string Flags::str(const std::string& n, const std::string& fallback) const 
 }
 
 std::string Flags::required(const std::string& n) const {
-  WMA_CHECK(has(n), "missing --", n, "\n", spec_.usage);
+  WMA_CHECK(has(n), "missing --", n, " (wma ", spec_.command, " -h lists the flags)");
   return str(n);
 }
 
@@ -71,8 +207,7 @@ long long Flags::to_int(const std::string& n, const std::string& v) const {
 
 std::string find_bpe(const Flags& f) {
   static const char* const kName = "bpe_simple_vocab_16e6.txt.gz";
-  if (f.has("clip-vocab")) return f.str("clip-vocab");
-  if (f.has("bpe_path")) return f.str("bpe_path");
+  if (f.has("clip_vocab")) return f.str("clip_vocab");
   if (const char* env = std::getenv("WMA_BPE_PATH")) return env;
   std::vector<std::filesystem::path> candidates;
   if (f.has("ckpt_path")) candidates.push_back(std::filesystem::path(f.str("ckpt_path")).parent_path() / kName);
@@ -94,8 +229,8 @@ std::string find_bpe(const Flags& f) {
 
 std::string require_bpe(const Flags& f) {
   const std::string path = find_bpe(f);
-  WMA_CHECK(!path.empty(), "OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz not found: pass --clip-vocab (or ",
-            "--bpe_path), set WMA_BPE_PATH, put it next to the checkpoint, or install open_clip");
+  WMA_CHECK(!path.empty(), "OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz not found: pass --clip_vocab, set ",
+            "WMA_BPE_PATH, put it next to the checkpoint, or install open_clip");
   return path;
 }
 

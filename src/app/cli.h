@@ -1,5 +1,6 @@
-// Flag parsing shared by the subcommands: upstream's argparse conventions (--name value, --name=value,
-// switches, several values for nargs='+' flags), with every unknown flag an error that prints the usage.
+// Flag parsing shared by the subcommands: upstream's argparse conventions (--name value, --name=value, switches,
+// several values for nargs='+' flags, unambiguous prefixes of long flags, -h/--help), with every unknown or
+// ambiguous flag an error.
 #pragma once
 
 #include <cstdint>
@@ -17,11 +18,21 @@
 
 namespace wma::app {
 
+struct FlagDef {
+  std::string name;                        // without the leading "--"; the key of Flags::has/str
+  std::string value;                       // placeholder in the help ("N", "<yaml>"); empty: a switch
+  std::string help;                        // what it means
+  std::string fallback = "";               // the default the help shows; empty: none
+  bool multi = false;                      // one or more values (argparse nargs='+')
+  std::vector<std::string> aliases = {};   // other accepted spellings
+};
+
 struct FlagSpec {
-  const char* usage;                    // printed with every flag error
-  std::vector<std::string> known;       // every accepted flag name (switches included)
-  std::vector<std::string> switches;    // flags that take no value
-  std::vector<std::string> multi = {};  // flags that take one or more values (argparse nargs='+')
+  std::string command;                     // "interact": named in the help and in errors
+  std::string synopsis;                    // usage lines after "usage: wma <command> "
+  std::vector<FlagDef> flags;
+  std::vector<std::pair<std::string, std::string>> positionals = {};  // {name, meaning}, in order
+  std::string notes = "";                  // printed after the flags
 };
 
 class Flags {
@@ -33,16 +44,39 @@ class Flags {
   long long integer(const std::string& n, long long fallback) const;
   double real(const std::string& n, double fallback) const;
   std::vector<std::int64_t> integers(const std::string& n, std::int64_t fallback) const;
-  bool help() const { return has("help"); }
-  const char* usage() const { return spec_.usage; }
+  const std::vector<std::string>& positionals() const { return positionals_; }
+  // -h or --help was given: the command prints help_text() to stdout and exits 0 without checking anything.
+  bool help() const { return help_; }
+  std::string help_text() const;
 
  private:
+  const FlagDef& resolve(const std::string& written) const;
   long long to_int(const std::string& n, const std::string& v) const;
   FlagSpec spec_;
+  bool help_ = false;
   std::map<std::string, std::vector<std::string>> args_;
+  std::vector<std::string> positionals_;
 };
 
-// OpenCLIP's vocabulary (not in the checkpoint): --clip-vocab / --bpe_path, $WMA_BPE_PATH, next to the
+// Prints the help of `f` to stdout when it was asked for; the command then returns 0.
+bool print_help(const Flags& f);
+
+// Flags several commands share, with the defaults the functions below apply.
+FlagDef config_flag(const std::string& what);
+FlagDef ckpt_flag();
+FlagDef demo_weights_flag();
+FlagDef clip_vocab_flag();
+FlagDef device_flag(const std::string& fallback);
+FlagDef precision_flag(const std::string& fallback);
+FlagDef noise_flag();
+FlagDef noise_file_flag();
+FlagDef quiet_flag();
+// --height --width --ddim_steps --ddim_eta --timestep_spacing --video_length --unconditional_guidance_scale
+// --guidance_rescale --seed, with the defaults given to pass_options.
+std::vector<FlagDef> sampling_flags(int default_steps, const std::string& default_spacing,
+                                    double default_guidance_rescale);
+
+// OpenCLIP's vocabulary (not in the checkpoint): --clip_vocab (alias --bpe_path), $WMA_BPE_PATH, next to the
 // checkpoint (--ckpt_path), then inside an installed open_clip Python package. Empty when not found.
 std::string find_bpe(const Flags& f);
 // find_bpe, or an error saying where the vocabulary was looked for.

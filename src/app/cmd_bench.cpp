@@ -25,23 +25,36 @@
 namespace wma::app {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: wma bench --config <yaml> [--ckpt_path <ckpt|safetensors>] [options]\n"
-    "  --device cuda|cpu (cuda) --precision fp32|fp16|bf16 (fp16) --ddim_steps 50 --warmup 1 --iterations 1\n"
-    "  --seed 123 --noise torch|fast (torch) --clip-vocab|--bpe_path <vocab.txt.gz> (else a byte-level tokenizer)\n"
-    "  --json <file> (the table as JSON) --save_outputs <file.safetensors> (last iteration's videos, latents,\n"
-    "  actions, states under upstream's names and layouts) --op_profile (per-op GPU time, synchronising around\n"
-    "  every op: ranks ops, slows the run)\n"
-    "  --replay <record.safetensors>: inputs and every random draw from upstream's recorded iteration\n"
-    "  (bench/upstream/run_upstream.py --record) instead of the synthetic scene and --noise\n"
-    "  --dump <file.safetensors>: per-module tensors of the replayed iteration for the full-size parity check\n"
-    "  --check_noise <record.safetensors>: compare our --noise torch --seed draws (no construction draws:\n"
-    "  the record's harness seeds right before the iteration) with the record's, bit for bit, and exit\n";
-
-const FlagSpec kSpec{kUsage,
-                     {"config", "ckpt_path", "device", "precision", "ddim_steps", "warmup", "iterations", "seed",
-                      "noise", "clip-vocab", "bpe_path", "json", "save_outputs", "op_profile", "replay", "dump", "check_noise"},
-                     {"op_profile"}};
+FlagSpec flag_spec() {
+  return {"bench",
+          "--config <yaml> [--ckpt_path <ckpt|safetensors>] [options]",
+          {config_flag("the model's yaml; its full size is timed"),
+           {"ckpt_path", "<ckpt|safetensors>", "the model's checkpoint (default: deterministic weights)"},
+           device_flag("cuda"),
+           precision_flag("fp16"),
+           {"ddim_steps", "N", "DDIM steps per sampling pass", "50"},
+           {"warmup", "N", "untimed iterations first", "1"},
+           {"iterations", "N", "timed iterations", "1"},
+           {"seed", "N", "random seed", "123"},
+           noise_flag(),
+           {"clip_vocab", "<file>",
+            "OpenCLIP's bpe_simple_vocab_16e6.txt.gz (default: found as by `wma interact`, else a byte-level "
+            "tokenizer of the same cost)",
+            "",
+            false,
+            {"clip-vocab", "bpe_path"}},
+           {"json", "<file>", "write the profile table as JSON"},
+           {"save_outputs", "<safetensors>",
+            "the last iteration's videos, latents, actions and states under upstream's names and layouts"},
+           {"op_profile", "", "per-op GPU time, synchronising around every op: ranks ops, slows the run"},
+           {"replay", "<safetensors>",
+            "inputs and every random draw of upstream's recorded iteration (bench/upstream/run_upstream.py "
+            "--record) instead of the synthetic scene and --noise"},
+           {"dump", "<safetensors>", "per-module tensors of the replayed iteration, for the full-size parity check"},
+           {"check_noise", "<safetensors>",
+            "compare the --noise torch --seed draws with the record's bit for bit (no construction draws: the "
+            "record's harness seeds right before the iteration), then exit"}}};
+}
 
 std::string device_description([[maybe_unused]] Device device) {
 #if WMA_WITH_CUDA
@@ -53,11 +66,8 @@ std::string device_description([[maybe_unused]] Device device) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  const Flags f(argc, argv, kSpec);
-  if (f.help()) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  const Flags f(argc, argv, flag_spec());
+  if (print_help(f)) return 0;
   using namespace pipeline;
   const WorldModelConfig config = [&] {
     WorldModelConfig c = WorldModelConfig::load(f.required("config"));
@@ -90,7 +100,7 @@ int cmd_bench(int argc, char** argv) {
     model = std::make_unique<WorldModel>(*store, config, options);
   }
   const std::string bpe = find_bpe(f);
-  WMA_CHECK(!bpe.empty() || !f.has("replay"), "--replay needs OpenCLIP's vocabulary (--clip-vocab): the recorded ",
+  WMA_CHECK(!bpe.empty() || !f.has("replay"), "--replay needs OpenCLIP's vocabulary (--clip_vocab): the recorded ",
             "prompt must tokenize as upstream tokenized it");
   if (bpe.empty()) log_info("[bench] no OpenCLIP vocabulary found: using a byte-level tokenizer (same cost)");
   const models::ClipTokenizer tokenizer = bpe.empty() ? demo_tokenizer() : models::ClipTokenizer::load(bpe);

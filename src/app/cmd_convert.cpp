@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "app/cli.h"
 #include "app/commands.h"
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -24,26 +25,16 @@ DType parse_dtype(const std::string& s) {
 }  // namespace
 
 int cmd_convert(int argc, char** argv) {
-  std::string in;
-  std::string out;
-  std::string dtype_arg = "bf16";
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--dtype") {
-      WMA_CHECK(i + 1 < argc, "[convert] --dtype needs fp32, fp16 or bf16");
-      dtype_arg = argv[++i];
-    } else if (arg.rfind("--dtype=", 0) == 0) {
-      dtype_arg = arg.substr(8);
-    } else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: wma convert IN OUT.safetensors [--dtype fp32|fp16|bf16]  (default bf16)\n");
-      return 0;
-    } else {
-      WMA_CHECK(arg.empty() || arg[0] != '-', "[convert] unknown option '", arg, "'");
-      WMA_CHECK(out.empty(), "[convert] too many arguments: '", arg, "'");
-      (in.empty() ? in : out) = arg;
-    }
-  }
-  WMA_CHECK(!in.empty() && !out.empty(), "[convert] usage: wma convert IN OUT.safetensors [--dtype fp32|fp16|bf16]");
+  const Flags f(argc, argv,
+                {"convert",
+                 "IN OUT.safetensors [--dtype fp32|fp16|bf16]",
+                 {{"dtype", "fp32|fp16|bf16", "storage type of the floating-point tensors", "bf16"}},
+                 {{"IN", "a .ckpt or .safetensors checkpoint"}, {"OUT.safetensors", "the file written"}}});
+  if (print_help(f)) return 0;
+  WMA_CHECK(f.positionals().size() == 2,
+            "[convert] usage: wma convert IN OUT.safetensors [--dtype fp32|fp16|bf16]");
+  const std::string in = f.positionals()[0], out = f.positionals()[1];
+  const std::string dtype_arg = f.str("dtype", "bf16");
   const DType target = parse_dtype(dtype_arg);
   std::error_code ec;
   WMA_CHECK(!std::filesystem::equivalent(in, out, ec), "[convert] ", out, ": output would overwrite the input");

@@ -2,9 +2,9 @@
 // small model (the architecture at the fixtures' tiny sizes, deterministic weights) and a synthetic scene,
 // so the whole pipeline can be seen working without a checkpoint or example data.
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
+#include "app/cli.h"
 #include "app/commands.h"
 #include "core/error.h"
 #include "pipeline/demo.h"
@@ -14,48 +14,35 @@
 namespace wma::app {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: wma demo [--savedir wma_demo] [--n_iter 2] [--ddim_steps 4] [--seed 123] [--save_fps 8]\n"
-    "                [--device cpu|cuda] [--precision fp32|fp16|bf16] [--quiet]\n";
-
-int to_int(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  const long x = std::strtol(v.c_str(), &end, 10);
-  WMA_CHECK(!v.empty() && *end == '\0', "--", flag, " expects an integer, got '", v, "'");
-  return static_cast<int>(x);
+FlagSpec flag_spec() {
+  return {"demo",
+          "[options]",
+          {{"savedir", "<dir>", "where videos, plots and the profile are written", "wma_demo"},
+           {"n_iter", "N", "interaction iterations", "2"},
+           {"ddim_steps", "N", "DDIM steps per sampling pass", "4"},
+           {"seed", "N", "seed of the Philox noise", "123"},
+           {"save_fps", "N", "frame rate of the saved videos", "8"},
+           device_flag("cpu"),
+           precision_flag("fp32"),
+           quiet_flag()},
+          {},
+          "The weights are deterministic, not trained: the videos show noise, not a robot.\n"};
 }
 
 }  // namespace
 
 int cmd_demo(int argc, char** argv) {
-  std::string savedir = "wma_demo", device = "cpu", precision = "fp32";
-  int n_iter = 2, ddim_steps = 4, seed = 123, save_fps = 8;
-  bool quiet = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (a == "--quiet") {
-      quiet = true;
-      continue;
-    }
-    WMA_CHECK(i + 1 < argc, "unexpected or incomplete argument '", a, "'\n", kUsage);
-    const std::string v = argv[++i];
-    if (a == "--savedir") savedir = v;
-    else if (a == "--device") device = v;
-    else if (a == "--precision") precision = v;
-    else if (a == "--n_iter") n_iter = to_int("n_iter", v);
-    else if (a == "--ddim_steps") ddim_steps = to_int("ddim_steps", v);
-    else if (a == "--seed") seed = to_int("seed", v);
-    else if (a == "--save_fps") save_fps = to_int("save_fps", v);
-    else fail("unknown flag ", a, "\n", kUsage);
-  }
+  const Flags f(argc, argv, flag_spec());
+  if (print_help(f)) return 0;
+  const std::string savedir = f.str("savedir", "wma_demo");
+  const int n_iter = static_cast<int>(f.integer("n_iter", 2)), ddim_steps = static_cast<int>(f.integer("ddim_steps", 4));
+  const long long seed = f.integer("seed", 123);
+  const int save_fps = static_cast<int>(f.integer("save_fps", 8));
+  const bool quiet = f.has("quiet");
   WMA_CHECK(n_iter >= 1 && ddim_steps >= 1, "--n_iter and --ddim_steps must be positive");
   using namespace pipeline;
 
-  const nn::LoadOptions options = select_device(device, precision);
+  const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
   Profiler profiler([d = options.device] { synchronize_device(d); });
   const WorldModelConfig config = demo_config();
   const models::ClipTokenizer tokenizer = demo_tokenizer();

@@ -1,5 +1,5 @@
 // `wma generate`: upstream's scripts/evaluation/base_model_inference.py (spec §9.1) with the same flags, plus
-// --device, --precision, --demo_weights, --clip-vocab/--bpe_path, --noise and --noise_file as `wma interact`.
+// --device, --precision, --demo_weights, --clip_vocab, --noise and --noise_file as `wma interact`.
 // For every picture of --prompt_dir that prompts.csv names: num_gen chunks of video from the picture and its
 // instruction, written as one <savedir>/samples/<name>.mp4 (8 fps, crf 0).
 #include <cmath>
@@ -25,23 +25,26 @@
 namespace wma::app {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: wma generate --config <base-model yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights)\n"
-    "                    --prompt_dir <dir with images and a csv> --savedir <dir> [options]\n"
-    "  upstream flags: --ddim_steps 50 --ddim_eta 1.0 --height 320 --width 512 --unconditional_guidance_scale 1.0\n"
-    "    --seed 123 --video_length 16 --text_input --timestep_spacing uniform|uniform_trailing (uniform)\n"
-    "    --guidance_rescale 0.0 --perframe_ae (--bs 1 accepted)\n"
-    "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --clip-vocab|--bpe_path <vocab.txt.gz>\n"
-    "    --noise torch|fast (torch: upstream's torch.randn streams for --seed) --noise_file <recorded draws> --quiet\n";
-
 FlagSpec flag_spec() {
-  FlagSpec spec;
-  spec.usage = kUsage;
-  spec.switches = {"text_input", "perframe_ae", "demo_weights", "quiet"};
-  spec.known = {"savedir", "ckpt_path", "config", "prompt_dir", "ddim_steps", "ddim_eta", "bs", "height", "width",
-                "unconditional_guidance_scale", "seed", "video_length", "text_input", "timestep_spacing",
-                "guidance_rescale", "perframe_ae", "device", "precision", "demo_weights", "bpe_path", "clip-vocab",
-                "noise", "noise_file", "quiet"};
+  FlagSpec spec{"generate",
+                "--config <base-model yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights)\n"
+                "                    --prompt_dir <dir with images and a csv> --savedir <dir> [options]",
+                {config_flag("the base model's yaml (upstream's configs/inference/base_model_inference.yaml)"),
+                 ckpt_flag(),
+                 demo_weights_flag(),
+                 {"prompt_dir", "<dir>", "pictures and a csv of prompts, laid out like upstream's examples/base_model_prompts"},
+                 {"savedir", "<dir>", "videos go to <savedir>/samples/<name>.mp4"},
+                 {"text_input", "", "condition on the csv's instruction (else an empty prompt)"},
+                 {"perframe_ae", "", "decode the video one frame at a time"},
+                 {"bs", "N", "batch size; upstream supports 1 only", "1"},
+                 clip_vocab_flag(),
+                 device_flag("cpu"),
+                 precision_flag("fp32"),
+                 noise_flag(),
+                 noise_file_flag(),
+                 quiet_flag()}};
+  for (FlagDef& flag : sampling_flags(50, "uniform", 0.0)) spec.flags.push_back(std::move(flag));
+  spec.notes = "Flags are upstream's base_model_inference.py's; a negative --seed draws one, as upstream does.\n";
   return spec;
 }
 
@@ -65,10 +68,7 @@ std::vector<io::Rgb8Image> frames_of(const std::vector<pipeline::ChunkOutput>& c
 
 int cmd_generate(int argc, char** argv) {
   const Flags f(argc, argv, flag_spec());
-  if (f.has("help")) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  if (print_help(f)) return 0;
   WMA_CHECK(f.integer("bs", 1) == 1, "--bs must be 1 (upstream supports batch size 1 only)");
   using namespace pipeline;
   namespace fs = std::filesystem;

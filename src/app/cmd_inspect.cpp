@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
+#include "app/cli.h"
 #include "app/commands.h"
 #include "core/error.h"
 #include "io/tensor_bytes.h"
@@ -47,26 +47,16 @@ std::string first_values(const Tensor& t, std::int64_t n) {
 }  // namespace
 
 int cmd_inspect(int argc, char** argv) {
-  std::string path;
-  std::int64_t values = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--values") {
-      WMA_CHECK(i + 1 < argc, "[inspect] --values needs a count");
-      char* end = nullptr;
-      values = std::strtoll(argv[++i], &end, 10);
-      WMA_CHECK(end != argv[i] && *end == '\0' && values >= 0, "[inspect] --values needs a count, got '", argv[i],
-                "'");
-    } else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: wma inspect FILE [--values N]\n");
-      return 0;
-    } else {
-      WMA_CHECK(arg.empty() || arg[0] != '-', "[inspect] unknown option '", arg, "'");
-      WMA_CHECK(path.empty(), "[inspect] more than one file given");
-      path = arg;
-    }
-  }
-  WMA_CHECK(!path.empty(), "[inspect] usage: wma inspect FILE [--values N]");
+  const Flags f(argc, argv,
+                {"inspect",
+                 "FILE [--values N]",
+                 {{"values", "N", "also print each tensor's first N values in row-major order", "0"}},
+                 {{"FILE", "a .ckpt or .safetensors file"}}});
+  if (print_help(f)) return 0;
+  WMA_CHECK(f.positionals().size() == 1, "[inspect] usage: wma inspect FILE [--values N]");
+  const std::string path = f.positionals().front();
+  const std::int64_t values = f.integer("values", 0);
+  WMA_CHECK(values >= 0, "[inspect] --values needs a count, got ", values);
 
   const auto source = io::open_tensor_file(path);
   const auto& tensors = source->tensors();

@@ -1,6 +1,6 @@
 // `wma interact`: upstream's scripts/evaluation/world_model_interaction.py with the same flags (names and
 // meanings, spec §0), plus --device, --precision, --demo_weights (deterministic weights when there is no
-// checkpoint), --bpe_path and --noise_file (replay recorded draws instead of the seeded generator).
+// checkpoint), --clip_vocab and --noise_file (replay recorded draws instead of the seeded generator).
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -19,34 +19,43 @@
 namespace wma::app {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: wma interact --config <yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights)\n"
-    "                    --prompt_dir <dir> --dataset <name> --savedir <dir> [options]\n"
-    "  upstream flags: --ddim_steps 50 --ddim_eta 1.0 --frame_stride 4 [more strides] --n_iter 40 --exe_steps 16\n"
-    "    --timestep_spacing uniform|uniform_trailing (uniform) --guidance_rescale 0.0\n"
-    "    --unconditional_guidance_scale 1.0 --seed 123 --height 320 --width 512 --video_length 16\n"
-    "    --perframe_ae --zero_pred_state --save_fps 8 (--bs 1, --n_action_steps, --num_generation accepted)\n"
-    "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --demo_weights --clip-vocab|--bpe_path <vocab.txt.gz>\n"
-    "    --noise torch|fast (torch: upstream's torch.randn streams for --seed, the CPU one past its model\n"
-    "    construction) --noise_file <recorded draws> --quiet\n";
-
-const FlagSpec kSpec{
-    kUsage,
-    {"ckpt_path", "config", "prompt_dir", "dataset", "savedir", "ddim_steps", "ddim_eta", "frame_stride", "n_iter",
-     "exe_steps", "timestep_spacing", "guidance_rescale", "unconditional_guidance_scale", "seed", "height", "width",
-     "video_length", "perframe_ae", "zero_pred_state", "save_fps", "bs", "n_action_steps", "num_generation", "device",
-     "precision", "demo_weights", "bpe_path", "clip-vocab", "noise_file", "noise", "quiet"},
-    {"perframe_ae", "zero_pred_state", "demo_weights", "quiet"},
-    {"frame_stride"}};
+FlagSpec flag_spec() {
+  FlagSpec spec{"interact",
+                "--config <yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights)\n"
+                "                    --prompt_dir <dir> --dataset <name> --savedir <dir> [options]",
+                {config_flag("the model's yaml (upstream's configs/inference/world_model_interaction.yaml)"),
+                 ckpt_flag(),
+                 demo_weights_flag(),
+                 {"prompt_dir", "<dir>", "prompts laid out like upstream's examples/world_model_interaction_prompts"},
+                 {"dataset", "<name>", "the dataset of <prompt_dir>/<name>.csv whose episodes are run"},
+                 {"savedir", "<dir>", "where videos, plots and the profile are written"},
+                 {"frame_stride", "N", "frame stride of the world model; several run one after another", "4", true},
+                 {"n_iter", "N", "interaction iterations per episode", "40"},
+                 {"exe_steps", "N", "actions executed per iteration", "16"},
+                 {"perframe_ae", "", "decode the video one frame at a time (as upstream's run script)"},
+                 {"zero_pred_state", "", "feed zero states to the world model, as upstream's flag"},
+                 {"save_fps", "N", "frame rate of the saved videos", "8"},
+                 {"bs", "N", "batch size; upstream supports 1 only", "1"},
+                 {"n_action_steps", "N", "accepted for upstream's command lines, unused"},
+                 {"num_generation", "N", "accepted for upstream's command lines, unused"},
+                 clip_vocab_flag(),
+                 device_flag("cpu"),
+                 precision_flag("fp32"),
+                 noise_flag(),
+                 noise_file_flag(),
+                 quiet_flag()}};
+  for (FlagDef& flag : sampling_flags(50, "uniform", 0.0)) spec.flags.push_back(std::move(flag));
+  spec.notes =
+      "Flags are upstream's world_model_interaction.py's; --noise torch moves the CPU stream past the model's\n"
+      "construction draws, as upstream's seeding does.\n";
+  return spec;
+}
 
 }  // namespace
 
 int cmd_interact(int argc, char** argv) {
-  const Flags f(argc, argv, kSpec);
-  if (f.help()) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  const Flags f(argc, argv, flag_spec());
+  if (print_help(f)) return 0;
   WMA_CHECK(f.integer("bs", 1) == 1, "--bs must be 1 (upstream supports batch size 1 only)");
   using namespace pipeline;
 

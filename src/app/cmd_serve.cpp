@@ -1,7 +1,7 @@
 // `wma serve`: upstream's scripts/evaluation/real_eval_server.py as run_real_eval_server.sh starts it
 // (world_model_decision_making.yaml, 16 DDIM steps, uniform_trailing, frame_stride 2), an HTTP policy server
 // for unitree_deploy's robot client. Upstream's flags with the run script's values as defaults, plus ours:
-// --device, --precision, --demo_weights, --clip-vocab, --data_dir/--dataset, --host, --port, --max_queue,
+// --device, --precision, --demo_weights, --clip_vocab, --data_dir/--dataset, --host, --port, --max_queue,
 // --max_body_bytes. docs/server.md has the protocol.
 #include <pthread.h>
 #include <signal.h>
@@ -27,26 +27,33 @@
 namespace wma::app {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: wma serve --config <yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights) [options]\n"
-    "  upstream flags (run_real_eval_server.sh values): --savedir <dir> (imagined videos; none if absent)\n"
-    "    --ddim_steps 16 --ddim_eta 1.0 --frame_stride 2 --timestep_spacing uniform_trailing --seed 123\n"
-    "    --height 320 --width 512 --video_length 16 (--bs 1, --perframe_ae, --guidance_rescale,\n"
-    "    --unconditional_guidance_scale accepted; guidance never runs upstream)\n"
-    "  data: --data_dir <dir> (the yaml's data.params.test.params.data_dir) --dataset <name> (the yaml's\n"
-    "    last dataset_and_weights entry): stats from <data_dir>/transitions/<dataset>/meta_data/stats.safetensors\n"
-    "  ours: --device cpu|cuda (cpu) --precision fp32|fp16|bf16 (fp32) --clip-vocab|--bpe_path <vocab.txt.gz>\n"
-    "    --noise torch|fast (torch) --host 127.0.0.1 --port 8000 (0: any free port) --max_queue 4\n"
-    "    --max_body_bytes 33554432 --save_fps 8\n";
-
 FlagSpec flag_spec() {
-  return {kUsage,
-          {"config", "ckpt_path", "demo_weights", "savedir", "ddim_steps", "ddim_eta", "frame_stride", "timestep_spacing",
-           "seed", "height", "width", "video_length", "bs", "perframe_ae", "guidance_rescale",
-           "unconditional_guidance_scale", "data_dir", "dataset", "device", "precision", "clip-vocab", "bpe_path",
-           "noise", "host", "port", "max_queue", "max_body_bytes", "save_fps"},
-          {"demo_weights", "perframe_ae"},
-          {}};
+  FlagSpec spec{"serve",
+                "--config <yaml> (--ckpt_path <ckpt|safetensors> | --demo_weights) [options]",
+                {config_flag("the model's yaml (upstream's configs/inference/world_model_decision_making.yaml)"),
+                 ckpt_flag(),
+                 demo_weights_flag(),
+                 {"savedir", "<dir>", "where imagined videos are saved (default: none saved)"},
+                 {"frame_stride", "N", "frame stride; the model's fps is 30 / N", "2"},
+                 {"bs", "N", "batch size; upstream supports 1 only", "1"},
+                 {"perframe_ae", "", "accepted for upstream's command lines"},
+                 {"data_dir", "<dir>", "dataset statistics root (default: the yaml's data.params.test.params.data_dir)"},
+                 {"dataset", "<name>", "dataset whose stats normalise requests (default: the yaml's last "
+                                       "dataset_and_weights entry)"},
+                 clip_vocab_flag(),
+                 device_flag("cpu"),
+                 precision_flag("fp32"),
+                 noise_flag(),
+                 {"host", "<address>", "address to listen on", "127.0.0.1"},
+                 {"port", "N", "TCP port (0: any free port)", "8000"},
+                 {"max_queue", "N", "requests waiting at most before 503", "4"},
+                 {"max_body_bytes", "N", "largest request body accepted", "33554432"},
+                 {"save_fps", "N", "frame rate of saved videos", "8"}}};
+  for (FlagDef& flag : sampling_flags(16, "uniform_trailing", 0.7)) spec.flags.push_back(std::move(flag));
+  spec.notes =
+      "Defaults are run_real_eval_server.sh's values; guidance never runs upstream. Stats are read from\n"
+      "<data_dir>/transitions/<dataset>/meta_data/stats.safetensors. Protocol: docs/server.md.\n";
+  return spec;
 }
 
 #if WMA_WITH_HTTP
@@ -68,10 +75,7 @@ std::string default_data_dir(const io::YamlNode& root, const std::string& source
 
 int cmd_serve(int argc, char** argv) {
   const Flags f(argc, argv, flag_spec());
-  if (f.help()) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  if (print_help(f)) return 0;
 #if !WMA_WITH_HTTP
   fail("this build has no HTTP support: install cpp-httplib (tools/install_deps.sh installs libcpp-httplib-dev) and "
        "reconfigure, or configure with -DWMA_HTTPLIB_INCLUDE_DIR=<folder of the single-header httplib.h>");

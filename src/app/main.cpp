@@ -25,17 +25,26 @@ const Command kCommands[] = {
     {"serve", wma::app::cmd_serve, "HTTP policy server, POST /predict_action (upstream's real_eval_server.py)"},
 };
 
-void print_usage() {
-  std::fprintf(stderr, "usage: wma <command> [args]\n\ncommands:\n");
-  for (const auto& c : kCommands) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: wma <command> [args]   (wma <command> -h: its flags and defaults)\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.help);
+  std::fprintf(out, "\noptions:\n  -h, --help  show this help and exit\n  --version   print the version and exit\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-    print_usage();
-    return argc < 2 ? 2 : 0;
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  if (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    print_usage(stdout);
+    return 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::printf("wma %s\n", WMA_VERSION);
+    return 0;
   }
   const std::string_view name = argv[1];
   for (const auto& c : kCommands) {
@@ -51,6 +60,6 @@ int main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr, "wma: unknown command '%s'\n", argv[1]);
-  print_usage();
+  print_usage(stderr);
   return 2;
 }

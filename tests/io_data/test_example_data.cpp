@@ -1,20 +1,23 @@
-// Reading upstream's example data as it is laid out (../shared/data/upstream/examples).
+// Reading upstream's example data as it is laid out (an upstream checkout's examples/, tests/test_data.h).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <string>
 
+#include "../test_data.h"
 #include "io/csv.h"
 #include "io/h5.h"
 
 namespace wma::io {
 namespace {
 
-std::string examples() {
-  return std::string(std::getenv("WMA_SHARED_DIR")) + "/data/upstream/examples/world_model_interaction_prompts/";
-}
+std::string examples() { return test_data::interaction_prompts().string() + "/"; }
+
+#define REQUIRE_EXAMPLES()                                                         \
+  WMA_REQUIRE_UPSTREAM(test_data::interaction_prompts() / "unitree_z1_stackbox.csv", \
+                       "examples/world_model_interaction_prompts")
 
 TEST(ExampleData, CsvPromptListHasUpstreamColumns) {
+  REQUIRE_EXAMPLES();
   CsvTable t = CsvTable::read(examples() + "unitree_z1_stackbox.csv");
   ASSERT_EQ(t.rows(), 1u);
   EXPECT_EQ(t.at(0, "fps"), "30");
@@ -35,6 +38,7 @@ TEST(ExampleData, TransitionsH5) {
     EXPECT_THROW(read_h5_dataset("x.h5", "action"), Error);
     return;
   }
+  REQUIRE_EXAMPLES();
   const std::string path = examples() + "transitions/unitree_z1_stackbox/0.h5";
   Tensor action = read_h5_dataset(path, "action");
   EXPECT_EQ(action.shape(), (Shape{736, 7}));

@@ -8,15 +8,12 @@
 
 #include "core/error.h"
 #include "io/yaml.h"
+#include "../test_data.h"
 
 namespace wma::io {
 namespace {
 
-std::string config_path(const std::string& name) {
-  const char* shared = std::getenv("WMA_SHARED_DIR");
-  const std::string dir = shared != nullptr ? shared : "../shared";
-  return dir + "/data/upstream/configs/inference/" + name;
-}
+std::string config_path(const std::string& name) { return (test_data::upstream_configs() / name).string(); }
 
 TEST(Yaml, ScalarsAreTypedLikePyYamlAndOmegaConf) {
   const YamlNode y = parse_yaml(R"(
@@ -213,6 +210,7 @@ TEST(Yaml, ExponentialInterpolationsAreRefused) {
 }
 
 TEST(Yaml, WorldModelInteractionConfig) {
+  WMA_REQUIRE_UPSTREAM(test_data::upstream_configs(), "configs/inference");
   const YamlNode y = load_yaml(config_path("world_model_interaction.yaml"));
   const YamlNode& p = y.at_path("model.params");
   EXPECT_EQ(y.at_path("model.target").as_string(), "unifolm_wma.models.ddpms.LatentVisualDiffusion");
@@ -251,6 +249,7 @@ TEST(Yaml, WorldModelInteractionConfig) {
 }
 
 TEST(Yaml, DecisionMakingAndBaseModelConfigs) {
+  WMA_REQUIRE_UPSTREAM(test_data::upstream_configs(), "configs/inference");
   const YamlNode d = load_yaml(config_path("world_model_decision_making.yaml"));
   EXPECT_TRUE(d.at_path("model.params.decision_making_only").as_bool());
   EXPECT_EQ(d.at_path("data.params.test.params.data_dir").as_string(),

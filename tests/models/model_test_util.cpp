@@ -23,11 +23,6 @@ std::filesystem::path source_dir() {
   return dir ? dir : ".";
 }
 
-std::filesystem::path shared_dir() {
-  const char* dir = std::getenv("WMA_SHARED_DIR");
-  return dir ? dir : "../shared";
-}
-
 std::filesystem::path fixture_path(const std::string& file) { return source_dir() / "tests/fixtures" / file; }
 
 io::WeightStore load_fixture(const std::string& file) {

@@ -18,7 +18,6 @@
 namespace wma::models::test {
 
 std::filesystem::path source_dir();  // $WMA_SOURCE_DIR (set by the test main)
-std::filesystem::path shared_dir();  // $WMA_SHARED_DIR
 std::filesystem::path fixture_path(const std::string& file);  // tests/fixtures/<file>
 
 // Opens tests/fixtures/<file>; throws naming the path when it is absent.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "../test_data.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "model_test_util.h"
@@ -32,8 +33,8 @@ TEST(ClipTextFixture, PenultimateLayerMatchesUpstream) {
 }
 
 TEST(ClipTextFixture, TokenizerThenEncoderMatchesUpstream) {
-  const auto vocab = test::shared_dir() / "data/openclip/bpe_simple_vocab_16e6.txt.gz";
-  if (!std::filesystem::exists(vocab)) GTEST_SKIP() << "no vocabulary at " << vocab;
+  WMA_REQUIRE_BPE();
+  const auto vocab = test_data::bpe_vocab();
   const io::SafetensorsSource fx(test::fixture_path("clip_text.safetensors").string());
   std::string prompts_text;
   for (const auto& [k, v] : fx.metadata())

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "../test_data.h"
 #include "model_test_util.h"
 #include "models/construction_draws.h"
 
@@ -53,8 +54,8 @@ TEST(ConstructionDraws, TinyConfigMatchesTorch) {
 }
 
 TEST(ConstructionDraws, ReleasedConfigMatchesTorch) {
-  const auto path = test::shared_dir() / "data/upstream/configs/inference/world_model_interaction.yaml";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no upstream config at " << path;
+  const auto path = test_data::upstream_configs() / "world_model_interaction.yaml";
+  WMA_REQUIRE_UPSTREAM(path, "configs/inference/world_model_interaction.yaml");
   // The heads' shapes default to configs/train/meta.json's, which upstream reads from its working directory.
   expect_matches(upstream_construction_draws(io::load_yaml(path.string()), ObsShapeMeta{}), read_measured("full"));
 }

@@ -5,19 +5,18 @@
 #include <filesystem>
 #include <string>
 
+#include "../test_data.h"
 #include "model_test_util.h"
 #include "models/model_config.h"
 
 namespace wma::models {
 namespace {
 
-std::filesystem::path upstream_config(const std::string& name) {
-  return test::shared_dir() / "data/upstream/configs/inference" / name;
-}
+std::filesystem::path upstream_config(const std::string& name) { return test_data::upstream_configs() / name; }
 
 TEST(WmaConfig, UpstreamInteractionYamlGivesSpecSizes) {
   const auto path = upstream_config("world_model_interaction.yaml");
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no upstream config at " << path;
+  WMA_REQUIRE_UPSTREAM(path, "configs/inference/world_model_interaction.yaml");
   const WmaConfig c = WmaConfig::from_yaml(io::load_yaml(path.string()));
 
   EXPECT_EQ(c.vae.ch, 128);
@@ -82,7 +81,7 @@ TEST(WmaConfig, EveryUpstreamInferenceYamlLoads) {
   for (const std::string name :
        {"world_model_interaction.yaml", "world_model_decision_making.yaml", "base_model_inference.yaml"}) {
     const auto path = upstream_config(name);
-    if (!std::filesystem::exists(path)) GTEST_SKIP() << "no upstream config at " << path;
+    WMA_REQUIRE_UPSTREAM(path, "configs/inference/" + std::string(name));
     EXPECT_NO_THROW(WmaConfig::from_yaml(io::load_yaml(path.string()))) << name;
   }
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "../test_data.h"
 #include "io/gzip.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -21,24 +22,16 @@ std::filesystem::path source_dir() {
   return dir ? dir : ".";
 }
 
-std::filesystem::path vocab_path() {
-  const char* dir = std::getenv("WMA_SHARED_DIR");
-  return std::filesystem::path(dir ? dir : "../shared") / "data/openclip/bpe_simple_vocab_16e6.txt.gz";
-}
-
 const ClipTokenizer* tokenizer() {
   static const ClipTokenizer* tok = [] {
-    const auto path = vocab_path();
+    const auto path = test_data::bpe_vocab();
     return std::filesystem::exists(path) ? new ClipTokenizer(ClipTokenizer::load(path.string())) : nullptr;
   }();
   return tok;
 }
 
-#define REQUIRE_TOKENIZER()                                                       \
-  if (tokenizer() == nullptr) GTEST_SKIP() << "no vocabulary at " << vocab_path()
-
 TEST(ClipTokenizer, FixturePromptsGiveUpstreamIds) {
-  REQUIRE_TOKENIZER();
+  WMA_REQUIRE_BPE();
   const auto path = source_dir() / "tests/fixtures/clip_text.safetensors";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture " << path << " not generated yet";
   const io::SafetensorsSource fx(path.string());
@@ -63,7 +56,7 @@ TEST(ClipTokenizer, FixturePromptsGiveUpstreamIds) {
 }
 
 TEST(ClipTokenizer, SpecialSequences) {
-  REQUIRE_TOKENIZER();
+  WMA_REQUIRE_BPE();
   const ClipTokenizer& tok = *tokenizer();
   EXPECT_EQ(tok.vocab_size(), 49408);
   std::vector<std::int64_t> empty(77, 0);
@@ -87,8 +80,8 @@ TEST(ClipTokenizer, SpecialSequences) {
 }
 
 TEST(ClipTokenizer, PlainTextVocabularyEqualsGzip) {
-  REQUIRE_TOKENIZER();
-  const std::string text = io::read_file_maybe_gzip(vocab_path().string());
+  WMA_REQUIRE_BPE();
+  const std::string text = io::read_file_maybe_gzip(test_data::bpe_vocab().string());
   const auto plain = std::filesystem::temp_directory_path() / "wma_test_bpe_vocab.txt";
   std::ofstream(plain, std::ios::binary) << text;
   const ClipTokenizer from_txt = ClipTokenizer::load(plain.string());

@@ -25,6 +25,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 TEST(DecisionFixture, ServerRequestMatchesUpstream) {
   const std::filesystem::path path = test::source_dir() / "tests/fixtures/server_decision_n4.safetensors";
   ASSERT_TRUE(std::filesystem::exists(path)) << "missing fixture " << path;
+  WMA_REQUIRE_BPE();
   const test::TinyModel& tiny = test::tiny_model();
   const io::WeightStore fx = io::WeightStore::open(path.string());
 

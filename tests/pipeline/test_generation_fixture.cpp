@@ -50,6 +50,7 @@ TEST(GenerationFixture, PromptPicturesLoadLikeUpstream) {
 }
 
 TEST(GenerationFixture, BaseModelChunksMatchUpstream) {
+  WMA_REQUIRE_BPE();
   const io::WeightStore fx = fixture();
   static const TinyBaseModel base;
   PassOptions options;
@@ -86,6 +87,7 @@ TEST(GenerationFixture, BaseModelChunksMatchUpstream) {
 }
 
 TEST(GenerationFixture, RefusesAnInteractionModel) {
+  WMA_REQUIRE_BPE();
   Synthesizer synth(test::tiny_model().model, test::tiny_model().tokenizer, PassOptions{});
   try {
     BaseModelGenerator generator(synth, test::tiny_model().tokenizer);

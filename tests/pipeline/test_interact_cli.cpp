@@ -31,8 +31,8 @@ struct RunResult {
 RunResult run_interact(const std::string& args) {
   const char* bin = std::getenv("WMA_BINARY");
   const fs::path log = fs::temp_directory_path() / ("wma_cli_" + std::to_string(::getpid()) + ".log");
-  const std::string cmd = std::string(bin ? bin : "wma") + " interact " + args + " --quiet --bpe_path " +
-                          test::bpe_path().string() + " > /dev/null 2> " + log.string();
+  const std::string cmd = std::string(bin ? bin : "wma") + " interact " + args + " --quiet --clip_vocab " +
+                          test::demo_vocab_file().string() + " > /dev/null 2> " + log.string();
   const int rc = std::system(cmd.c_str());
   std::ifstream f(log);
   std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -50,7 +50,7 @@ std::string base_args(const fs::path& prompt_dir, const fs::path& savedir, const
 class InteractCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(test::prompts_dir())) GTEST_SKIP() << "no example data at " << test::prompts_dir();
+    WMA_REQUIRE_UPSTREAM(test::prompts_dir() / "unitree_z1_stackbox.csv", "examples/world_model_interaction_prompts");
     savedir_ = fs::temp_directory_path() / ("wma_cli_out_" + std::to_string(::getpid()));
     fs::remove_all(savedir_);
   }
@@ -115,7 +115,7 @@ TEST_F(InteractCli, TransitionsWithoutActions) {
 
 TEST(ExampleData, PngReaderAndStats) {
   const fs::path png = test::prompts_dir() / "images/unitree_z1_stackbox/0.png";
-  if (!fs::exists(png)) GTEST_SKIP() << "no example data";
+  WMA_REQUIRE_UPSTREAM(png, "examples/world_model_interaction_prompts");
   const io::Rgb8Image image = io::read_png(png.string());
   EXPECT_EQ(image.width, 640);
   EXPECT_EQ(image.height, 480);

@@ -20,6 +20,7 @@ constexpr double kTolerance = 1e-4;
 TEST(LoopFixture, TwoIterationsMatchUpstream) {
   const std::filesystem::path path = test::source_dir() / "tests/fixtures/loop_n4.safetensors";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture " << path << " not generated yet";
+  WMA_REQUIRE_BPE();
   const test::TinyModel& tiny = test::tiny_model();
   const io::WeightStore fx = io::WeightStore::open(path.string());
 

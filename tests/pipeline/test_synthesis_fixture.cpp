@@ -54,6 +54,7 @@ double check(const std::string& name, const std::string& key, const Tensor& valu
 // What the chain is made of is asserted instead: the model on upstream's inputs at three steps of the 50-step
 // path (ModelAt50StepProbes) and every scheduler step bit for bit (tests/sampling ScheduleFixture).
 void check_pass(const std::string& name, bool sim_mode, int ddim_steps) {
+  WMA_REQUIRE_BPE();
   FixturePass p = open_pass(name, sim_mode, ddim_steps);
   int steps = 0;
   const PassOutput out = p.synth.run(p.in, p.noise, nullptr, [&] { ++steps; });
@@ -93,6 +94,7 @@ TEST(SynthesisFixture, WorldModelPassMatchesUpstream) { check_pass("e2e_world_n4
 TEST(SynthesisFixture, PolicyPass50StepsMatchesUpstream) { check_pass("e2e_policy_n50", false, 50); }
 TEST(SynthesisFixture, WorldModelPass50StepsMatchesUpstream) { check_pass("e2e_world_n50", true, 50); }
 TEST(SynthesisFixture, ModelAt50StepProbes) {
+  WMA_REQUIRE_BPE();
   check_probes("e2e_policy_n50", false, 50);
   check_probes("e2e_world_n50", true, 50);
 }
