@@ -195,6 +195,9 @@ std::vector<GenerationSpec> read_generation_prompts(const std::string& prompt_di
     s.instruction = table.at(r, "instruction");
     s.fps = csv_number(table, r, "fps", csvs.front());
     s.frame_stride = csv_number(table, r, "fs", csvs.front());
+    // The model's fs is floor(fps / fs) cast to int64: undefined once the quotient leaves int64's range.
+    WMA_CHECK(s.frame_stride > 0 && std::fabs(s.fps / s.frame_stride) <= 1e6, "[data] ", csvs.front(), " row ",
+              r + 1, ": fps ", s.fps, " / fs ", s.frame_stride, " is not a frame rate in [-1e6, 1e6] with fs > 0");
     const double num_gen = csv_number(table, r, "num_gen", csvs.front());
     WMA_CHECK(num_gen >= 1 && num_gen < 1e6, "[data] ", csvs.front(), " row ", r + 1, ": num_gen must be at least 1");
     s.num_gen = static_cast<int>(num_gen);

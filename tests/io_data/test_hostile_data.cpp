@@ -96,6 +96,24 @@ TEST_F(HostileData, NonFiniteGenerationNumbersAreRefused) {
   }
 }
 
+// fps / fs feeds an int64 cast: a zero, negative or tiny fs would overflow it.
+TEST_F(HostileData, GenerationFrameStrideOutOfRangeIsRefused) {
+  std::ofstream(dir_ / "1.png") << "never decoded";
+  for (const std::string fs : {"0", "-4", "1e-300"}) {
+    std::ofstream csv(dir_ / "prompts.csv");
+    csv << "videoid,instruction,fps,fs,num_gen\n1,go,30," << fs << ",1\n";
+    csv.close();
+    std::string msg;
+    try {
+      read_generation_prompts(dir_.string(), (dir_ / "out").string());
+    } catch (const Error& e) {
+      msg = e.what();
+    }
+    SCOPED_TRACE(fs);
+    EXPECT_NE(msg.find((dir_ / "prompts.csv").string() + " row 1: fps 30 / fs"), std::string::npos) << msg;
+  }
+}
+
 TEST_F(HostileData, NonFiniteStatsAreRefused) {
   const std::string path = (dir_ / "stats.safetensors").string();
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
