@@ -33,7 +33,7 @@ FlagSpec flag_spec() {
                 {config_flag("the model's yaml (upstream's configs/inference/world_model_decision_making.yaml)"),
                  ckpt_flag(),
                  demo_weights_flag(),
-                 {"savedir", "<dir>", "where imagined videos are saved (default: none saved)"},
+                 {"savedir", "<dir>", "where imagined videos are saved, as <date>_<time>_<request>.mp4 (default: none saved)"},
                  {"frame_stride", "N", "frame stride; the model's fps is 30 / N", "2"},
                  {"bs", "N", "batch size; upstream supports 1 only", "1"},
                  {"perframe_ae", "", "accepted for upstream's command lines"},

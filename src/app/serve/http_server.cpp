@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +15,7 @@
 
 #include "app/serve/job_queue.h"
 #include "app/serve/request.h"
+#include "app/serve/video_name.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "io/json.h"
@@ -32,17 +34,6 @@ std::string ms(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f ms", v);
   return buf;
-}
-
-// Upstream names its videos by the wall-clock time (<savedir>/<HH:MM:SS>.mp4); the request number keeps two
-// requests of the same second apart.
-std::string video_stem(std::uint64_t id) {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%H:%M:%S", &local);
-  return str_cat(buf, "_", id);
 }
 
 constexpr const char* kJson = "application/json";
@@ -85,7 +76,8 @@ struct PolicyServer::Impl {
     auto refuse = [&](int status, const std::string& message, const std::string& field, const std::string& timing) {
       reply(res, status, error_response(message, field));
       if (status == 503) res.set_header("Retry-After", "1");
-      options.log(str_cat("serve #", id, " predict_action ", status, " ", field.empty() ? "" : field + ": ", message,
+      options.log(str_cat("serve #", id, " predict_action ", status, status == 200 ? " error " : " ",
+                          field.empty() ? "" : field + ": ", message,
                           " (", timing, ")"));
     };
     auto full_message = [&] {
@@ -109,11 +101,14 @@ struct PolicyServer::Impl {
     } catch (const RequestError& e) {
       return refuse(e.status(), e.what(), e.field(), "parse " + ms(ms_since(start)));
     } catch (const std::exception& e) {
-      return refuse(500, str_cat("internal error while preparing the request: ", e.what()), "", ms(ms_since(start)));
+      return refuse(200, str_cat("internal error while preparing the request: ", e.what()), "", ms(ms_since(start)));
     }
 
+    // Failures of the model are answered 200 with result "error" too, as upstream does, so that the robot
+    // client logs them.
     struct Outcome {
-      int status = 500;
+      int status = 200;
+      bool ok = false;
       std::string body, summary;
     };
     std::promise<Outcome> promise;
@@ -132,8 +127,12 @@ struct PolicyServer::Impl {
       const Device device = policy.device();
       pipeline::Profiler profiler([device] { pipeline::synchronize_device(device); });
       try {
-        const pipeline::DecisionResult result = policy.run(input, video_stem(id), &profiler);
-        o.status = 200;
+        // The video is written under a name no other request or server uses, then moved to a free final name.
+        const std::string temp_stem = str_cat(".partial_", ::getpid(), "_", id);
+        pipeline::DecisionResult result = policy.run(input, temp_stem, &profiler);
+        if (!result.video_path.empty())
+          result.video_path = move_to_free_name(result.video_path, temp_stem, video_stem(std::time(nullptr), id));
+        o.ok = true;
         o.body = ok_response(result);
         o.summary = str_cat("actions ", result.rows, "x", result.action_dim,
                             result.video_path.empty() ? "" : ", video " + result.video_path, " | queued ",
@@ -142,9 +141,8 @@ struct PolicyServer::Impl {
                             ms(1e3 * profiler.total("synthesis/decode_first_stage")), ", save ",
                             ms(1e3 * profiler.total("save_results")));
       } catch (const std::exception& e) {
-        o.status = 500;
         o.body = error_response(str_cat("internal error: ", e.what()));
-        o.summary = e.what();
+        o.summary = str_cat("error ", e.what());
       }
       promise.set_value(std::move(o));
     });
@@ -154,7 +152,7 @@ struct PolicyServer::Impl {
 
     const Outcome outcome = future.get();
     reply(res, outcome.status, outcome.body);
-    if (outcome.status == 200) ++served;
+    if (outcome.ok) ++served;
     options.log(str_cat("serve #", id, " predict_action ", outcome.status, " ", outcome.summary, " | parse ",
                         ms(parse_ms), ", prepare ", ms(prepare_ms), ", total ", ms(ms_since(start))));
   }

@@ -27,7 +27,7 @@ const char* kind_name(json::Value::Kind k) {
 }
 
 [[noreturn]] void refuse(const std::string& field, const std::string& message) {
-  throw RequestError(422, field, message);
+  throw RequestError(200, field, message);
 }
 
 // The shape as written in messages: [2][3][480][640].
@@ -69,14 +69,13 @@ pipeline::DecisionRequest parse_predict_request(std::string_view body, const pip
                                                 const RequestLimits& limits) {
   const std::string kText = "language_instruction", kImages = "observation.images.top", kState = "observation.state",
                     kAction = "action";
-  std::optional<std::string> text;
+  // Checked once the whole body has parsed, so that a syntax error after it still gets 422.
+  std::optional<json::Value> text;
   std::optional<json::NumberArray> images, states, action;
   try {
     json::read_object(body, [&](const std::string& key, json::MemberReader& member) {
       if (key == kText) {
-        const json::Value v = member.value();
-        if (!v.is_string()) refuse(kText, str_cat(kText, " must be a string, got ", kind_name(v.kind())));
-        text = v.as_string();
+        text = member.value();
       } else if (key == kImages) {
         images = read_numbers(member, kImages, 4);
       } else if (key == kState) {
@@ -88,7 +87,7 @@ pipeline::DecisionRequest parse_predict_request(std::string_view body, const pip
   } catch (const RequestError&) {
     throw;
   } catch (const Error& e) {
-    throw RequestError(400, "", str_cat("the body is not a valid JSON object: ", e.what()));
+    throw RequestError(422, "", str_cat("the body is not a valid JSON object: ", e.what()));
   }
 
   const std::int64_t steps = shapes.observation_steps;
@@ -96,6 +95,7 @@ pipeline::DecisionRequest parse_predict_request(std::string_view body, const pip
     refuse(field, str_cat("missing field '", field, "' (", what, ")"));
   };
   if (!text) missing(kText, "a string");
+  if (!text->is_string()) refuse(kText, str_cat(kText, " must be a string, got ", kind_name(text->kind())));
   const std::string images_text = str_cat("[", steps, "][3][H][W] integers 0..255 (RGB8)");
   const std::string state_text = str_cat("[", steps, "][", shapes.state_dim, "] numbers");
   const std::string action_text = str_cat("[", shapes.action_rows, "][", shapes.action_dim, "] numbers");
@@ -104,7 +104,7 @@ pipeline::DecisionRequest parse_predict_request(std::string_view body, const pip
   if (!action) missing(kAction, action_text);
 
   pipeline::DecisionRequest request;
-  request.instruction = *text;
+  request.instruction = text->as_string();
   {
     check_shape(*images, kImages, {steps, 3, -1, -1}, images_text);
     const std::int64_t h = images->shape[2], w = images->shape[3];

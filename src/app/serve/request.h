@@ -12,8 +12,10 @@
 
 namespace wma::app::serve {
 
-// A request the server refuses: `status` is the HTTP status (400 unreadable body, 422 a field with the
-// wrong type or shape), `field` the request key at fault (empty for the body as a whole).
+// A request the server refuses, with the HTTP status upstream's FastAPI server answers it with: 422 when the
+// body is not a JSON object (FastAPI's own validation), 200 when a field is missing, of the wrong type or shape,
+// or out of range (upstream catches every error of predict_action and answers result "error"; unitree_deploy's
+// client logs `desc` only on a 200). `field` is the request key at fault (empty for the body as a whole).
 class RequestError : public std::runtime_error {
  public:
   RequestError(int status, std::string field, const std::string& message)
@@ -32,7 +34,8 @@ struct RequestLimits {
   std::int64_t max_aspect_ratio = 8;
 };
 
-// Parses and checks a body against the shapes the policy needs; throws RequestError.
+// Parses and checks a body against the shapes the policy needs; throws RequestError. The body is read in one
+// pass, so a number array of the wrong structure is reported before the rest of the body is read.
 pipeline::DecisionRequest parse_predict_request(std::string_view body, const pipeline::DecisionShapes& shapes,
                                                 const RequestLimits& limits = {});
 
