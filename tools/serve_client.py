@@ -66,6 +66,10 @@ def main() -> None:
         with urllib.request.urlopen(req, timeout=600) as r:
             answer = json.load(r)
         latencies.append(time.perf_counter() - start)
+        if answer.get("result") == "error":
+            # Refused requests come back as 200 with the reason in desc, as upstream's server answers them.
+            print(f"request {i}: error: {answer.get('desc', '')}", flush=True)
+            continue
         actions = answer.get("action", [])
         print(f"request {i}: {answer['result']} {len(actions)}x{len(actions[0]) if actions else 0} actions, "
               f"{latencies[-1] * 1e3:.1f} ms (body {len(data) / 1e6:.1f} MB)", flush=True)
