@@ -8,4 +8,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends cmake ninja-build g++ make libgtest-dev \
   libhdf5-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config ffmpeg \
-  libcpp-httplib-dev >/dev/null
+  libcpp-httplib-dev python3 >/dev/null

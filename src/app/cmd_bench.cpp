@@ -9,11 +9,11 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
-#include "backends/backend.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "ops/device.h"
 #include "ops/op_profile.h"
 #include "ops/ops.h"
 #include "pipeline/demo.h"
@@ -54,13 +54,6 @@ FlagSpec flag_spec() {
            {"check_noise", "<safetensors>",
             "compare the --noise torch --seed draws with the record's bit for bit (no construction draws: the "
             "record's harness seeds right before the iteration), then exit"}}};
-}
-
-std::string device_description([[maybe_unused]] Device device) {
-#if WMA_WITH_CUDA
-  if (device == Device::CUDA) return cuda::device_name();
-#endif
-  return "cpu";
 }
 
 }  // namespace
@@ -144,15 +137,13 @@ int cmd_bench(int argc, char** argv) {
     run_interaction(synth, start, loop, *noise, timing, [&](const IterationResult& r) { last = r; });
   };
   for (int w = 0; w < warmup; ++w) run_iteration(nullptr);
-#if WMA_WITH_CUDA
-  if (options.device == Device::CUDA) cuda::reset_peak_memory();
-#endif
+  ops::reset_peak_memory(options.device);
   ops::set_op_profiling(f.has("op_profile"));
   for (int it = 0; it < iterations; ++it) run_iteration(&profiler);
   ops::set_op_profiling(false);
 
   io::json::Object extra{{"command", "bench"},
-                         {"device", device_description(options.device)},
+                         {"device", ops::device_description(options.device)},
                          {"precision", precision},
                          {"ddim_steps", loop.pass.ddim_steps},
                          {"config", config.source},
@@ -162,15 +153,13 @@ int cmd_bench(int argc, char** argv) {
   const double decode_s = profiler.total("synthesis/decode_first_stage") / (2.0 * iterations);
   extra.emplace_back("denoiser_step_ms", step_ms);
   extra.emplace_back("decode_s", decode_s);
-#if WMA_WITH_CUDA
   if (options.device == Device::CUDA) {
-    const cuda::MemoryStats m = cuda::memory_stats();
+    const ops::DeviceMemoryStats m = ops::memory_stats(options.device);
     profiler.set_memory("gpu_allocated", m.peak_allocated_bytes);
     profiler.set_memory("gpu_device_used", m.device_used_bytes);
   }
-#endif
   std::printf("wma bench: %s, %s, %s, %d DDIM steps per pass, %d warm-up + %d timed iteration(s)\n",
-              device_description(options.device).c_str(), precision.c_str(), config.source.c_str(),
+              ops::device_description(options.device).c_str(), precision.c_str(), config.source.c_str(),
               loop.pass.ddim_steps, warmup, iterations);
   std::printf("%s", profiler.table().c_str());
   std::printf("denoiser step (mean over both passes): %.2f ms\nVAE decode (16 frames, mean): %.3f s\n", step_ms, decode_s);

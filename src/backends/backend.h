@@ -4,9 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
-#include "ops/ops.h"
+#include "ops/params.h"
 
 namespace wma {
 

@@ -1,7 +1,8 @@
 // The op set, declared once. Each op checks its arguments here (errors are tagged
 // "[op]"), allocates its output on the input's device from the current allocator, and
 // dispatches to backends/cpu or backends/cuda (same function names, see
-// backends/kernels.inc). Layouts are channels-last: images [N, H, W, C], video [B, T, H, W, C].
+// backends/kernels.inc; the parameter types both share are in ops/params.h). Layouts are
+// channels-last: images [N, H, W, C], video [B, T, H, W, C].
 //
 // dtypes: the CPU backend computes in f32 only (it is the reference). The CUDA backend
 // takes f32, f16 or bf16 activations and weights of the same dtype, accumulates in f32,
@@ -12,10 +13,9 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/params.h"
 
 namespace wma::ops {
-
-enum class Activation : std::uint8_t { None, SiLU, GELU, GELUTanh, Mish, ReLU };
 
 // ---- data movement -------------------------------------------------------------------
 
@@ -62,10 +62,6 @@ class ScopedFusion {
 
 // ---- linear algebra ------------------------------------------------------------------
 
-struct LinearEpilogue {
-  Activation act = Activation::None;  // applied after the bias
-  const Tensor* residual = nullptr;   // added last, shape of the output
-};
 // x [..., K], weight [N, K] (torch layout), bias [N] or null -> [..., N].
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias, const LinearEpilogue& epilogue = {});
 // Batched a [B, M, K] x b [B or 1, K, N] -> [B, M, N].
@@ -73,10 +69,6 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 
 // ---- convolutions (weights pre-arranged by the loader, see nn/) ------------------------
 
-struct Conv2dParams {
-  int stride = 1;
-  int padding = 0;  // zeros, same on all four sides
-};
 // x [N, H, W, Cin], weight [Cout, kh, kw, Cin] (OHWI), bias [Cout] or null -> [N, Ho, Wo, Cout].
 // `residual` (shape of the output) is added last.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
@@ -87,10 +79,6 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
 Tensor conv_temporal(const Tensor& x, const Tensor& weight, const Tensor* bias, int padding,
                      const Tensor* residual = nullptr);
 
-struct Conv1dParams {
-  int stride = 1;
-  int padding = 0;
-};
 // x [N, L, Cin], weight [Cout, k, Cin], bias [Cout] or null -> [N, Lo, Cout].
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv1dParams& params);
 // Transposed: Lo = (L - 1) * stride - 2 * padding + k. weight [Cout, k, Cin] (the loader
@@ -129,11 +117,6 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
 // with a contiguous last dim: e.g. the frames of each pixel of a [B, T, P, H, Dv] tensor.
 void attention_into(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
                     float scale);
-// One key/value set of attention_sum, shaped as attention's k, v and mask.
-struct KeyValueBranch {
-  Tensor k, v;
-  const Tensor* mask = nullptr;
-};
 // sum_i attention(q, k_i, v_i, mask_i, scale), each branch with its own softmax (upstream's cross-attention
 // branches over text, image, state and action tokens share q): fused, q is read once and the sum written once.
 Tensor attention_sum(const Tensor& q, const std::vector<KeyValueBranch>& branches, float scale);
@@ -143,26 +126,11 @@ Tensor attention_sum(const Tensor& q, const std::vector<KeyValueBranch>& branche
 // x [N, H, W, C] -> [N, 2H, 2W, C], out[i, j] = x[i/2, j/2].
 Tensor upsample_nearest2x(const Tensor& x);
 
-enum class TimestepStyle : std::uint8_t {
-  CosSin,         // UNet: freq_i = exp(-ln(10000) i / half), output [cos | sin]
-  SinCosHalfM1,   // 1-D heads: freq_i = exp(-ln(10000) i / (half - 1)), output [sin | cos]
-};
 // t [B] (i64, i32 or f32 timesteps) -> [B, dim] f32 on t's device.
 Tensor timestep_embedding(const Tensor& t, int dim, TimestepStyle style);
 
 // ---- sampler updates -------------------------------------------------------------------
 
-// One eta-0 epsilon DDIM step with x0 clipping (diffusers DDIMScheduler.step), each operation rounded to
-// float32 as torch does it: x0 = (sample - sqrt_beta_prod * eps) / sqrt_alpha_prod (on CUDA torch multiplies
-// by inv_sqrt_alpha_prod instead: `multiply_by_reciprocal`), clamped to [-clip_range, clip_range] when
-// `clip` (NaN stays NaN), then sqrt_alpha_prod_prev * x0 + dir_coefficient * eps. eps and sample f32.
-struct EpsDdimStep {
-  float sqrt_beta_prod = 0, sqrt_alpha_prod = 1, inv_sqrt_alpha_prod = 1, sqrt_alpha_prod_prev = 0;
-  float dir_coefficient = 0;
-  bool clip = true;
-  float clip_range = 1.0f;
-  bool multiply_by_reciprocal = false;
-};
 Tensor eps_ddim_step(const Tensor& eps, const Tensor& sample, const EpsDdimStep& step);
 
 }  // namespace wma::ops

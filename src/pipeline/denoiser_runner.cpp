@@ -23,7 +23,7 @@ bool cuda_graphs_enabled() {
 
 DenoiserRunner::DenoiserRunner(const models::WMAModel& model, const models::WMAPass& pass, Device device,
                                bool use_graph)
-    : model_(model), pass_(pass), use_graph_(use_graph && device == Device::CUDA && WMA_WITH_CUDA) {
+    : model_(model), pass_(pass), use_graph_(use_graph && device == Device::CUDA) {
   if (use_graph_) pool_ = std::make_unique<PoolAllocator>(current_allocator(device), kPoolSlabBytes);
 }
 
@@ -55,7 +55,6 @@ const models::WMADenoised& DenoiserRunner::operator()(const Tensor& x, const Ten
   ++calls_;
   const ops::ScopedOpTag tag("denoise");
   if (!use_graph_) return run_eager(x, actions, states, t);
-#if WMA_WITH_CUDA
   stage_inputs(x, actions, states, t);
   if (replaying_) {
     graph_.launch();
@@ -84,9 +83,6 @@ const models::WMADenoised& DenoiserRunner::operator()(const Tensor& x, const Ten
   replaying_ = true;
   graph_.launch();
   return out_;
-#else
-  return run_eager(x, actions, states, t);
-#endif
 }
 
 }  // namespace wma::pipeline

@@ -7,9 +7,9 @@
 
 #include <memory>
 
-#include "backends/backend.h"
 #include "core/allocator.h"
 #include "models/wma_model.h"
+#include "ops/device.h"
 
 namespace wma::pipeline {
 
@@ -40,9 +40,7 @@ class DenoiserRunner {
   std::unique_ptr<PoolAllocator> pool_;
   Tensor x_in_, actions_in_, states_in_, t_in_;
   models::WMADenoised out_;
-#if WMA_WITH_CUDA
-  cuda::Graph graph_;
-#endif
+  ops::DeviceGraph graph_;
 };
 
 }  // namespace wma::pipeline

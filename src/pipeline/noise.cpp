@@ -6,8 +6,8 @@
 #include <cmath>
 #include <numbers>
 
-#include "backends/backend.h"
 #include "core/error.h"
+#include "ops/device.h"
 #include "ops/ops.h"
 
 namespace wma::pipeline {
@@ -52,17 +52,15 @@ Tensor NoiseSource::randn_cuda_on(const Shape& shape, Device device) {
 }
 
 Tensor TorchNoise::randn_cuda_on(const Shape& shape, Device device) {
-#if WMA_WITH_CUDA
   if (device == Device::CUDA) {
     Tensor out = Tensor::empty(shape, DType::F32, Device::CUDA);
     if (out.numel() == 0) return out;
     TorchCudaGenerator& g = generators_.cuda;
     const CudaLaunch launch = g.launch_for(out.numel());
-    cuda::torch_randn(out, g.initial_seed(), g.philox_offset(), launch.blocks, launch.threads_per_block);
+    ops::torch_randn(out, g.initial_seed(), g.philox_offset(), launch.blocks, launch.threads_per_block);
     g.set_philox_offset(g.philox_offset() + launch.offset_increment);
     return out;
   }
-#endif
   return NoiseSource::randn_cuda_on(shape, device);
 }
 

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "backends/backend.h"
 #include "core/error.h"
 #include "io/json.h"
+#include "ops/device.h"
 #include "pipeline/outputs.h"
 
 namespace wma::pipeline {
@@ -23,32 +23,17 @@ nn::LoadOptions select_device(const std::string& device, const std::string& prec
               " needs --device cuda");
     o.device = Device::CPU;
   } else if (device == "cuda") {
-#if WMA_WITH_CUDA
-    cuda::init();
+    ops::init_device(Device::CUDA);
     o.device = Device::CUDA;
-#else
-    fail("[device] this build has no CUDA backend (configure with -DWMA_CUDA=ON on a machine with the toolkit)");
-#endif
   } else {
     fail("[device] unknown --device '", device, "' (cpu or cuda)");
   }
   return o;
 }
 
-int gpu_sm_count([[maybe_unused]] Device device) {
-#if WMA_WITH_CUDA
-  if (device == Device::CUDA) return cuda::sm_count();
-#endif
-  return 132;
-}
+int gpu_sm_count(Device device) { return device == Device::CUDA ? ops::sm_count(device) : 132; }
 
-void synchronize_device(Device device) {
-#if WMA_WITH_CUDA
-  if (device == Device::CUDA) cuda::synchronize();
-#else
-  (void)device;
-#endif
-}
+void synchronize_device(Device device) { ops::synchronize(device); }
 
 std::vector<std::string> run_session(Synthesizer& synth, const std::vector<EpisodeJob>& episodes,
                                      const SessionSettings& settings, NoiseSource& noise, Profiler& profiler) {

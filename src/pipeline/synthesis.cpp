@@ -6,7 +6,6 @@
 #include "ops/op_profile.h"
 #include "ops/ops.h"
 #include "pipeline/denoiser_runner.h"
-#include "sampling/diffusers_ddim.h"
 
 namespace wma::pipeline {
 namespace {
@@ -24,6 +23,20 @@ Tensor ddim_v_update(const sampling::DdimStepCoefficients& s, const Tensor& x, c
   if (s.x0_rescale != 1.0f) x0 = ops::scale(x0, s.x0_rescale);
   const Tensor mean = ops::axpby(s.sqrt_alpha_prev, x0, s.dir_coefficient, eps);
   return ops::axpby(1.0f, mean, s.sigma, noise);
+}
+
+ops::EpsDdimStep eps_ddim_step_op(const sampling::DiffusersDdimStepCoefficients& c,
+                                  sampling::ScalarDivision division) {
+  ops::EpsDdimStep s;
+  s.sqrt_beta_prod = c.sqrt_beta_prod;
+  s.sqrt_alpha_prod = c.sqrt_alpha_prod;
+  s.inv_sqrt_alpha_prod = c.inv_sqrt_alpha_prod;
+  s.sqrt_alpha_prod_prev = c.sqrt_alpha_prod_prev;
+  s.dir_coefficient = c.dir_coefficient;
+  s.clip = c.clip;
+  s.clip_range = c.clip_range;
+  s.multiply_by_reciprocal = division == sampling::ScalarDivision::MultiplyByReciprocal;
+  return s;
 }
 
 Synthesizer::Synthesizer(const WorldModel& model, const models::ClipTokenizer& tokenizer, const PassOptions& options)
@@ -119,7 +132,7 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
     const models::WMADenoised& out = denoiser(x, actions, states, all_t.slice(0, k, k + 1));
 
     x = ddim_v_update(s, x, out.v, step_noise[k]);
-    const ops::EpsDdimStep h = sampling::eps_ddim_step_op(
+    const ops::EpsDdimStep h = eps_ddim_step_op(
         sampling::diffusers_ddim_step_coefficients(head_scheduler_, s.timestep), division);
     actions = ops::eps_ddim_step(out.action_eps, actions, h);
     states = ops::eps_ddim_step(out.state_eps, states, h);

@@ -10,10 +10,12 @@
 #include <string>
 
 #include "models/clip_tokenizer.h"
+#include "ops/params.h"
 #include "pipeline/noise.h"
 #include "pipeline/profile.h"
 #include "pipeline/world_model.h"
 #include "sampling/ddim.h"
+#include "sampling/diffusers_ddim.h"
 
 namespace wma::pipeline {
 
@@ -63,6 +65,10 @@ struct PassOutput {
 // One v-prediction DDIM step (p_sample_ddim) with device ops, in the float32 order of the CPU reference
 // sampling::ddim_v_step, so both agree bit for bit on the CPU backend.
 Tensor ddim_v_update(const sampling::DdimStepCoefficients& c, const Tensor& x, const Tensor& v, const Tensor& noise);
+// The heads' scheduler step (sampling::diffusers_ddim_step) as one op on the tensors' device
+// (ops::eps_ddim_step), bit-identical to the reference.
+ops::EpsDdimStep eps_ddim_step_op(const sampling::DiffusersDdimStepCoefficients& c,
+                                  sampling::ScalarDivision division);
 
 class Synthesizer {
  public:

@@ -97,17 +97,4 @@ std::vector<float> diffusers_ddim_step(const DiffusersDdimStepCoefficients& c, s
   return out;
 }
 
-ops::EpsDdimStep eps_ddim_step_op(const DiffusersDdimStepCoefficients& c, ScalarDivision division) {
-  ops::EpsDdimStep s;
-  s.sqrt_beta_prod = c.sqrt_beta_prod;
-  s.sqrt_alpha_prod = c.sqrt_alpha_prod;
-  s.inv_sqrt_alpha_prod = c.inv_sqrt_alpha_prod;
-  s.sqrt_alpha_prod_prev = c.sqrt_alpha_prod_prev;
-  s.dir_coefficient = c.dir_coefficient;
-  s.clip = c.clip;
-  s.clip_range = c.clip_range;
-  s.multiply_by_reciprocal = division == ScalarDivision::MultiplyByReciprocal;
-  return s;
-}
-
 }  // namespace wma::sampling

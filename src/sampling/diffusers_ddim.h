@@ -8,8 +8,6 @@
 #include <span>
 #include <vector>
 
-#include "ops/ops.h"
-
 namespace wma::sampling {
 
 struct DiffusersDdimConfig {
@@ -61,8 +59,5 @@ enum class ScalarDivision { Divide, MultiplyByReciprocal };
 // CPU reference of DDIMScheduler.step(...).prev_sample.
 std::vector<float> diffusers_ddim_step(const DiffusersDdimStepCoefficients& c, std::span<const float> eps,
                                        std::span<const float> sample, ScalarDivision division);
-
-// The same step as one op on the tensors' device (ops::eps_ddim_step), bit-identical to the reference.
-ops::EpsDdimStep eps_ddim_step_op(const DiffusersDdimStepCoefficients& c, ScalarDivision division);
 
 }  // namespace wma::sampling

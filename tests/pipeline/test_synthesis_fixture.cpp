@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <random>
 
 #include "io/weight_store.h"
 #include "pipeline/synthesis.h"
@@ -115,6 +116,24 @@ TEST(DdimUpdate, EqualsCpuReferenceBitForBit) {
     ASSERT_EQ(ours.to_floats(), reference.to_floats()) << "step " << i;
     x = ours;
   }
+}
+
+// The heads' step as one op equals the scheduler's CPU reference bit for bit, dividing or multiplying.
+TEST(DiffusersDdim, StepOpMatchesReferenceBitForBit) {
+  const auto sch = sampling::make_diffusers_ddim_scheduler({}, 50);
+  std::mt19937 gen(11);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> eps(256), sample(256);
+  for (auto& v : eps) v = normal(gen);
+  for (auto& v : sample) v = normal(gen);
+  const Tensor eps_t = Tensor::from_floats({1, 16, 16}, eps), sample_t = Tensor::from_floats({1, 16, 16}, sample);
+  for (const auto div : {sampling::ScalarDivision::Divide, sampling::ScalarDivision::MultiplyByReciprocal})
+    for (const std::int64_t t : {999, 519, 19}) {
+      const auto c = sampling::diffusers_ddim_step_coefficients(sch, t);
+      EXPECT_EQ(ops::eps_ddim_step(eps_t, sample_t, eps_ddim_step_op(c, div)).to_floats(),
+                sampling::diffusers_ddim_step(c, eps, sample, div))
+          << "t " << t;
+    }
 }
 
 TEST(RecordedNoise, RefusesWrongShapesAndExhaustion) {

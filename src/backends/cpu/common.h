@@ -10,7 +10,7 @@
 
 #include "backends/cpu/parallel.h"
 #include "core/tensor.h"
-#include "ops/ops.h"
+#include "ops/params.h"
 
 namespace wma::cpu {
 

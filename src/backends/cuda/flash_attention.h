@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "ops/ops.h"
+#include "ops/params.h"
 
 namespace wma::cuda {
 
