@@ -5,6 +5,7 @@
 #include <string>
 
 #include "app/cli.h"
+#include "app/device_choice.h"
 #include "app/commands.h"
 #include "core/error.h"
 #include "pipeline/demo.h"
@@ -22,8 +23,8 @@ FlagSpec flag_spec() {
            {"ddim_steps", "N", "DDIM steps per sampling pass", "4"},
            {"seed", "N", "seed of the Philox noise", "123"},
            {"save_fps", "N", "frame rate of the saved videos", "8"},
-           device_flag("cpu"),
-           precision_flag("fp32"),
+           auto_device_flag(),
+           auto_precision_flag(),
            quiet_flag()},
           {},
           "The weights are deterministic, not trained: the videos show noise, not a robot.\n"};
@@ -42,7 +43,9 @@ int cmd_demo(int argc, char** argv) {
   WMA_CHECK(n_iter >= 1 && ddim_steps >= 1, "--n_iter and --ddim_steps must be positive");
   using namespace pipeline;
 
-  const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
+  const DeviceChoice choice = choose_device(f, gpu_usable());
+  const nn::LoadOptions options = select_device(choice.device, choice.precision);
+  std::fprintf(stderr, "%s\n", startup_line("demo", choice, gpu_description(options.device)).c_str());
   Profiler profiler([d = options.device] { synchronize_device(d); });
   const WorldModelConfig config = demo_config();
   const models::ClipTokenizer tokenizer = demo_tokenizer();

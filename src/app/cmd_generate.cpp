@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/cli.h"
+#include "app/device_choice.h"
 #include "app/commands.h"
 #include "core/error.h"
 #include "io/png_read.h"
@@ -38,8 +39,8 @@ FlagSpec flag_spec() {
                  {"perframe_ae", "", "decode the video one frame at a time"},
                  {"bs", "N", "batch size; upstream supports 1 only", "1"},
                  clip_vocab_flag(),
-                 device_flag("cpu"),
-                 precision_flag("fp32"),
+                 auto_device_flag(),
+                 auto_precision_flag(),
                  noise_flag(),
                  noise_file_flag(),
                  quiet_flag()}};
@@ -93,7 +94,9 @@ int cmd_generate(int argc, char** argv) {
   }
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
-  const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
+  const DeviceChoice choice = choose_device(f, gpu_usable());
+  const nn::LoadOptions options = select_device(choice.device, choice.precision);
+  std::fprintf(stderr, "%s\n", startup_line("generate", choice, gpu_description(options.device)).c_str());
   Profiler profiler([device = options.device] { synchronize_device(device); });
   const LoadedModel loaded = load_model(f, config, options, profiler);
   std::int64_t seed = f.integer("seed", 123);

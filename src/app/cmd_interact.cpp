@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/cli.h"
+#include "app/device_choice.h"
 #include "app/commands.h"
 #include "core/error.h"
 #include "pipeline/example_data.h"
@@ -39,8 +40,8 @@ FlagSpec flag_spec() {
                  {"n_action_steps", "N", "accepted for upstream's command lines, unused"},
                  {"num_generation", "N", "accepted for upstream's command lines, unused"},
                  clip_vocab_flag(),
-                 device_flag("cpu"),
-                 precision_flag("fp32"),
+                 auto_device_flag(),
+                 auto_precision_flag(),
                  noise_flag(),
                  noise_file_flag(),
                  quiet_flag()}};
@@ -92,7 +93,9 @@ int cmd_interact(int argc, char** argv) {
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
   // Before the model loads: TorchNoise moves the CPU stream past upstream's construction draws meanwhile.
-  const nn::LoadOptions options = select_device(f.str("device", "cpu"), f.str("precision", "fp32"));
+  const DeviceChoice choice = choose_device(f, gpu_usable());
+  const nn::LoadOptions options = select_device(choice.device, choice.precision);
+  std::fprintf(stderr, "%s\n", startup_line("interact", choice, gpu_description(options.device)).c_str());
   const std::unique_ptr<NoiseSource> noise =
       make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_sm_count(options.device));
 

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "app/cli.h"
+#include "app/device_choice.h"
 #include "app/commands.h"
 #include "core/error.h"
 #include "io/yaml.h"
@@ -41,8 +42,8 @@ FlagSpec flag_spec() {
                  {"dataset", "<name>", "dataset whose stats normalise requests (default: the yaml's last "
                                        "dataset_and_weights entry)"},
                  clip_vocab_flag(),
-                 device_flag("cpu"),
-                 precision_flag("fp32"),
+                 auto_device_flag(),
+                 auto_precision_flag(),
                  noise_flag(),
                  {"host", "<address>", "address to listen on", "127.0.0.1"},
                  {"port", "N", "TCP port (0: any free port)", "8000"},
@@ -129,8 +130,10 @@ int cmd_serve(int argc, char** argv) {
   io::NormalizationStats stats = read_dataset_stats(data_dir, dataset);
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
-  const std::string device = f.str("device", "cpu"), precision = f.str("precision", "fp32");
+  const DeviceChoice choice = choose_device(f, gpu_usable());
+  const std::string &device = choice.device, &precision = choice.precision;
   const nn::LoadOptions options = select_device(device, precision);
+  std::fprintf(stderr, "%s\n", startup_line("serve", choice, gpu_description(options.device)).c_str());
   // Upstream seeds once, then builds the model: TorchNoise moves the CPU stream past those construction draws
   // while the model loads (as `wma interact`); every request then continues both streams.
   std::unique_ptr<NoiseSource> noise =

@@ -1,0 +1,51 @@
+// Device and precision defaults (app/device_choice.h): CUDA in fp16 when a GPU is usable, else the CPU in fp32;
+// what the user gives always wins.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "app/device_choice.h"
+
+namespace wma::app {
+namespace {
+
+Flags parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "test");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  return Flags(static_cast<int>(argv.size()), argv.data(), {"test", "[options]", {auto_device_flag(), auto_precision_flag()}});
+}
+
+void expect_choice(const std::vector<std::string>& args, bool gpu, const std::string& device,
+                   const std::string& precision) {
+  const DeviceChoice c = choose_device(parse(args), gpu);
+  EXPECT_EQ(c.device, device) << (gpu ? "gpu" : "no gpu");
+  EXPECT_EQ(c.precision, precision) << (gpu ? "gpu" : "no gpu");
+}
+
+TEST(DeviceChoice, DefaultsFollowTheGpu) {
+  expect_choice({}, true, "cuda", "fp16");
+  expect_choice({}, false, "cpu", "fp32");
+}
+
+TEST(DeviceChoice, GivenFlagsWinAndKeepTheirDevicesPrecision) {
+  expect_choice({"--device", "cpu"}, true, "cpu", "fp32");
+  expect_choice({"--device", "cuda"}, false, "cuda", "fp16");
+  expect_choice({"--precision", "bf16"}, true, "cuda", "bf16");
+  expect_choice({"--precision", "fp32"}, false, "cpu", "fp32");
+  expect_choice({"--dev", "cuda", "--prec", "fp32"}, true, "cuda", "fp32");
+}
+
+TEST(DeviceChoice, StartupLineNamesDevicePrecisionAndBuild) {
+  const std::string features = build_features();
+  EXPECT_FALSE(features.empty());
+  EXPECT_EQ(features.find("CUDA") != std::string::npos, static_cast<bool>(WMA_WITH_CUDA));
+  EXPECT_EQ(features.find("HTTP") != std::string::npos, static_cast<bool>(WMA_WITH_HTTP));
+  EXPECT_EQ(startup_line("interact", {"cpu", "fp32"}, "unused"), "wma interact: cpu, fp32; build: " + features);
+  EXPECT_EQ(startup_line("serve", {"cuda", "fp16"}, "NVIDIA H200, sm_90, 139.8 GiB"),
+            "wma serve: cuda (NVIDIA H200, sm_90, 139.8 GiB), fp16; build: " + features);
+}
+
+}  // namespace
+}  // namespace wma::app
