@@ -17,12 +17,6 @@ std::string key_text(const pickle::Object* k) {
   return {};
 }
 
-const pickle::Object* dict_get(const pickle::Object* d, const std::string& key) {
-  for (const auto& [k, v] : d->entries)
-    if (k->kind == pickle::Object::Kind::String && k->text == key) return v;
-  return nullptr;
-}
-
 }  // namespace
 
 CkptSource::CkptSource(const std::string& path) : file_(MappedFile::open(path)) {
@@ -57,12 +51,12 @@ CkptSource::CkptSource(const std::string& path) : file_(MappedFile::open(path)) 
   using K = pickle::Object::Kind;
   if (top->kind == K::Tensor) {
     format_ = "pytorch zip checkpoint (single tensor)";
-    add_tensor("tensor", top->tensor);
+    add_tensor("tensor", top->tensor());
     return;
   }
   WMA_CHECK(top->kind == K::Dict, "[ckpt] ", path, ": top-level object is not a dict");
-  const pickle::Object* sd = dict_get(top, "state_dict");
-  const pickle::Object* module = dict_get(top, "module");
+  const pickle::Object* sd = top->find("state_dict");
+  const pickle::Object* module = top->find("module");
   if (sd != nullptr && sd->kind == K::Dict) {
     format_ = "pytorch zip checkpoint (lightning state_dict)";
     flatten(sd, "", 0);
@@ -78,12 +72,12 @@ CkptSource::CkptSource(const std::string& path) : file_(MappedFile::open(path)) 
 
 void CkptSource::flatten(const pickle::Object* obj, const std::string& prefix, int depth) {
   WMA_CHECK(depth < kMaxNesting, "[ckpt] ", path(), ": dicts nested deeper than ", kMaxNesting, " at '", prefix, "'");
-  for (const auto& [k, v] : obj->entries) {
+  for (const auto& [k, v] : obj->entries()) {
     const std::string key = key_text(k);
     if (key.empty()) continue;  // tuple or None keys never name tensors
     const std::string name = prefix.empty() ? key : prefix + "." + key;
     if (v->kind == pickle::Object::Kind::Tensor)
-      add_tensor(name, v->tensor);
+      add_tensor(name, v->tensor());
     else if (v->kind == pickle::Object::Kind::Dict)
       flatten(v, name, depth + 1);
   }

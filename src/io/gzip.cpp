@@ -86,10 +86,16 @@ constexpr int kDistBase[30] = {1,   2,   3,   4,   5,   7,    9,    13,   17,   
                                193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
 constexpr int kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 
-void inflate_block(BitReader& in, const Huffman& lit, const Huffman& dist, std::vector<std::uint8_t>& out) {
+[[noreturn]] void output_too_long(std::size_t max_output) {
+  fail("[gzip] deflate stream decodes to more than ", max_output, " bytes");
+}
+
+void inflate_block(BitReader& in, const Huffman& lit, const Huffman& dist, std::vector<std::uint8_t>& out,
+                   std::size_t max_output) {
   for (;;) {
     const int sym = lit.decode(in);
     if (sym < 256) {
+      if (out.size() >= max_output) output_too_long(max_output);
       out.push_back(static_cast<std::uint8_t>(sym));
       continue;
     }
@@ -101,6 +107,7 @@ void inflate_block(BitReader& in, const Huffman& lit, const Huffman& dist, std::
     WMA_CHECK(di < 30, "[gzip] invalid distance symbol ", di);
     const std::size_t distance = static_cast<std::size_t>(kDistBase[di]) + in.bits(kDistExtra[di]);
     WMA_CHECK(distance <= out.size(), "[gzip] distance ", distance, " reaches before the start of the output");
+    if (length > max_output - out.size()) output_too_long(max_output);
     const std::size_t from = out.size() - distance;
     for (std::size_t i = 0; i < length; ++i) out.push_back(out[from + i]);  // may overlap itself
   }
@@ -140,7 +147,8 @@ std::uint32_t le32(const std::uint8_t* p) {
 
 }  // namespace
 
-std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t size, std::size_t* consumed) {
+std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t size, std::size_t* consumed,
+                                      std::size_t max_output) {
   BitReader in(data, size);
   std::vector<std::uint8_t> out;
   bool last = false;
@@ -152,15 +160,16 @@ std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t size
       const std::uint32_t len = in.byte() | static_cast<std::uint32_t>(in.byte()) << 8;
       const std::uint32_t nlen = in.byte() | static_cast<std::uint32_t>(in.byte()) << 8;
       WMA_CHECK((len ^ 0xFFFFu) == nlen, "[gzip] stored block length check fails");
+      if (len > max_output - out.size()) output_too_long(max_output);
       for (std::uint32_t i = 0; i < len; ++i) out.push_back(in.byte());
     } else if (type == 1) {
       std::vector<std::uint8_t> lit(288), dist(30, 5);
       for (int i = 0; i < 288; ++i) lit[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
-      inflate_block(in, Huffman(lit), Huffman(dist), out);
+      inflate_block(in, Huffman(lit), Huffman(dist), out, max_output);
     } else if (type == 2) {
       std::vector<std::uint8_t> lit, dist;
       read_dynamic_tables(in, lit, dist);
-      inflate_block(in, Huffman(lit), Huffman(dist), out);
+      inflate_block(in, Huffman(lit), Huffman(dist), out, max_output);
     } else {
       fail("[gzip] invalid block type 3");
     }

@@ -10,8 +10,10 @@
 
 namespace wma::io {
 
-// Decodes a raw DEFLATE stream; `consumed` (optional) receives the bytes read.
-std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t size, std::size_t* consumed = nullptr);
+// Decodes a raw DEFLATE stream; `consumed` (optional) receives the bytes read. A stream that would decode to more
+// than `max_output` bytes fails as soon as it passes the bound, so a decompression bomb costs at most that much.
+std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t size, std::size_t* consumed = nullptr,
+                                      std::size_t max_output = SIZE_MAX);
 
 // Decodes a gzip file image (all concatenated members), checking each member's CRC-32 and length.
 std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t size);

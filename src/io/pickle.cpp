@@ -3,8 +3,8 @@
 // an opaque placeholder, so the worst a hostile file can do is be refused.
 #include "io/pickle.h"
 
+#include <algorithm>
 #include <cstring>
-#include <unordered_map>
 
 #include "core/error.h"
 
@@ -85,14 +85,19 @@ const Allowed* find_allowed(const std::string& name) {
   return nullptr;
 }
 
+// Collections run once this many values have been made since the last one, at least: a collection costs the
+// live set, so spacing them by a quarter of it keeps the cost per value constant.
+constexpr std::size_t kMinCollectionSpacing = std::size_t{1} << 16;
+
 class Machine {
  public:
   Machine(const std::uint8_t* data, std::size_t size, const std::string& context, std::deque<Object>& pool)
-      : data_(data), size_(size), context_(context), pool_(pool) {}
+      : data_(data), size_(size), context_(context), pool_(pool), max_values_(max_pickle_values(size)) {}
 
   Object* run() {
     for (;;) {
       op_pos_ = pos_;
+      if (in_use_ >= next_collection_) collect();
       const std::uint8_t op = byte();
       if (op == '.') {  // STOP
         WMA_CHECK(stack_.size() == 1, "[ckpt] ", context_, ": pickle stops with ", stack_.size(),
@@ -135,10 +140,65 @@ class Machine {
   }
 
   Object* make(Object::Kind kind) {
-    pool_.emplace_back();
-    pool_.back().kind = kind;
-    return &pool_.back();
+    Object* o = nullptr;
+    if (free_.empty()) {
+      o = &pool_.emplace_back();
+    } else {
+      o = free_.back();
+      free_.pop_back();
+    }
+    o->kind = kind;
+    ++in_use_;
+    return o;
   }
+
+  // Marks what the stack and the memo reach (iteratively: nesting depth is the file's choice), then clears and
+  // recycles every other slot, cycles included.
+  void collect() {
+    std::vector<Object*> work(stack_.begin(), stack_.end());
+    for (const auto& [index, o] : memo_) work.push_back(o);
+    std::size_t live = 0;
+    while (!work.empty()) {
+      Object* o = work.back();
+      work.pop_back();
+      if (o->reached) continue;
+      o->reached = true;
+      ++live;
+      if (o->children == nullptr) continue;
+      for (Object* i : o->children->items)
+        if (!i->reached) work.push_back(i);
+      for (const auto& [k, v] : o->children->entries) {
+        if (!k->reached) work.push_back(k);
+        if (!v->reached) work.push_back(v);
+      }
+    }
+    if (live > max_values_)
+      error("the pickle holds more than ", max_values_, " live values (the limit for a ", size_, "-byte pickle)");
+    free_.clear();
+    for (Object& o : pool_) {
+      if (o.reached) {
+        o.reached = false;
+      } else {
+        o = Object{};
+        free_.push_back(&o);
+      }
+    }
+    in_use_ = live;
+    next_collection_ = live + std::max(live / 4, kMinCollectionSpacing);
+  }
+
+  // Calls copy values the file holds once (a memoised 1 MB string passed to _codecs.encode again and again), so
+  // what they copy is limited to the file's size.
+  void charge_copy(std::size_t n) {
+    copied_ += n;
+    if (copied_ > size_) error("calls copy more than the pickle's own ", size_, " bytes of values");
+  }
+
+  Children& children(Object* o) {
+    if (o->children == nullptr) o->children = std::make_unique<Children>();
+    return *o->children;
+  }
+
   Object* make_string(Object::Kind kind, std::uint64_t n) {
     const std::uint8_t* p = take(n);
     Object* o = make(kind);
@@ -156,7 +216,10 @@ class Machine {
     return o;
   }
 
-  void push(Object* o) { stack_.push_back(o); }
+  void push(Object* o) {
+    if (stack_.size() >= max_values_) error("the stack holds more than ", max_values_, " values");
+    stack_.push_back(o);
+  }
   Object* pop() {
     if (stack_.size() <= mark_floor()) error("stack underflow");
     Object* o = stack_.back();
@@ -179,7 +242,10 @@ class Machine {
   }
 
   void memo_put(std::uint64_t index) {
-    memo_[index] = top();
+    Object* o = top();
+    if (memo_.size() >= max_values_ && memo_.find(index) == memo_.end())
+      error("the memo holds more than ", max_values_, " values (the limit for a ", size_, "-byte pickle)");
+    memo_[index] = o;
   }
   Object* memo_get(std::uint64_t index) {
     const auto it = memo_.find(index);
@@ -189,7 +255,7 @@ class Machine {
 
   Object* tuple(std::vector<Object*> items) {
     Object* o = make(Object::Kind::Tuple);
-    o->items = std::move(items);
+    if (!items.empty()) children(o).items = std::move(items);
     return o;
   }
 
@@ -213,7 +279,7 @@ class Machine {
   Shape int_tuple(const Object* o, const char* what) {
     if (o->kind != Object::Kind::Tuple) error(what, " must be a tuple");
     Shape s;
-    for (const Object* i : o->items) s.push_back(int_arg(i, what));
+    for (const Object* i : o->items()) s.push_back(int_arg(i, what));
     return s;
   }
 
@@ -221,42 +287,45 @@ class Machine {
     if (callable->kind != Object::Kind::Global) error("call of a value that is not an allowed global");
     if (args->kind != Object::Kind::Tuple) error("arguments of ", callable->text, " are not a tuple");
     const Allowed* a = find_allowed(callable->text);
-    const auto& v = args->items;
+    const auto& v = args->items();
     switch (a->role) {
       case Role::OrderedDict: {
         Object* d = make(Object::Kind::Dict);
         if (!v.empty() && v[0]->kind == Object::Kind::List) {
-          for (Object* pair : v[0]->items) {
-            if (pair->kind != Object::Kind::Tuple || pair->items.size() != 2) error("OrderedDict item is not a pair");
-            d->entries.emplace_back(pair->items[0], pair->items[1]);
+          charge_copy(v[0]->items().size());
+          std::vector<Object*> kv;
+          for (const Object* pair : v[0]->items()) {
+            if (pair->kind != Object::Kind::Tuple || pair->items().size() != 2) error("OrderedDict item is not a pair");
+            kv.push_back(pair->items()[0]);
+            kv.push_back(pair->items()[1]);
           }
+          set_items(d, kv);
         }
         return d;
       }
       case Role::RebuildTensor: {
         if (newobj || v.size() < 4) error(callable->text, " needs (storage, offset, size, stride, ...)");
         if (v[0]->kind != Object::Kind::Storage) error(callable->text, ": first argument is not a storage");
+        auto ref = std::make_unique<TensorRef>();
+        ref->storage = v[0]->storage();
+        ref->offset = int_arg(v[1], "storage offset");
+        ref->shape = int_tuple(v[2], "tensor size");
+        ref->strides = int_tuple(v[3], "tensor stride");
+        if (ref->shape.size() != ref->strides.size())
+          error("tensor size ", shape_str(ref->shape), " and stride ", shape_str(ref->strides), " differ in rank");
+        charge_copy(ref->storage.key.size() + ref->storage.location.size() + 2 * ref->shape.size());
         Object* t = make(Object::Kind::Tensor);
-        t->tensor.storage = v[0]->storage;
-        t->tensor.offset = int_arg(v[1], "storage offset");
-        t->tensor.shape = int_tuple(v[2], "tensor size");
-        t->tensor.strides = int_tuple(v[3], "tensor stride");
-        if (t->tensor.shape.size() != t->tensor.strides.size())
-          error("tensor size ", shape_str(t->tensor.shape), " and stride ", shape_str(t->tensor.strides),
-                " differ in rank");
+        t->ref = std::move(ref);
         return t;
       }
       case Role::RebuildParam:
         if (v.empty() || v[0]->kind != Object::Kind::Tensor) error(callable->text, ": first argument is not a tensor");
         return v[0];
-      case Role::Size: {
-        Object* t = make(Object::Kind::Tuple);
-        if (!v.empty()) {
-          if (v[0]->kind != Object::Kind::Tuple) error("torch.Size argument is not a tuple");
-          t->items = v[0]->items;
-        }
-        return t;
-      }
+      case Role::Size:
+        if (v.empty()) return tuple({});
+        if (v[0]->kind != Object::Kind::Tuple) error("torch.Size argument is not a tuple");
+        charge_copy(v[0]->items().size());
+        return tuple(v[0]->items());
       case Role::CodecsEncode: {
         if (v.empty() || v[0]->kind != Object::Kind::String) error("_codecs.encode needs a string");
         return latin1(v[0]->text);
@@ -271,6 +340,7 @@ class Machine {
 
   // UTF-8 text to the bytes whose code points it holds, as str.encode('latin1') does.
   Object* latin1(const std::string& s) {
+    charge_copy(s.size());
     Object* o = make(Object::Kind::Bytes);
     for (std::size_t i = 0; i < s.size(); ++i) {
       const auto c = static_cast<unsigned char>(s[i]);
@@ -289,22 +359,25 @@ class Machine {
   }
 
   Object* persistent_load(Object* pid) {
-    if (pid->kind != Object::Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Object::Kind::String ||
-        pid->items[0]->text != "storage")
+    const auto& items = pid->items();
+    if (pid->kind != Object::Kind::Tuple || items.size() != 5 || items[0]->kind != Object::Kind::String ||
+        items[0]->text != "storage")
       error("persistent id is not ('storage', type, key, location, numel)");
-    const Object* type = pid->items[1];
+    const Object* type = items[1];
     if (type->kind != Object::Kind::Global) error("persistent id storage type is not a global");
     const Allowed* a = find_allowed(type->text);
     if (a->role != Role::StorageType) error("persistent id names ", type->text, ", which is not a storage type");
-    if (pid->items[2]->kind != Object::Kind::String) error("persistent id storage key is not a string");
-    if (pid->items[3]->kind != Object::Kind::String) error("persistent id location is not a string");
-    const std::int64_t numel = int_arg(pid->items[4], "storage size");
+    if (items[2]->kind != Object::Kind::String) error("persistent id storage key is not a string");
+    if (items[3]->kind != Object::Kind::String) error("persistent id location is not a string");
+    const std::int64_t numel = int_arg(items[4], "storage size");
     if (numel < 0) error("negative storage size ", numel);
+    charge_copy(items[2]->text.size() + items[3]->text.size());
     Object* s = make(Object::Kind::Storage);
-    s->storage.dtype = a->storage_dtype;
-    s->storage.key = pid->items[2]->text;
-    s->storage.location = pid->items[3]->text;
-    s->storage.numel = static_cast<std::uint64_t>(numel);
+    s->ref = std::make_unique<TensorRef>();
+    s->ref->storage.dtype = a->storage_dtype;
+    s->ref->storage.key = items[2]->text;
+    s->ref->storage.location = items[3]->text;
+    s->ref->storage.numel = static_cast<std::uint64_t>(numel);
     return s;
   }
 
@@ -312,32 +385,37 @@ class Machine {
     if (target->kind != Object::Kind::Dict && target->kind != Object::Kind::Opaque)
       error("SETITEM on a value that is not a dict");
     if (kv.size() % 2 != 0) error("SETITEMS with an odd number of values");
+    if (kv.empty()) return;
+    Children& c = children(target);
     for (std::size_t i = 0; i < kv.size(); i += 2) {
-      bool replaced = false;
       if (kv[i]->kind == Object::Kind::String) {
-        for (auto& e : target->entries) {
-          if (e.first->kind == Object::Kind::String && e.first->text == kv[i]->text) {
-            e.second = kv[i + 1];
-            replaced = true;
-            break;
-          }
+        if (c.index == nullptr) c.index = std::make_unique<std::unordered_map<std::string_view, std::size_t>>();
+        const auto [it, added] = c.index->try_emplace(kv[i]->text, c.entries.size());
+        if (!added) {
+          c.entries[it->second].second = kv[i + 1];
+          continue;
         }
       }
-      if (!replaced) target->entries.emplace_back(kv[i], kv[i + 1]);
+      c.entries.emplace_back(kv[i], kv[i + 1]);
     }
   }
 
   void append_items(Object* target, const std::vector<Object*>& items) {
     if (target->kind != Object::Kind::List && target->kind != Object::Kind::Opaque)
       error("APPEND on a value that is not a list");
-    target->items.insert(target->items.end(), items.begin(), items.end());
+    if (items.empty()) return;
+    std::vector<Object*>& to = children(target).items;
+    to.insert(to.end(), items.begin(), items.end());
   }
 
   void step(std::uint8_t op) {
     switch (op) {
       case 0x80: byte(); break;  // PROTO
       case 0x95: le(8); break;   // FRAME: framing is only a read-ahead hint
-      case '(': marks_.push_back(stack_.size()); break;  // MARK
+      case '(':  // MARK
+        if (marks_.size() >= max_values_) error("more than ", max_values_, " open MARKs");
+        marks_.push_back(stack_.size());
+        break;
       case '}': push(make(Object::Kind::Dict)); break;
       case ']': push(make(Object::Kind::List)); break;
       case ')': push(make(Object::Kind::Tuple)); break;
@@ -413,8 +491,9 @@ class Machine {
         break;
       }
       case 'l': {  // LIST
+        auto items = pop_mark();
         Object* o = make(Object::Kind::List);
-        o->items = pop_mark();
+        append_items(o, items);
         push(o);
         break;
       }
@@ -452,9 +531,9 @@ class Machine {
         break;
       }
       case 0x91: {  // FROZENSET
-        Object* o = make(Object::Kind::Opaque);
-        o->text = "builtins.frozenset";
-        o->items = pop_mark();
+        auto items = pop_mark();
+        Object* o = opaque("builtins.frozenset");
+        append_items(o, items);
         push(o);
         break;
       }
@@ -519,9 +598,41 @@ class Machine {
   std::vector<Object*> stack_;
   std::vector<std::size_t> marks_;
   std::unordered_map<std::uint64_t, Object*> memo_;
+  std::vector<Object*> free_;  // cleared slots of pool_, reused before the pool grows
+  std::size_t in_use_ = 0;     // slots handed out and not yet collected
+  std::size_t next_collection_ = kMinCollectionSpacing;
+  std::size_t copied_ = 0;
+  const std::size_t max_values_;
 };
 
+const std::vector<Object*> kNoItems;
+const std::vector<std::pair<Object*, Object*>> kNoEntries;
+
 }  // namespace
+
+const std::vector<Object*>& Object::items() const { return children != nullptr ? children->items : kNoItems; }
+
+const std::vector<std::pair<Object*, Object*>>& Object::entries() const {
+  return children != nullptr ? children->entries : kNoEntries;
+}
+
+const Object* Object::find(std::string_view key) const {
+  if (kind != Kind::Dict || children == nullptr || children->index == nullptr) return nullptr;
+  const auto it = children->index->find(key);
+  return it != children->index->end() ? children->entries[it->second].second : nullptr;
+}
+
+const TensorRef& Object::tensor() const {
+  WMA_CHECK(kind == Kind::Tensor, "[ckpt] pickle value is not a tensor");
+  return *ref;
+}
+
+const StorageRef& Object::storage() const {
+  WMA_CHECK(kind == Kind::Storage, "[ckpt] pickle value is not a storage");
+  return ref->storage;
+}
+
+std::size_t max_pickle_values(std::size_t size) { return (std::size_t{1} << 20) + size / 4; }
 
 Document unpickle(const std::uint8_t* data, std::size_t size, const std::string& context) {
   Document doc;

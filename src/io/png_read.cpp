@@ -28,15 +28,14 @@ int channels_of(int color_type) {
   }
 }
 
-// Reverses the per-scanline filters in place; `bpp` = bytes per complete pixel.
-void unfilter(std::vector<std::uint8_t>& raw, std::vector<std::uint8_t>& out, int height, std::size_t stride, int bpp,
+// Reverses the per-scanline filters in place: row y's filtered bytes sit at raw[y * (stride + 1) + 1] after
+// its filter byte, and the row above is already reconstructed when row y is; `bpp` = bytes per complete pixel.
+void unfilter(std::vector<std::uint8_t>& raw, std::size_t height, std::size_t stride, int bpp,
               const std::string& source) {
-  out.assign(static_cast<std::size_t>(height) * stride, 0);
-  for (int y = 0; y < height; ++y) {
+  for (std::size_t y = 0; y < height; ++y) {
     const std::uint8_t filter = raw[y * (stride + 1)];
-    const std::uint8_t* in = &raw[y * (stride + 1) + 1];
-    std::uint8_t* row = &out[y * stride];
-    const std::uint8_t* prev = y > 0 ? &out[(y - 1) * stride] : nullptr;
+    std::uint8_t* row = &raw[y * (stride + 1) + 1];
+    const std::uint8_t* prev = y > 0 ? row - (stride + 1) : nullptr;
     for (std::size_t x = 0; x < stride; ++x) {
       const int a = x >= static_cast<std::size_t>(bpp) ? row[x - bpp] : 0;
       const int b = prev ? prev[x] : 0;
@@ -54,7 +53,7 @@ void unfilter(std::vector<std::uint8_t>& raw, std::vector<std::uint8_t>& out, in
         }
         default: fail("[png] ", source, ": unknown filter type ", int{filter}, " on row ", y);
       }
-      row[x] = static_cast<std::uint8_t>(in[x] + predictor);
+      row[x] = static_cast<std::uint8_t>(row[x] + predictor);
     }
   }
 }
@@ -65,7 +64,8 @@ Rgb8Image decode_png(const std::uint8_t* data, std::size_t size, const std::stri
   static const std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   WMA_CHECK(size >= 8 && std::memcmp(data, kSignature, 8) == 0, "[png] ", source, ": not a PNG file");
   std::size_t pos = 8;
-  int width = 0, height = 0, depth = 0, color = -1;
+  std::uint32_t width = 0, height = 0;
+  int color = -1;
   std::vector<std::uint8_t> idat, palette;
   bool ended = false;
   while (!ended) {
@@ -77,17 +77,22 @@ Rgb8Image decode_png(const std::uint8_t* data, std::size_t size, const std::stri
     WMA_CHECK(crc32(type, len + 4) == be32(body + len), "[png] ", source, ": CRC mismatch in chunk ",
               std::string(reinterpret_cast<const char*>(type), 4));
     const std::string name(reinterpret_cast<const char*>(type), 4);
+    WMA_CHECK(pos != 8 || name == "IHDR", "[png] ", source, ": first chunk is '", name, "', not IHDR");
     if (name == "IHDR") {
+      WMA_CHECK(pos == 8, "[png] ", source, ": second IHDR chunk at byte ", pos);
       WMA_CHECK(len == 13, "[png] ", source, ": IHDR has ", len, " bytes");
-      width = static_cast<int>(be32(body));
-      height = static_cast<int>(be32(body + 4));
-      depth = body[8];
+      width = be32(body);
+      height = be32(body + 4);
+      const int depth = body[8];
       color = body[9];
       WMA_CHECK(depth == 8, "[png] ", source, ": bit depth ", depth, " is not supported (8 only)");
       WMA_CHECK(channels_of(color) > 0, "[png] ", source, ": colour type ", color, " is invalid");
       WMA_CHECK(body[12] == 0, "[png] ", source, ": interlaced PNGs are not supported");
-      WMA_CHECK(width > 0 && height > 0 && width <= 1 << 15 && height <= 1 << 15, "[png] ", source,
-                ": implausible size ", width, "x", height);
+      WMA_CHECK(width > 0 && height > 0, "[png] ", source, ": empty image ", width, "x", height);
+      WMA_CHECK(width <= kPngMaxSide && height <= kPngMaxSide, "[png] ", source, ": image is ", width, "x", height,
+                "; each side may be at most ", kPngMaxSide, " pixels");
+      WMA_CHECK(std::uint64_t{width} * height <= kPngMaxPixels, "[png] ", source, ": image is ", width, "x", height,
+                " = ", std::uint64_t{width} * height, " pixels; at most ", kPngMaxPixels, " are decoded");
     } else if (name == "PLTE") {
       palette.assign(body, body + len);
     } else if (name == "IDAT") {
@@ -101,20 +106,30 @@ Rgb8Image decode_png(const std::uint8_t* data, std::size_t size, const std::stri
   WMA_CHECK(idat.size() > 2, "[png] ", source, ": no image data");
   WMA_CHECK((idat[0] & 0x0F) == 8 && ((idat[0] << 8) | idat[1]) % 31 == 0, "[png] ", source,
             ": image data is not a zlib stream");
-  std::vector<std::uint8_t> raw = inflate_raw(idat.data() + 2, idat.size() - 2);
   const int channels = channels_of(color);
-  const std::size_t stride = static_cast<std::size_t>(width) * channels;
-  WMA_CHECK(raw.size() >= static_cast<std::size_t>(height) * (stride + 1), "[png] ", source, ": image data has ",
-            raw.size(), " bytes, ", width, "x", height, " needs ", static_cast<std::size_t>(height) * (stride + 1));
-  std::vector<std::uint8_t> pixels;
-  unfilter(raw, pixels, height, stride, channels, source);
+  // The sides and pixel count are bounded above, so none of these products can wrap; checked all the same because
+  // the bounds are tunable constants.
+  std::size_t stride = 0, expected = 0;
+  WMA_CHECK(!__builtin_mul_overflow(std::size_t{width}, static_cast<std::size_t>(channels), &stride) &&
+                !__builtin_mul_overflow(std::size_t{height}, stride + 1, &expected),
+            "[png] ", source, ": ", width, "x", height, " image size overflows");
+  std::vector<std::uint8_t> raw;
+  try {
+    raw = inflate_raw(idat.data() + 2, idat.size() - 2, nullptr, expected);
+  } catch (const Error& e) {
+    fail("[png] ", source, ": image data of the ", width, "x", height, " image (", expected,
+         " bytes once inflated): ", e.what());
+  }
+  WMA_CHECK(raw.size() == expected, "[png] ", source, ": image data has ", raw.size(), " bytes, ", width, "x",
+            height, " needs ", expected);
+  unfilter(raw, height, stride, channels, source);
 
   Rgb8Image image;
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(static_cast<std::size_t>(width) * height * 3);
-  for (std::size_t i = 0; i < static_cast<std::size_t>(width) * height; ++i) {
-    const std::uint8_t* p = &pixels[i * channels];
+  image.width = static_cast<int>(width);
+  image.height = static_cast<int>(height);
+  image.pixels.resize(std::size_t{width} * height * 3);
+  for (std::size_t i = 0; i < std::size_t{width} * height; ++i) {
+    const std::uint8_t* p = &raw[(i / width) * (stride + 1) + 1 + (i % width) * channels];
     std::uint8_t* q = &image.pixels[i * 3];
     if (color == 3) {
       WMA_CHECK(static_cast<std::size_t>(p[0]) * 3 + 2 < palette.size(), "[png] ", source, ": palette index ",

@@ -11,8 +11,13 @@
 
 namespace wma::io {
 
+// The largest image decoded (docs/formats.md): checked against IHDR before anything is allocated or inflated,
+// so a hostile header or a decompression bomb costs at most the declared image's bytes.
+constexpr std::uint32_t kPngMaxSide = 16384;
+constexpr std::uint64_t kPngMaxPixels = std::uint64_t{64} << 20;
+
 // Throws wma::Error "[png] <path>: ..." for anything it cannot decode (bad signature, CRC, unsupported
-// bit depth or interlacing, truncated data).
+// bit depth or interlacing, truncated data, image data longer than the header declares, an image over the limits).
 Rgb8Image read_png(const std::string& path);
 Rgb8Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& source_name);
 

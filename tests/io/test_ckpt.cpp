@@ -161,21 +161,21 @@ TEST(Pickle, BuildsPlainData) {
   const auto doc = unpickle_text(p);
   const pickle::Object* root = doc.root();
   ASSERT_EQ(root->kind, pickle::Object::Kind::Dict);
-  ASSERT_EQ(root->entries.size(), 5u);
-  const auto& list = root->entries[0].second->items;
+  ASSERT_EQ(root->entries().size(), 5u);
+  const auto& list = root->entries()[0].second->items();
   ASSERT_EQ(list.size(), 4u);
   EXPECT_EQ(list[1]->integer, -2);
   EXPECT_EQ(list[2]->integer, 300);
   EXPECT_EQ(list[3]->integer, 70000);
-  const auto& tup = root->entries[1].second->items;
+  const auto& tup = root->entries()[1].second->items();
   ASSERT_EQ(tup.size(), 3u);
   EXPECT_TRUE(tup[0]->boolean);
   EXPECT_EQ(tup[1]->kind, pickle::Object::Kind::None);
   EXPECT_EQ(tup[2]->real, 2.5);
-  EXPECT_EQ(root->entries[2].second->kind, pickle::Object::Kind::Bytes);
-  EXPECT_EQ(root->entries[2].second->text, "xy");
-  EXPECT_EQ(root->entries[3].second->text, "a");  // BINGET of the memoised key
-  EXPECT_EQ(root->entries[4].second->integer, -32768);  // LONG1 is two's complement
+  EXPECT_EQ(root->entries()[2].second->kind, pickle::Object::Kind::Bytes);
+  EXPECT_EQ(root->entries()[2].second->text, "xy");
+  EXPECT_EQ(root->entries()[3].second->text, "a");  // BINGET of the memoised key
+  EXPECT_EQ(root->entries()[4].second->integer, -32768);  // LONG1 is two's complement
 }
 
 TEST(Pickle, RefusesDisallowedGlobalsAndBadStreams) {
@@ -198,7 +198,7 @@ TEST(Pickle, RefusesDisallowedGlobalsAndBadStreams) {
 TEST(Pickle, SelfReferenceDoesNotLeakOrLoop) {
   // l = []; l.append(l)
   const auto doc = unpickle_text(bytes({0x80, 2, ']', 'q', 0, 'h', 0, 'a', '.'}));
-  EXPECT_EQ(doc.root()->items.at(0), doc.root());
+  EXPECT_EQ(doc.root()->items().at(0), doc.root());
 }
 
 // --- zip container ---
