@@ -44,6 +44,18 @@ class HostileData : public ::testing::Test {
     return csv.string();
   }
 
+  // `<dir>/prompts.csv` with one row of generation numbers, read as `wma generate` does.
+  std::string generation_prompts_error(const std::string& fps, const std::string& fs, const std::string& num_gen) {
+    std::ofstream(dir_ / "prompts.csv") << "videoid,instruction,fps,fs,num_gen\n1,go," << fps << "," << fs << ","
+                                        << num_gen << "\n";
+    try {
+      read_generation_prompts(dir_.string(), (dir_ / "out").string());
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
   std::string prompt_list_error() {
     try {
       read_prompt_list(dir_.string(), "set");
@@ -82,16 +94,8 @@ TEST_F(HostileData, NonFiniteFpsIsRefused) {
 TEST_F(HostileData, NonFiniteGenerationNumbersAreRefused) {
   std::ofstream(dir_ / "1.png") << "never decoded";
   for (const std::string column : {"fps", "fs", "num_gen"}) {
-    std::ofstream csv(dir_ / "prompts.csv");
-    csv << "videoid,instruction,fps,fs,num_gen\n1,go," << (column == "fps" ? "nan" : "30") << ","
-        << (column == "fs" ? "inf" : "4") << "," << (column == "num_gen" ? "nan" : "1") << "\n";
-    csv.close();
-    std::string msg;
-    try {
-      read_generation_prompts(dir_.string(), (dir_ / "out").string());
-    } catch (const Error& e) {
-      msg = e.what();
-    }
+    const std::string msg = generation_prompts_error(column == "fps" ? "nan" : "30", column == "fs" ? "inf" : "4",
+                                                     column == "num_gen" ? "nan" : "1");
     EXPECT_NE(msg.find((dir_ / "prompts.csv").string() + " row 1: " + column), std::string::npos) << msg;
   }
 }
@@ -100,15 +104,7 @@ TEST_F(HostileData, NonFiniteGenerationNumbersAreRefused) {
 TEST_F(HostileData, GenerationFrameStrideOutOfRangeIsRefused) {
   std::ofstream(dir_ / "1.png") << "never decoded";
   for (const std::string fs : {"0", "-4", "1e-300"}) {
-    std::ofstream csv(dir_ / "prompts.csv");
-    csv << "videoid,instruction,fps,fs,num_gen\n1,go,30," << fs << ",1\n";
-    csv.close();
-    std::string msg;
-    try {
-      read_generation_prompts(dir_.string(), (dir_ / "out").string());
-    } catch (const Error& e) {
-      msg = e.what();
-    }
+    const std::string msg = generation_prompts_error("30", fs, "1");
     SCOPED_TRACE(fs);
     EXPECT_NE(msg.find((dir_ / "prompts.csv").string() + " row 1: fps 30 / fs"), std::string::npos) << msg;
   }
