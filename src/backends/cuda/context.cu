@@ -98,6 +98,10 @@ void init_once() {
     c.general_kernels_only_ = true;
     log_info("[cuda] WMA_CUDA_FAST_KERNELS=0: general kernels only");
   }
+  if (const char* env = std::getenv("WMA_CUDA_AUTOTUNE"); env != nullptr && std::string(env) == "0") {
+    c.autotune_ = false;
+    log_info("[cuda] WMA_CUDA_AUTOTUNE=0: GEMM and convolution algorithms as the heuristics rank them");
+  }
   static CudaAllocator allocator;
   register_default_allocator(Device::CUDA, &allocator);
   g_ready = true;

@@ -36,6 +36,8 @@ struct Context {
   // (tensor cores, cuDNN, split statistics) and run the general kernels: the benchmark
   // compares the two and tests can cross-check them.
   bool general_kernels_only_ = false;
+  // GEMM and convolution algorithms chosen by timing (autotune.h); WMA_CUDA_AUTOTUNE=0 turns it off.
+  bool autotune_ = true;
 };
 
 // The initialised context; throws when cuda::init() has not run.

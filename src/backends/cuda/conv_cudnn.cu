@@ -1,14 +1,17 @@
 // f16/bf16 convolutions on tensor cores through cuDNN's backend API (no frontend): one
-// single-node operation graph per shape, the first heuristic engine that accumulates in fp32,
-// is deterministic, needs no run-time compilation and fits the shared workspace. Bias and
+// single-node operation graph per shape, and of the heuristic's engines that accumulate in fp32,
+// are deterministic, need no run-time compilation and fit the shared workspace, the fastest of
+// the first few by timing (autotune.h; the first one when tuning is off). Bias and
 // residual follow in one vectorised pass, since cuDNN fuses them only through NVRTC engines.
 #include <array>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/autotune.h"
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/implicit_gemm.h"
 
@@ -62,7 +65,6 @@ struct ConvPlan {
   std::vector<Desc> parts;
   std::vector<Desc> configs;
   std::unique_ptr<Desc> plan;
-  std::int64_t workspace = 0;
 };
 
 bool engine_acceptable(cudnnBackendDescriptor_t config) {
@@ -108,9 +110,28 @@ std::int64_t alignment_of(const void* p) {
   return a;
 }
 
-// Null when no acceptable engine supports the shape.
+// The operands of one convolution, as cuDNN's variant pack takes them.
+struct ConvOperands {
+  void* x = nullptr;
+  void* w = nullptr;
+  void* y = nullptr;
+};
+
+cudnnStatus_t execute(const Desc& plan, const ConvOperands& io) {
+  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  void* pointers[3] = {io.x, io.w, io.y};
+  const std::int64_t uids[3] = {kUidX, kUidW, kUidY};
+  void* workspace = context().workspace_;
+  pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, pointers, 3);
+  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, uids, 3);
+  pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, &workspace, 1);
+  pack.finalize();
+  return cudnnBackendExecute(context().cudnn_, plan.get(), pack.get());
+}
+
+// Null when no acceptable engine supports the shape. Tuning runs the candidates on io, whose y is overwritten.
 std::unique_ptr<ConvPlan> build_plan(cudnnDataType_t type, const ConvGeometry& g, std::int64_t ax, std::int64_t aw,
-                                     std::int64_t ay) {
+                                     std::int64_t ay, const ConvOperands& io) {
   auto p = std::make_unique<ConvPlan>();
   const std::int64_t n = g.n, c = g.cin, k = g.cout;
   // Logical NCHW dimensions with channels-last strides.
@@ -174,7 +195,9 @@ std::unique_ptr<ConvPlan> build_plan(cudnnDataType_t type, const ConvGeometry& g
   p->parts.push_back(std::move(op));
   p->parts.push_back(std::move(graph));
   p->parts.push_back(std::move(heur));
-  for (std::int64_t i = 0; i < count; ++i) {
+  const std::size_t wanted = autotune_allowed() ? kAutotuneCandidates : 1;
+  std::vector<std::unique_ptr<Desc>> usable;
+  for (std::int64_t i = 0; i < count && usable.size() < wanted; ++i) {
     if (!engine_acceptable(raw[i])) continue;
     auto plan = std::make_unique<Desc>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
     plan->set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, &handle, 1);
@@ -184,11 +207,17 @@ std::unique_ptr<ConvPlan> build_plan(cudnnDataType_t type, const ConvGeometry& g
     WMA_CUDNN_CHECK(
         cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &got, &ws));
     if (ws > static_cast<std::int64_t>(context().workspace_bytes_)) continue;
-    p->plan = std::move(plan);
-    p->workspace = ws;
-    return p;
+    usable.push_back(std::move(plan));
   }
-  return nullptr;
+  if (usable.empty()) return nullptr;
+  std::size_t best = 0;
+  float best_ms = std::numeric_limits<float>::infinity();
+  for (std::size_t i = 0; usable.size() > 1 && i < usable.size(); ++i) {
+    const float ms = best_time_ms([&] { return execute(*usable[i], io) == CUDNN_STATUS_SUCCESS; });
+    if (ms < best_ms) best = i, best_ms = ms;
+  }
+  p->plan = std::move(usable[best]);
+  return p;
 }
 
 using PlanKey = std::array<std::int64_t, 17>;
@@ -240,26 +269,19 @@ bool cudnn_conv(const Tensor& out, const Tensor& x, const Tensor& weight, const 
                      ay = alignment_of(out.data_ptr());
   const PlanKey key{static_cast<std::int64_t>(dt), g.n, g.h, g.w, g.cin, g.ho, g.wo, g.cout, g.kh, g.kw, g.stride_h,
                     g.stride_w, g.pad_h, g.pad_w, ax, aw, ay};
+  const ConvOperands io{const_cast<void*>(x.data_ptr()), const_cast<void*>(weight.data_ptr()), out.data_ptr()};
   ConvPlan* plan = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_plans_mutex);
     auto it = g_plans.find(key);
     if (it == g_plans.end())
-      it = g_plans.emplace(key, build_plan(dt == DType::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_BFLOAT16, g, ax, aw, ay))
+      it = g_plans
+               .emplace(key, build_plan(dt == DType::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_BFLOAT16, g, ax, aw, ay, io))
                .first;
     plan = it->second.get();
   }
   if (plan == nullptr) return false;
-
-  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  void* pointers[3] = {const_cast<void*>(x.data_ptr()), const_cast<void*>(weight.data_ptr()), out.data_ptr()};
-  const std::int64_t uids[3] = {kUidX, kUidW, kUidY};
-  void* workspace = context().workspace_;
-  pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, pointers, 3);
-  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, uids, 3);
-  pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, &workspace, 1);
-  pack.finalize();
-  WMA_CUDNN_CHECK(cudnnBackendExecute(context().cudnn_, plan->plan->get(), pack.get()));
+  WMA_CUDNN_CHECK(execute(*plan->plan, io));
 
   if (bias == nullptr && residual == nullptr) return true;
   const std::int64_t n = out.numel();

@@ -3,10 +3,12 @@
 // tanh-GELU fused as cuBLASLt epilogues, residuals as C with beta = 1, and one small
 // elementwise kernel for what cuBLASLt cannot fuse (exact GELU, SiLU, Mish, act + residual).
 #include <array>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 
+#include "backends/cuda/autotune.h"
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/implicit_gemm.h"
 
@@ -71,12 +73,37 @@ cublasLtMatrixLayout_t make_layout(cudaDataType_t type, std::int64_t rows, std::
   return l;
 }
 
+// The index of the fastest of cuBLASLt's candidates for the plan's layouts, timed on the real operands with the
+// result written to scratch (D may be the residual it accumulates onto) and beta = 0, which reads no C.
+int fastest_algo(const GemmPlan& plan, const cublasLtMatmulHeuristicResult_t* candidates, int count, const void* pa,
+                 const void* pb, const void* bias, std::size_t d_bytes) {
+  void* scratch = nullptr;
+  WMA_CUDA_CHECK(cudaMallocAsync(&scratch, d_bytes, stream()));
+  if (bias != nullptr)
+    WMA_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+  const float alpha = 1.0f, beta = 0.0f;
+  int best = 0;
+  float best_ms = std::numeric_limits<float>::infinity();
+  for (int i = 0; i < count; ++i) {
+    const float ms = best_time_ms([&] {
+      return cublasLtMatmul(context().lt_, plan.op, &alpha, pa, plan.a, pb, plan.b, &beta, scratch, plan.c, scratch,
+                            plan.c, &candidates[i].algo, context().workspace_, context().workspace_bytes_,
+                            stream()) == CUBLAS_STATUS_SUCCESS;
+    });
+    if (ms < best_ms) best = i, best_ms = ms;
+  }
+  WMA_CUDA_CHECK(cudaFreeAsync(scratch, stream()));
+  return best;
+}
+
 // Finds (once per shape, layout, epilogue and alignment) the algorithm for
-// D[m, n] = op(A) op(B) (+ beta C) (+ epilogue), with C and D sharing one layout.
-// Returns null when cuBLASLt has no algorithm for the combination.
+// D[m, n] = op(A) op(B) (+ beta C) (+ epilogue), with C and D sharing one layout: the fastest of the heuristic's
+// first candidates when tuning is allowed (autotune.h), else its first. Returns null when cuBLASLt has no
+// algorithm for the combination.
 GemmPlan* find_plan(DType dtype, const LtMatrix& a, const LtMatrix& b, std::int64_t m, std::int64_t n, int batch,
                     std::int64_t c_batch_stride, cublasLtEpilogue_t epilogue, const void* pa, const void* pb,
-                    const void* pc) {
+                    const void* pc, const void* bias) {
   const std::int64_t es = static_cast<std::int64_t>(dtype_size(dtype));
   const std::int64_t al_a = alignment_of(pa, a.batch_stride * es, batch);
   const std::int64_t al_b = alignment_of(pb, b.batch_stride * es, batch);
@@ -115,14 +142,17 @@ GemmPlan* find_plan(DType dtype, const LtMatrix& a, const LtMatrix& b, std::int6
                                                         sizeof(aligns[2])));
   WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &aligns[2],
                                                         sizeof(aligns[2])));
-  cublasLtMatmulHeuristicResult_t result{};
+  std::array<cublasLtMatmulHeuristicResult_t, kAutotuneCandidates> results{};
   int found = 0;
+  const bool tune = autotune_allowed();
   const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(context().lt_, plan->op, plan->a, plan->b, plan->c,
-                                                           plan->c, pref, 1, &result, &found);
+                                                           plan->c, pref, tune ? kAutotuneCandidates : 1,
+                                                           results.data(), &found);
   cublasLtMatmulPreferenceDestroy(pref);
   GemmPlan* out = nullptr;
   if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
-    plan->algo = result.algo;
+    const std::size_t d_bytes = static_cast<std::size_t>((batch - 1) * c_batch_stride + m * n) * es;
+    plan->algo = results[found > 1 ? fastest_algo(*plan, results.data(), found, pa, pb, bias, d_bytes) : 0].algo;
     out = plan.release();
   } else {
     cublasLtMatrixLayoutDestroy(plan->a);
@@ -225,7 +255,8 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
     if (act == ops::Activation::ReLU) e = bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
     else if (act == ops::Activation::GELUTanh) e = bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
     else if (bias) e = CUBLASLT_EPILOGUE_BIAS;
-    if (GemmPlan* plan = find_plan(dt, ma, mb, n, m, 1, 0, e, weight.data_ptr(), x.data_ptr(), out.data_ptr())) {
+    if (GemmPlan* plan = find_plan(dt, ma, mb, n, m, 1, 0, e, weight.data_ptr(), x.data_ptr(), out.data_ptr(),
+                                   bias ? bias->data_ptr() : nullptr)) {
       if (residual != nullptr && !same_view(*residual, out)) {
         WMA_CHECK(!overlaps(*residual, out), "[linear] residual partially overlaps the output");
         copy_into(out, *residual);
@@ -241,7 +272,7 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
   const bool residual_in_out = residual != nullptr && overlaps(*residual, out);
   const Tensor target = residual_in_out ? Tensor::empty(out.shape(), dt, Device::CUDA) : out;
   if (GemmPlan* plan = find_plan(dt, ma, mb, n, m, 1, 0, CUBLASLT_EPILOGUE_DEFAULT, weight.data_ptr(), x.data_ptr(),
-                                 target.data_ptr())) {
+                                 target.data_ptr(), nullptr)) {
     run_plan(plan, weight.data_ptr(), x.data_ptr(), target.data_ptr(), nullptr, 0.0f);
   } else {
     // cuBLASLt declined (odd sizes or alignment): a linear layer is a 1x1 convolution.
@@ -295,7 +326,7 @@ void matmul(const Tensor& out, const Tensor& a, const Tensor& b) {
   ma->batch_stride = bv.size(0) == 1 ? 0 : bv.stride(0);
   mb->batch_stride = batch == 1 ? 0 : av.stride(0);
   GemmPlan* plan = find_plan(out.dtype(), *ma, *mb, n, m, static_cast<int>(batch), m * n, CUBLASLT_EPILOGUE_DEFAULT,
-                             bv.data_ptr(), av.data_ptr(), out.data_ptr());
+                             bv.data_ptr(), av.data_ptr(), out.data_ptr(), nullptr);
   WMA_CHECK(plan != nullptr, "[matmul] cuBLASLt has no algorithm for a ", a.describe(), " x b ", b.describe(),
             " (strides ", shape_str(a.strides()), ", ", shape_str(b.strides()), ")");
   run_plan(plan, bv.data_ptr(), av.data_ptr(), out.data_ptr(), nullptr, 0.0f);
