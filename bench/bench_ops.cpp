@@ -1,4 +1,4 @@
-// bench_ops: times conv2d, conv_temporal, attention and group_norm at the UNet's real shapes
+// bench_ops: times conv2d, conv_temporal, attention, attention_sum, linear and group_norm at the UNet's real shapes
 // (docs/performance.md, shared/perf/flops.md) in f32/f16/bf16, each with the general kernels
 // (cuda::ScopedGeneralKernels) and with the fast paths, side by side. Median of CUDA-event
 // timings after warm-up, L2 flushed before every run; prints a table and writes JSON.
@@ -157,6 +157,60 @@ std::vector<Case> build_cases() {
     };
     cs.push_back(c);
   }
+
+  // The cross-attention of a SpatialTransformer at L0: one q against upstream's four branches (text 77, image
+  // 16, state 2, action 256 keys under the block-causal mask, frame f seeing 16 (f + 1) of them), summed. Rated
+  // by the FLOPs of the keys each row can see.
+  {
+    const std::int64_t b = 16, lq = 2560, h = 5, action = 256;
+    Case c;
+    c.op = "attention_sum";
+    c.shape = "L0-cross " + dims({b, lq, h, 64}) + " keys 77+16+2+256";
+    c.flops = 4.0 * b * h * static_cast<double>(lq) * 64 * (77 + 16 + 2 + 136);
+    c.make = [=](DType t) {
+      std::vector<Tensor> in{random_on_gpu({b, lq, h, 64}, t, 14)};
+      std::uint64_t seed = 15;
+      for (const std::int64_t lk : {std::int64_t{77}, std::int64_t{16}, std::int64_t{2}, action}) {
+        in.push_back(random_on_gpu({b, lk, h, 64}, t, seed++));
+        in.push_back(random_on_gpu({b, lk, h, 64}, t, seed++));
+      }
+      std::vector<float> mask(static_cast<std::size_t>(b * action), 0.0f);
+      for (std::int64_t f = 0; f < b; ++f)
+        for (std::int64_t j = (f + 1) * (action / 16); j < action; ++j)
+          mask[static_cast<std::size_t>(f * action + j)] = -INFINITY;
+      in.push_back(wma::ops::cast(wma::ops::to_device(Tensor::from_floats({b, 1, action}, mask), wma::Device::CUDA), t));
+      return in;
+    };
+    c.run = [=](const std::vector<Tensor>& x) {
+      const Tensor mask = x[9].expand({b, lq, action});
+      std::vector<wma::ops::KeyValueBranch> branches;
+      for (int i = 0; i < 4; ++i) branches.push_back({x[1 + 2 * i], x[2 + 2 * i], i == 3 ? &mask : nullptr});
+      return wma::ops::attention_sum(x[0], branches, 0.125f);
+    };
+    cs.push_back(c);
+  }
+
+  // The UNet's linear layers (cuBLASLt): fused q/k/v, the feed-forward's GEGLU projection and its output, at
+  // L0-L2 per-frame token counts.
+  auto linear = [&](std::string what, std::int64_t m, std::int64_t k, std::int64_t n) {
+    Case c;
+    c.op = "linear";
+    c.shape = what + " " + dims({m, k}) + "->" + std::to_string(n);
+    c.flops = 2.0 * m * k * static_cast<double>(n);
+    c.make = [=](DType t) {
+      return std::vector<Tensor>{random_on_gpu({m, k}, t, 20), random_on_gpu({n, k}, t, 21, 1.0f / std::sqrt(float(k))),
+                                 random_on_gpu({n}, t, 22)};
+    };
+    c.run = [](const std::vector<Tensor>& x) { return wma::ops::linear(x[0], x[1], &x[2]); };
+    cs.push_back(c);
+  };
+  linear("L0-qkv", 40960, 320, 960);
+  linear("L0-ff-in", 40960, 320, 2560);
+  linear("L0-ff-out", 40960, 1280, 320);
+  linear("L1-ff-in", 10240, 640, 5120);
+  linear("L1-ff-out", 10240, 2560, 640);
+  linear("L2-ff-in", 2560, 1280, 10240);
+  linear("L2-proj", 2560, 1280, 1280);
 
   auto group_norm = [&](std::string what, std::int64_t n, std::int64_t l, std::int64_t ch) {
     Case c;

@@ -66,7 +66,7 @@ if has bench; then
 fi
 if has profile; then
   WMA_OP_PROFILE_SHAPES=${PROFILE_SHAPES:-0} build-gpu/wma bench --config "$config" --precision fp16 \
-    --ddim_steps "${PROFILE_STEPS:-2}" --warmup 0 --op_profile >"$out/profile_new.log" 2>&1
+    --ddim_steps "${PROFILE_STEPS:-2}" --warmup 1 --op_profile >"$out/profile_new.log" 2>&1
   grep -E "^denoise/|denoise glue|denoiser step" "$out/profile_new.log" | head -60 >>"$out/summary.txt"
 fi
 log "total $(( $(date +%s) - start )) s"

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -354,28 +355,31 @@ std::vector<OpCase> build_cases() {
         });
   };
   // Upstream's four cross-attention branches over one q: text (77 keys), image (16 x 16), state (1) and the
-  // action branch (16 keys, block-causal mask); d 64 runs the fused flash kernel, d 40 the per-branch fallback.
-  // broadcast_mask: the action mask as upstream's model passes it here, one [2, 1, 16] row per batch row
-  // expanded over the queries (query stride 0).
+  // action branch (16 keys, block-causal mask, each batch row seeing the first visible[row] keys); d 64 runs the
+  // fused flash kernel, d 40 the per-branch fallback. broadcast_mask: the action mask as upstream's model passes
+  // it here, one [2, 1, keys] row per batch row expanded over the queries (query stride 0), which lets the flash
+  // kernel skip the keys no row sees (with 256 action keys, whole 64-key tiles and part of the last one).
   auto branches_case = [&](std::string name, std::int64_t lq, std::int64_t d, bool with_action,
-                           bool broadcast_mask = false) {
+                           bool broadcast_mask = false, std::int64_t action_keys = 16,
+                           std::array<std::int64_t, 2> visible = {4, 8}) {
     add("attention_sum", std::move(name),
         [=](Rng& r) {
           Inputs in{r.normal({2, lq, 3, d})};
-          for (const std::int64_t lk : {77, 256, 1, 16}) {
+          for (const std::int64_t lk : {std::int64_t{77}, std::int64_t{256}, std::int64_t{1}, action_keys}) {
             in.push_back(r.normal({2, lk, 3, d}));
             in.push_back(r.normal({2, lk, 3, d}));
           }
           const std::int64_t mask_rows = broadcast_mask ? 1 : lq;
-          std::vector<float> mask(static_cast<std::size_t>(2 * mask_rows * 16), 0.0f);
+          std::vector<float> mask(static_cast<std::size_t>(2 * mask_rows * action_keys), 0.0f);
           for (std::int64_t row = 0; row < 2; ++row)
             for (std::int64_t i = 0; i < mask_rows; ++i)
-              for (std::int64_t j = (row + 1) * 4; j < 16; ++j) mask[(row * mask_rows + i) * 16 + j] = -INFINITY;
-          in.push_back(Tensor::from_floats({2, mask_rows, 16}, mask));
+              for (std::int64_t j = visible[row]; j < action_keys; ++j)
+                mask[(row * mask_rows + i) * action_keys + j] = -INFINITY;
+          in.push_back(Tensor::from_floats({2, mask_rows, action_keys}, mask));
           return in;
         },
         [=](const Inputs& x) {
-          const Tensor mask = x[9].expand({2, lq, 16});
+          const Tensor mask = x[9].expand({2, lq, action_keys});
           std::vector<ops::KeyValueBranch> b;
           for (int i = 0; i < (with_action ? 4 : 3); ++i) b.push_back({x[1 + 2 * i], x[2 + 2 * i], i == 3 ? &mask : nullptr});
           return ops::attention_sum(x[0], b, 1.0f / std::sqrt(static_cast<float>(d)));
@@ -386,6 +390,8 @@ std::vector<OpCase> build_cases() {
   branches_case("four_branches_d40_fallback", 33, 40, true);
   branches_case("four_branches_d64_broadcast_mask", 150, 64, true, true);
   branches_case("four_branches_d40_broadcast_mask", 33, 40, true, true);
+  branches_case("four_branches_d64_256_action_keys", 150, 64, true, true, 256, {67, 131});
+  branches_case("four_branches_d64_256_action_keys_dense_mask", 70, 64, true, false, 256, {64, 200});
   attention_case("odd_sizes_dv_differs", 2, 13, 37, 3, 16, 24, 0, false);
   attention_case("fused_qkv_views", 2, 19, 19, 2, 64, 64, 0, true);
   attention_case("shared_mask_with_inf", 2, 9, 45, 3, 32, 32, 1, false);

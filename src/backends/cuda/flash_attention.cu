@@ -4,6 +4,10 @@
 // mma.sync m16n8k16 with fp32 accumulators, the softmax is online in fp32 (exp2 domain). Up to
 // kMaxBranches key/value sets share one Q (upstream's cross-attention branches): their tiles stream one
 // after the other, each branch with its own softmax, and the block writes the sum of their outputs once.
+// Work on keys that cannot contribute is skipped, without changing a bit of the result: the 8-key column
+// blocks and 16-key PV steps past a branch's last key (the state branch has 2 keys, the image one 16), and the
+// trailing keys a query-broadcast mask hides from every row (the action branch's block-causal mask hides up to
+// 15/16 of its 256 keys from the early frames); their probabilities would be exactly 0.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/flash_attention.h"
 #include "backends/cuda/mma.cuh"
@@ -32,7 +36,6 @@ struct FlashBranch {
   const void* mask;
   DType mask_dtype;
   std::int64_t m_sb, m_sq, m_sk;
-  int tiles;
 };
 
 struct FlashArgs {
@@ -41,7 +44,7 @@ struct FlashArgs {
   std::int64_t q_sb, q_sl, q_sh;
   std::int64_t o_sb, o_sl, o_sh;
   FlashBranch branch[kMaxBranches];
-  int total_tiles;
+  int branches;
   float scale_log2;  // scale * log2(e)
 };
 
@@ -63,7 +66,7 @@ __device__ __forceinline__ void load_tile(T* tile, const T* src, std::int64_t ld
 
 // kSum: more than one branch, so finished branches accumulate (normalised) into a second register tile.
 template <typename T, bool kSum>
-__global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, const T* q,
+__global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* out, const T* q,
                                                                         const __grid_constant__ FlashArgs a) {
   __shared__ __align__(128) T sq[kRows * kHeadDim];
   __shared__ __align__(128) T sk[2][kKeys * kHeadDim];
@@ -76,6 +79,30 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
   const T* qb = q + b * a.q_sb + h * a.q_sh;
   auto keys_of = [&](const FlashBranch& br) { return static_cast<const T*>(br.k) + b * br.k_sb + h * br.k_sh; };
   auto values_of = [&](const FlashBranch& br) { return static_cast<const T*>(br.v) + b * br.v_sb + h * br.v_sh; };
+
+  // Each branch's keys as this block sees them: all of them, or up to the last one its broadcast mask leaves
+  // visible (at least one tile stays, so a branch masked everywhere still ends in torch's NaN).
+  __shared__ std::int64_t keys_seen[kMaxBranches];
+  __shared__ int tiles_of[kMaxBranches];
+  if (threadIdx.x < a.branches) {
+    const FlashBranch& br = a.branch[threadIdx.x];
+    keys_seen[threadIdx.x] = br.mask != nullptr && br.m_sq == 0 ? 0 : br.lk;
+  }
+  __syncthreads();
+  for (int i = 0; i < a.branches; ++i) {
+    const FlashBranch& br = a.branch[i];
+    if (br.mask == nullptr || br.m_sq != 0) continue;
+    std::int64_t last = 0;
+    for (std::int64_t key = threadIdx.x; key < br.lk; key += kFlashThreads)
+      if (load_any(br.mask, br.mask_dtype, b * br.m_sb + key * br.m_sk) != -INFINITY) last = key + 1;
+    atomicMax(reinterpret_cast<unsigned long long*>(&keys_seen[i]), static_cast<unsigned long long>(last));
+  }
+  __syncthreads();
+  if (threadIdx.x < a.branches)
+    tiles_of[threadIdx.x] = static_cast<int>(std::max<std::int64_t>(1, (keys_seen[threadIdx.x] + kKeys - 1) / kKeys));
+  __syncthreads();
+  int total_tiles = 0;
+  for (int i = 0; i < a.branches; ++i) total_tiles += tiles_of[i];
 
   load_tile(sq, qb, a.q_sl, q0, a.lq);
   load_tile(sk[0], keys_of(a.branch[0]), a.branch[0].k_sl, 0, a.branch[0].lk);
@@ -90,11 +117,12 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
 
   // Tile j of the stream is tile jt of branch br.
   int br = 0, jt = 0;
-  for (int j = 0; j < a.total_tiles; ++j) {
+  for (int j = 0; j < total_tiles; ++j) {
     const int st = j & 1;
     const FlashBranch& cur = a.branch[br];
-    if (j + 1 < a.total_tiles) {
-      const bool same = jt + 1 < cur.tiles;
+    const std::int64_t lk = keys_seen[br];
+    if (j + 1 < total_tiles) {
+      const bool same = jt + 1 < tiles_of[br];
       const FlashBranch& next = a.branch[same ? br : br + 1];
       const std::int64_t next_row = same ? static_cast<std::int64_t>(jt + 1) * kKeys : 0;
       load_tile(sk[st ^ 1], keys_of(next), next.k_sl, next_row, next.lk);
@@ -110,12 +138,16 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
       for (int kk = 0; kk < 4; ++kk) ldmatrix_x4(qf[kk], sq + swizzle(warp * 16 + (lane & 15), 2 * kk + (lane >> 4)));
     }
 
-    // S = Q K^T for this warp's 16 rows and the tile's 64 keys (8 column blocks of 8).
+    // S = Q K^T for this warp's 16 rows and the tile's 64 keys (8 column blocks of 8), as far as keys reach.
+    const std::int64_t key0 = static_cast<std::int64_t>(jt) * kKeys;
+    const int keys_here = static_cast<int>(std::min<std::int64_t>(kKeys, std::max<std::int64_t>(lk - key0, 1)));
+    const int column_blocks = (keys_here + 7) / 8, pv_steps = (keys_here + 15) / 16;
     float s[8][4] = {};
 #pragma unroll
     for (int kk = 0; kk < 4; kk += 2) {
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt) {
+        if (nt >= column_blocks) continue;
         unsigned kf[4];
         ldmatrix_x4(kf, sk[st] + swizzle(nt * 8 + (lane & 7), 2 * kk + (lane >> 3)));
         mma_16816<T>(s[nt], qf[kk], kf[0], kf[1]);
@@ -123,23 +155,36 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
       }
     }
 
-    // Scores into the exp2 domain, with the mask and the padding keys applied.
-    const std::int64_t key0 = static_cast<std::int64_t>(jt) * kKeys;
+    // Scores into the exp2 domain, with the mask and the padding keys applied. A whole unmasked tile (every
+    // tile of self-attention but the last) needs neither, and the per-element checks cost issue slots the
+    // softmax, not the tensor cores, is short of.
     float mx[2] = {-INFINITY, -INFINITY};
+    if (keys_here == kKeys && cur.mask == nullptr) {
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt) {
+      for (int nt = 0; nt < 8; ++nt) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const std::int64_t key = key0 + nt * 8 + 2 * t + (e & 1);
-        const std::int64_t row = e < 2 ? row0 : row1;
-        float x = s[nt][e] * a.scale_log2;
-        if (key >= cur.lk) {
-          x = -INFINITY;
-        } else if (cur.mask != nullptr && row < a.lq) {
-          x += load_any(cur.mask, cur.mask_dtype, b * cur.m_sb + row * cur.m_sq + key * cur.m_sk) * kLog2e;
+        for (int e = 0; e < 4; ++e) {
+          s[nt][e] *= a.scale_log2;
+          mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
         }
-        s[nt][e] = x;
-        mx[e >> 1] = fmaxf(mx[e >> 1], x);
+      }
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) {
+        if (nt >= column_blocks) continue;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const std::int64_t key = key0 + nt * 8 + 2 * t + (e & 1);
+          const std::int64_t row = e < 2 ? row0 : row1;
+          float x = s[nt][e] * a.scale_log2;
+          if (key >= lk) {
+            x = -INFINITY;
+          } else if (cur.mask != nullptr && row < a.lq) {
+            x += load_any(cur.mask, cur.mask_dtype, b * cur.m_sb + row * cur.m_sq + key * cur.m_sk) * kLog2e;
+          }
+          s[nt][e] = x;
+          mx[e >> 1] = fmaxf(mx[e >> 1], x);
+        }
       }
     }
     float corr[2], base[2];
@@ -154,11 +199,12 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
       m[r] = m_new;
       l[r] *= corr[r];
     }
+    // Column blocks past the last key hold probability 0 (a 16-key PV step may still read one of them).
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const float p = exp2f(s[nt][e] - base[e >> 1]);
+        const float p = nt < column_blocks ? exp2f(s[nt][e] - base[e >> 1]) : 0.0f;
         s[nt][e] = p;
         l[e >> 1] += p;
       }
@@ -172,6 +218,7 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
     // fragment of one 16-key step.
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks) {
+      if (ks >= pv_steps) continue;
       const unsigned pa[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
                               pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
                               pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
@@ -184,7 +231,7 @@ __global__ void __launch_bounds__(kFlashThreads) flash_attention_kernel(T* out, 
       }
     }
     __syncthreads();  // this stage is refilled by the next iteration's prefetch
-    if (jt + 1 < cur.tiles) {
+    if (jt + 1 < tiles_of[br]) {
       ++jt;
       continue;
     }
@@ -283,11 +330,9 @@ bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<o
       br.m_sq = kv.mask->stride(1);
       br.m_sk = kv.mask->stride(2);
     }
-    const std::int64_t tiles = (br.lk + kKeys - 1) / kKeys;
-    WMA_CHECK(tiles <= INT32_MAX - a.total_tiles, "[attention] too many keys");
-    br.tiles = static_cast<int>(tiles);
-    a.total_tiles += br.tiles;
+    WMA_CHECK(br.lk <= INT32_MAX / 2, "[attention] too many keys");
   }
+  a.branches = static_cast<int>(branches.size());
   const dim3 grid(static_cast<unsigned>((a.lq + kRows - 1) / kRows), static_cast<unsigned>(q.size(2)),
                   static_cast<unsigned>(q.size(0)));
   const bool summed = branches.size() > 1;
