@@ -2,11 +2,12 @@
 // (world_model_decision_making.yaml, 16 DDIM steps, uniform_trailing, frame_stride 2), an HTTP policy server
 // for unitree_deploy's robot client. Upstream's flags with the run script's values as defaults, plus ours:
 // --device, --precision, --demo_weights, --clip_vocab, --data_dir/--dataset, --host, --port, --max_queue,
-// --max_body_bytes. docs/server.md has the protocol.
+// --max_body_bytes, --request_timeout. docs/server.md has the protocol and the limits.
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -49,6 +50,7 @@ FlagSpec flag_spec() {
                  {"port", "N", "TCP port (0: any free port)", "8000"},
                  {"max_queue", "N", "requests waiting at most before 503", "4"},
                  {"max_body_bytes", "N", "largest request body accepted", "33554432"},
+                 {"request_timeout", "S", "seconds a client has to send a request, or to read its answer", "30"},
                  {"save_fps", "N", "frame rate of saved videos", "8"}}};
   for (FlagDef& flag : sampling_flags(16, "uniform_trailing", 0.7)) spec.flags.push_back(std::move(flag));
   spec.notes =
@@ -120,9 +122,13 @@ int cmd_serve(int argc, char** argv) {
   const long long max_queue = f.integer("max_queue", 4), max_body = f.integer("max_body_bytes", 32ll << 20);
   WMA_CHECK(server.port >= 0 && server.port <= 65535, "--port ", server.port, " is not a TCP port");
   WMA_CHECK(max_queue >= 0 && max_queue <= 1024, "--max_queue must be 0..1024, got ", max_queue);
-  WMA_CHECK(max_body >= 1024, "--max_body_bytes must be at least 1024, got ", max_body);
+  WMA_CHECK(max_body >= 1024 && max_body <= (4ll << 30), "--max_body_bytes must be 1024..4294967296, got ", max_body);
+  const double request_timeout = f.real("request_timeout", 30);
+  WMA_CHECK(request_timeout >= 0.1 && request_timeout <= 3600, "--request_timeout must be 0.1..3600 seconds, got ",
+            request_timeout);
   server.max_queue = static_cast<std::size_t>(max_queue);
   server.max_body_bytes = static_cast<std::size_t>(max_body);
+  server.request_timeout = std::chrono::milliseconds(static_cast<long long>(request_timeout * 1000));
 
   const io::YamlNode root = io::load_yaml(config_path);
   const std::string dataset = f.has("dataset") ? f.str("dataset") : default_dataset(root, config_path);

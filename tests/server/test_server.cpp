@@ -3,19 +3,27 @@
 // requests get upstream's answers (422 for a body that is not a JSON object, 200 with result "error" naming the
 // field for wrong contents, 413 over the limit) and the server stays healthy; 20 concurrent requests are all
 // answered; a full queue answers 503; --savedir writes the imagined videos under dated names that never replace
-// a file; the `wma serve` program starts, answers /health and stops on SIGTERM.
+// a file; the `wma serve` program starts, answers /health and stops on SIGTERM. Hostile clients (issue 20):
+// 50 clients at 1 byte/s delay neither /health nor a valid request, --request_timeout cuts them with 408,
+// a chunked body over the limit gets 413 in bounded memory, ambiguous framing (two Content-Lengths) is refused.
 // Self-contained: the stats and a byte-level vocabulary are written to a temporary folder.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -24,7 +32,9 @@
 #include <mutex>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "app/serve/http_server.h"
@@ -100,21 +110,28 @@ Shared& shared() {
   return s;
 }
 
+struct Setup {
+  std::size_t max_queue = 4;
+  std::size_t max_body = 16u << 20;
+  std::chrono::milliseconds request_timeout{30000};
+  pipeline::DecisionPolicy* policy = nullptr;  // the shared one by default
+};
+
 class RunningServer {
  public:
-  explicit RunningServer(std::size_t max_queue, std::size_t max_body = 16u << 20,
-                         pipeline::DecisionPolicy* policy = nullptr) {
+  explicit RunningServer(const Setup& setup) {
     ServerOptions o;
     o.host = "127.0.0.1";
     o.port = 0;
-    o.max_queue = max_queue;
-    o.max_body_bytes = max_body;
+    o.max_queue = setup.max_queue;
+    o.max_body_bytes = setup.max_body;
+    o.request_timeout = setup.request_timeout;
     o.description = "tiny test model";
     o.log = [this](const std::string& line) {
       std::lock_guard<std::mutex> lock(mutex_);
       log_.push_back(line);
     };
-    server_ = std::make_unique<PolicyServer>(policy ? *policy : shared().policy, o);
+    server_ = std::make_unique<PolicyServer>(setup.policy ? *setup.policy : shared().policy, o);
     port_ = server_->bind();
     thread_ = std::thread([this] { server_->serve(); });
   }
@@ -206,7 +223,7 @@ void expect_robot_actions(const std::string& body) {
 }
 
 TEST(Server, HealthAndUnknownRoute) {
-  RunningServer server(4);
+  RunningServer server({});
   const json::Value h = server.health();
   EXPECT_EQ(h.at("status").as_string(), "ok");
   EXPECT_EQ(h.at("max_queue").as_int(), 4);
@@ -217,7 +234,7 @@ TEST(Server, HealthAndUnknownRoute) {
 }
 
 TEST(Server, UnitreeDeployShapedRequest) {
-  RunningServer server(4);
+  RunningServer server({});
   const std::string body = request_body(480, 640);  // the robot's camera frames, as the client sends them
   auto res = server.client().Post("/predict_action", body, "application/json");
   ASSERT_TRUE(res) << "no answer";
@@ -300,7 +317,7 @@ std::vector<Malformed> malformed_requests(std::size_t body_limit) {
 
 TEST(Server, ThousandMalformedRequestsAreRefusedAndTheServerStaysUp) {
   constexpr std::size_t kLimit = 2u << 20;
-  RunningServer server(4, kLimit);
+  RunningServer server({.max_body = kLimit});
   const std::vector<Malformed> cases = malformed_requests(kLimit);
   ASSERT_EQ(cases.size(), 1000u);
   httplib::Client client = server.client();
@@ -335,7 +352,7 @@ TEST(Server, ThousandMalformedRequestsAreRefusedAndTheServerStaysUp) {
 // unitree_deploy's client logs `desc` only when the status is 200 (and retries silently otherwise), so wrong
 // contents are answered as upstream answers them.
 TEST(Server, WrongStateSizeGets200WithResultError) {
-  RunningServer server(4);
+  RunningServer server({});
   auto res = server.client().Post("/predict_action", with_member("observation.state", nested({2, 6}, "0.5")),
                                   "application/json");
   ASSERT_TRUE(res);
@@ -353,7 +370,7 @@ TEST(Server, WrongStateSizeGets200WithResultError) {
 // As FastAPI: a body that does not parse as a JSON object is refused with 422 before any field is judged,
 // even when a field before the syntax error is wrong.
 TEST(Server, BadJsonGets422) {
-  RunningServer server(4);
+  RunningServer server({});
   for (const std::string body : {std::string("{\"observation.state\": [[1, 2]"), std::string("{'action': 1}"),
                                  std::string("[1, 2]"), std::string("{\"language_instruction\": 1, \"action\": }")}) {
     auto res = server.client().Post("/predict_action", body, "application/json");
@@ -366,7 +383,7 @@ TEST(Server, BadJsonGets422) {
 }
 
 TEST(Server, TwentyConcurrentRequestsAreAllAnswered) {
-  RunningServer server(24);
+  RunningServer server({.max_queue = 24});
   const std::string body = request_body(24, 32);
   std::vector<int> status(20, 0);
   std::vector<std::string> bodies(20);
@@ -396,7 +413,7 @@ void wait_for(const RunningServer& server, const std::function<bool(const json::
 }
 
 TEST(Server, FullQueueAnswers503) {
-  RunningServer server(1);
+  RunningServer server({.max_queue = 1});
   const std::string body = request_body(24, 32);
   int first = 0, second = 0;
   std::thread a([&] {
@@ -418,6 +435,367 @@ TEST(Server, FullQueueAnswers503) {
   b.join();
   EXPECT_EQ(first, 200);
   EXPECT_EQ(second, 200);
+}
+
+// Sanitizer and debug builds are several times slower: the time and memory bounds below scale there.
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+constexpr double kTimeScale = 5.0;
+constexpr long kMemoryScale = 4;
+#else
+constexpr double kTimeScale = 1.0;
+constexpr long kMemoryScale = 1;
+#endif
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+// A socket of our own, where httplib's client cannot go: sending byte by byte, two Content-Lengths, a chunked
+// body of our choosing, reading while still sending.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  }
+  RawConnection(RawConnection&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), connected_(other.connected_) {}
+  RawConnection(const RawConnection&) = delete;
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool connected() const { return connected_; }
+
+  // False once the server has closed.
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  // Appends what has arrived, without waiting; false at the end of the stream.
+  bool read_available(std::string& into) {
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) into.append(buf, static_cast<std::size_t>(n));
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return false;
+      if (n < 0 && errno != EINTR) return true;
+    }
+  }
+  // Everything until the server closes (or `timeout` passes).
+  std::string read_until_closed(std::chrono::milliseconds timeout = std::chrono::milliseconds(60000)) {
+    std::string text;
+    const Clock::time_point end = Clock::now() + timeout;
+    while (read_available(text) && Clock::now() < end) {
+      pollfd p{fd_, POLLIN, 0};
+      ::poll(&p, 1, 50);
+    }
+    return text;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+struct RawAnswer {
+  int status = 0;
+  std::string head, body;
+};
+
+// The answers in `text`, one after another (each framed by its Content-Length).
+std::vector<RawAnswer> raw_answers(const std::string& text) {
+  std::vector<RawAnswer> out;
+  for (std::size_t at = 0;;) {
+    const std::size_t end = text.find("\r\n\r\n", at);
+    if (end == std::string::npos || text.compare(at, 9, "HTTP/1.1 ") != 0) return out;
+    RawAnswer a;
+    a.status = std::atoi(text.c_str() + at + 9);
+    a.head = text.substr(at, end - at);
+    const std::size_t length_at = a.head.find("Content-Length: ");
+    const std::size_t length = length_at == std::string::npos ? 0 : std::stoul(a.head.substr(length_at + 16));
+    a.body = text.substr(end + 4, length);
+    at = end + 4 + length;
+    out.push_back(std::move(a));
+  }
+}
+
+std::string hex(std::size_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%zx", n);
+  return buf;
+}
+
+const std::string kPostHead =
+    "POST /predict_action HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+
+// Issue 20: slow clients hold no thread, so /health (answered by the connection thread itself) and a valid
+// request are not delayed by them. The tiny model takes 1-3 s to compute on a loaded 2-core machine, which the
+// slow clients cannot change; what they could delay is the rest of the request's time, bounded here.
+TEST(Server, FiftySlowClientsDelayNeitherHealthNorARequest) {
+  RunningServer server({});
+  const std::string body = request_body(24, 32);
+  // Three kinds, one byte a second each: the head, a body by Content-Length, a chunked body.
+  std::vector<RawConnection> slow;
+  std::vector<std::string> text;
+  std::vector<std::size_t> sent;
+  for (int i = 0; i < 50; ++i) {
+    slow.emplace_back(server.port());
+    ASSERT_TRUE(slow.back().connected()) << "client " << i;
+    const std::string length_head = kPostHead + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    const std::string chunked_head = kPostHead + "Transfer-Encoding: chunked\r\n\r\n" + hex(body.size()) + "\r\n";
+    text.push_back(i % 3 == 2 ? chunked_head + body + "\r\n0\r\n\r\n" : length_head + body);
+    sent.push_back(i % 3 == 0 ? 0 : i % 3 == 1 ? length_head.size() : chunked_head.size());
+    ASSERT_TRUE(slow.back().send(std::string_view(text.back()).substr(0, sent.back())));
+  }
+  std::atomic<bool> done{false};
+  std::thread dribbler([&] {
+    while (!done) {
+      for (std::size_t i = 0; i < slow.size(); ++i)
+        if (sent[i] < text[i].size() && slow[i].send(std::string_view(text[i]).substr(sent[i], 1))) ++sent[i];
+      for (int k = 0; k < 100 && !done; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  wait_for(server, [](const json::Value& h) { return h.at("connections").as_int() >= 51; });
+
+  // A valid request computes while /health is asked again and again.
+  const Clock::time_point t0 = Clock::now();
+  std::atomic<bool> answered{false};
+  int status = 0;
+  std::string answer;
+  double request_s = 0;
+  std::thread request([&] {
+    auto res = server.client().Post("/predict_action", body, "application/json");
+    request_s = seconds_since(t0);
+    if (res) status = res->status, answer = res->body;
+    answered = true;
+  });
+  double worst_health_s = 0;
+  int probes = 0;
+  while (probes < 5 || !answered || seconds_since(t0) < 2.0) {
+    const Clock::time_point asked = Clock::now();
+    auto res = server.client().Get("/health");
+    worst_health_s = std::max(worst_health_s, seconds_since(asked));
+    ++probes;
+    EXPECT_TRUE(res && res->status == 200) << "/health: " << (res ? res->body : httplib::to_string(res.error()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  request.join();
+  const std::int64_t connections = server.health().at("connections").as_int();
+  done = true;
+  dribbler.join();
+  ASSERT_EQ(status, 200) << answer;
+  expect_robot_actions(answer);
+
+  // The server's own time for the request, from its arrival to its answer.
+  double handled_s = -1;
+  const std::regex total(R"(predict_action 200 .* total ([0-9.]+) ms)");
+  for (const std::string& line : server.log()) {
+    std::smatch m;
+    if (std::regex_search(line, m, total)) handled_s = std::stod(m[1]) / 1000.0;
+  }
+  ASSERT_GE(handled_s, 0) << "no log line for the request";
+  std::printf("[timing] 50 slow clients: /health worst %.3f s over %d probes; the request %.3f s, %.3f s of it "
+              "from its arrival to its answer\n",
+              worst_health_s, probes, request_s, handled_s);
+  EXPECT_LE(worst_health_s, 1.0 * kTimeScale);
+  EXPECT_LE(request_s - handled_s, 1.0 * kTimeScale);
+
+  // The slow clients were still being read meanwhile, none answered.
+  EXPECT_GE(connections, 51);
+  for (std::size_t i = 0; i < slow.size(); ++i) {
+    EXPECT_LT(sent[i], text[i].size()) << "client " << i << " sent its whole request";
+    std::string early;
+    EXPECT_TRUE(slow[i].read_available(early)) << "client " << i << " was closed";
+    EXPECT_TRUE(early.empty()) << "client " << i << ": " << early;
+  }
+}
+
+// The deadline of --request_timeout: a request still arriving gets 408, an idle connection and a kept-alive
+// one with no second request are closed without an answer; each at the deadline, counted from the accept or
+// from the previous answer.
+TEST(Server, RequestsThatDoNotArriveInTimeGet408) {
+  const std::chrono::milliseconds timeout(1000);
+  RunningServer server({.request_timeout = timeout});
+  const Clock::time_point t0 = Clock::now();
+  RawConnection slow(server.port()), idle(server.port()), kept(server.port());
+  ASSERT_TRUE(slow.connected() && idle.connected() && kept.connected());
+  const std::string health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  ASSERT_TRUE(kept.send(health));
+  RawConnection* connections[] = {&slow, &idle, &kept};
+  std::string received[3];
+  double closed_s[3] = {-1, -1, -1};
+  std::size_t sent = 0;
+  // One byte every 100 ms: the request would need 4 s.
+  while ((closed_s[0] < 0 || closed_s[1] < 0 || closed_s[2] < 0) && seconds_since(t0) < 10 * kTimeScale) {
+    if (closed_s[0] < 0 && sent < health.size() && seconds_since(t0) >= 0.1 * static_cast<double>(sent))
+      if (slow.send(health.substr(sent, 1))) ++sent;
+    for (int k = 0; k < 3; ++k)
+      if (closed_s[k] < 0 && !connections[k]->read_available(received[k])) closed_s[k] = seconds_since(t0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const double limit_s = 1.0 + 2.0 * kTimeScale;
+  std::printf("[timing] --request_timeout 1 s: slow client answered 408 and closed after %.3f s, idle one closed "
+              "after %.3f s, kept-alive one after %.3f s\n",
+              closed_s[0], closed_s[1], closed_s[2]);
+  EXPECT_LT(sent, health.size());
+  const std::vector<RawAnswer> slow_answers = raw_answers(received[0]);
+  ASSERT_EQ(slow_answers.size(), 1u) << received[0];
+  EXPECT_EQ(slow_answers[0].status, 408);
+  EXPECT_NE(json::parse(slow_answers[0].body).at("desc").as_string().find("--request_timeout"), std::string::npos);
+  EXPECT_TRUE(received[1].empty()) << received[1];
+  const std::vector<RawAnswer> kept_answers = raw_answers(received[2]);
+  ASSERT_EQ(kept_answers.size(), 1u) << received[2];
+  EXPECT_EQ(kept_answers[0].status, 200);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_GE(closed_s[k], 0.99) << "connection " << k;
+    EXPECT_LE(closed_s[k], limit_s) << "connection " << k;
+  }
+  const std::vector<std::string> log = server.log();
+  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.find(" 408 ") != std::string::npos; }));
+}
+
+// Issue 20: a chunked body is counted against --max_body_bytes as it is decoded; refused with 413 once over,
+// and the rest is drained, not kept, while the client goes on sending.
+TEST(Server, ChunkedBodyOverTheLimitGets413InBoundedMemory) {
+  constexpr std::size_t kLimit = 1u << 20, kChunk = 1u << 16, kTotal = 64u << 20;
+  RunningServer server({.max_body = kLimit});
+  RawConnection c(server.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send(kPostHead + "Transfer-Encoding: chunked\r\n\r\n"));
+  const std::string chunk = hex(kChunk) + "\r\n" + std::string(kChunk, ' ') + "\r\n";
+  const long rss_before = rss_kib();
+  std::atomic<bool> sending{true};
+  std::atomic<long> rss_peak{rss_before};
+  std::thread sampler([&] {
+    while (sending) {
+      rss_peak = std::max(rss_peak.load(), rss_kib());
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  std::string received;
+  std::size_t sent = 0, sent_when_answered = 0;
+  const Clock::time_point t0 = Clock::now();
+  // The end of the server's stream after its answer is a half-close: the client may go on sending.
+  while (sent < kTotal && c.send(chunk)) {
+    sent += kChunk;
+    c.read_available(received);
+    if (sent_when_answered == 0 && !received.empty()) sent_when_answered = sent;
+  }
+  const double send_s = seconds_since(t0);
+  sending = false;
+  sampler.join();
+  received += c.read_until_closed();
+  std::printf("[timing] chunked body: %zu MiB sent in %.2f s, answered after %zu KiB, peak RSS +%ld KiB\n",
+              sent >> 20, send_s, sent_when_answered >> 10, rss_peak.load() - rss_before);
+  const std::vector<RawAnswer> answers = raw_answers(received);
+  ASSERT_EQ(answers.size(), 1u) << received.substr(0, 400);
+  EXPECT_EQ(answers[0].status, 413);
+  EXPECT_NE(json::parse(answers[0].body).at("desc").as_string().find("--max_body_bytes"), std::string::npos);
+  EXPECT_GT(sent_when_answered, 0u);
+  EXPECT_LT(sent_when_answered, kTotal / 2) << "the 413 came only once the body had been read";
+  EXPECT_GE(sent, 16 * kLimit) << "the connection was cut before the client could send on";
+  EXPECT_LT(rss_peak.load() - rss_before, 16 * 1024 * kMemoryScale);
+  EXPECT_EQ(server.health().at("status").as_string(), "ok");
+}
+
+// Issue 20: two Content-Lengths, or a Content-Length and a Transfer-Encoding, would let two parties frame the
+// body differently (request smuggling); such requests are refused and their connection closed.
+TEST(Server, AmbiguousFramingIsRefused) {
+  RunningServer server({});
+  struct Case {
+    std::string text;
+    int status;
+    std::string desc;
+  };
+  const std::vector<Case> cases = {
+      {kPostHead + "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}", 400, "duplicate Content-Length"},
+      {kPostHead + "Content-Length: 2\r\nContent-Length: 9\r\n\r\n{}", 400, "duplicate Content-Length"},
+      {kPostHead + "Content-Length: 2, 2\r\n\r\n{}", 400, "malformed Content-Length"},
+      {kPostHead + "Content-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400, "ambiguous"},
+      {kPostHead + "Transfer-Encoding: gzip\r\n\r\n", 501, "not supported"},
+      {"GET /health HTTP/1.1\r\nX-Pad: " + std::string(20000, 'a') + "\r\n\r\n", 431, "exceed"},
+  };
+  for (const Case& k : cases) {
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send(k.text));
+    const std::string text = c.read_until_closed();
+    const std::vector<RawAnswer> answers = raw_answers(text);
+    ASSERT_EQ(answers.size(), 1u) << k.desc << ": " << text;
+    EXPECT_EQ(answers[0].status, k.status) << text;
+    EXPECT_NE(answers[0].head.find("Connection: close"), std::string::npos) << text;
+    const json::Value v = json::parse(answers[0].body);
+    EXPECT_EQ(v.at("result").as_string(), "error");
+    EXPECT_NE(v.at("desc").as_string().find(k.desc), std::string::npos) << answers[0].body;
+  }
+  EXPECT_EQ(server.health().at("served").as_int(), 0);
+}
+
+// What clients other than httplib's send: a chunked body, Expect: 100-continue (curl, for large bodies), and
+// pipelined requests on one kept-alive connection.
+TEST(Server, ChunkedContinueAndPipelinedRequestsAreServed) {
+  RunningServer server({});
+  const std::string body = request_body(24, 32);
+  {
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.connected());
+    std::string text = kPostHead + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    for (std::size_t at = 0, size = 1; at < body.size(); at += size, size = size * 7 + 3) {
+      const std::string piece = body.substr(at, size);
+      text += hex(piece.size()) + ";x=y\r\n" + piece + "\r\n";
+    }
+    ASSERT_TRUE(c.send(text + "0\r\n\r\n"));
+    const std::vector<RawAnswer> answers = raw_answers(c.read_until_closed());
+    ASSERT_EQ(answers.size(), 1u);
+    ASSERT_EQ(answers[0].status, 200) << answers[0].body;
+    expect_robot_actions(answers[0].body);
+  }
+  {
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send(kPostHead + "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n"));
+    std::string text;
+    for (int i = 0; i < 1000 && text.find("\r\n\r\n") == std::string::npos; ++i) {
+      ASSERT_TRUE(c.read_available(text));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(text, "HTTP/1.1 100 Continue\r\n\r\n");
+    ASSERT_TRUE(c.send(body));
+    const std::vector<RawAnswer> answers = raw_answers(text + c.read_until_closed());
+    ASSERT_EQ(answers.size(), 2u);
+    ASSERT_EQ(answers[1].status, 200) << answers[1].body;
+    expect_robot_actions(answers[1].body);
+  }
+  {
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                       "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+    const std::vector<RawAnswer> answers = raw_answers(c.read_until_closed());
+    ASSERT_EQ(answers.size(), 3u);
+    EXPECT_EQ(answers[0].status, 200);
+    EXPECT_EQ(answers[1].status, 404);
+    EXPECT_EQ(answers[2].status, 200);
+    EXPECT_EQ(answers[0].head.find("Connection: close"), std::string::npos);
+    EXPECT_NE(answers[2].head.find("Connection: close"), std::string::npos);
+    EXPECT_EQ(json::parse(answers[2].body).at("served").as_int(), 2);
+  }
 }
 
 // Every entry of `dir` but the ones in `before`.
@@ -492,7 +870,7 @@ TEST(Server, SavesImaginedVideosUnderNewNames) {
                                   io::NormalizationStats::read(
                                       (s.workspace.root / "transitions/test_robot/meta_data/stats.safetensors").string()),
                                   settings, std::make_unique<pipeline::TorchNoise>(123));
-  RunningServer server(4, 16u << 20, &policy);
+  RunningServer server({.policy = &policy});
   for (int i = 0; i < 2; ++i) {
     auto res = server.client().Post("/predict_action", request_body(24, 32), "application/json");
     ASSERT_TRUE(res);
