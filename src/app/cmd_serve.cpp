@@ -80,8 +80,7 @@ int cmd_serve(int argc, char** argv) {
   const Flags f(argc, argv, flag_spec());
   if (print_help(f)) return 0;
 #if !WMA_WITH_HTTP
-  fail("this build has no HTTP support: install cpp-httplib (tools/install_deps.sh installs libcpp-httplib-dev) and "
-       "reconfigure, or configure with -DWMA_HTTPLIB_INCLUDE_DIR=<folder of the single-header httplib.h>");
+  fail("this build has no HTTP server: it was configured with -DWMA_HTTP=OFF; reconfigure with -DWMA_HTTP=ON");
 #else
   WMA_CHECK(f.integer("bs", 1) == 1, "--bs must be 1 (upstream supports batch size 1 only)");
   using namespace pipeline;
