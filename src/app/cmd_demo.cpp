@@ -73,14 +73,15 @@ int cmd_demo(int argc, char** argv) {
   settings.loop.n_iter = n_iter;
   settings.loop.exe_steps = settings.loop.pass.video_length;
   settings.loop.progress = !quiet;
-  EpisodeJob job{"0", 30.0, {scene.image, scene.state, scene.instruction, scene.state_dim, scene.action_dim}, {}};
+  EpisodeJob job{"0", 30.0, {scene.image, scene.state, scene.instruction, scene.state_dim, scene.action_dim}, {}, {}};
+  job.labels.dataset = "demo (synthetic scene)";
 
   PhiloxNoise noise(static_cast<std::uint64_t>(seed));
   Synthesizer synth(*model, tokenizer, settings.loop.pass);
   const std::vector<std::string> written = run_session(synth, {job}, settings, noise, profiler);
   for (const std::string& file : written)
     if (file.find(".mp4") != std::string::npos || file.find("_frames") != std::string::npos ||
-        file.find("_actions_fs") != std::string::npos)
+        file.find("_actions_fs") != std::string::npos || file.find("_states_fs") != std::string::npos)
       std::fprintf(stderr, "  %s\n", file.c_str());
   std::fprintf(stderr, "wrote %zu files under %s/inference; profile: %s\n", written.size(), savedir.c_str(),
                report_profile(savedir, profiler).c_str());

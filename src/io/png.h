@@ -1,5 +1,6 @@
-// PNG writing for frames and plots (8-bit RGB, stored deflate blocks: no zlib dependency;
-// files are larger than compressed PNGs but valid everywhere).
+// PNG writing for frames and plots, compressed by our own deflate encoder (io/deflate.h), so no zlib
+// dependency: a palette image when there are at most 256 colours, else 8-bit RGB with each row's filter
+// chosen as libpng's default heuristic does.
 #pragma once
 
 #include <cstdint>

@@ -44,7 +44,7 @@ std::vector<std::string> run_session(Synthesizer& synth, const std::vector<Episo
       // Python's float // int: floor division of the csv fps (30.0 // 4 = 7.0, fed as int64).
       loop.model_fs = static_cast<std::int64_t>(std::floor(job.ori_fps / static_cast<double>(fs)));
       EpisodeWriter writer(settings.savedir, job.videoid, fs, settings.save_fps, loop.exe_steps, job.start.action_dim,
-                           job.start.state_dim, job.stats);
+                           job.start.state_dim, job.stats, job.labels);
       run_interaction(synth, job.start, loop, noise, &profiler,
                       [&](const IterationResult& r) { writer.write_iteration(r); });
       {

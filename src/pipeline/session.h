@@ -11,6 +11,7 @@
 #include "nn/weights.h"
 #include "pipeline/interaction.h"
 #include "pipeline/profile.h"
+#include "pipeline/trajectory_plot.h"
 
 namespace wma::pipeline {
 
@@ -27,6 +28,7 @@ struct EpisodeJob {
   double ori_fps = 30.0;
   EpisodeStart start;
   std::optional<io::NormalizationStats> stats;
+  TrajectoryLabels labels;  // for the plots
 };
 
 struct SessionSettings {
