@@ -26,6 +26,7 @@ constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
 constexpr float kLog2e = 1.4426950408889634f;
 
 constexpr int kMaxBranches = 4;
+static_assert(kRows == kKeys, "Q is loaded by the key-tile loader");
 
 struct FlashBranch {
   const void* k;
@@ -53,14 +54,23 @@ struct FlashArgs {
 __device__ __forceinline__ int swizzle(int row, int chunk) { return row * kHeadDim + ((chunk ^ (row & 7)) << 3); }
 
 // Copies rows [row0, row0 + 64) of a [len, 64] slice (row stride `ld`) into a swizzled tile;
-// rows past `len` become zeros, so padding keys contribute exact zeros to PV.
+// rows past `len` become zeros, so padding keys contribute exact zeros to PV. Thread i copies chunk i % 8 of rows
+// i / 8 + 16 k: the swizzled column is the same for all four rows (16 k keeps row % 8), so after one base address
+// the copies are adds only. Address arithmetic per chunk, with its divisions and 64-bit products, was a quarter
+// of the kernel's instructions (ncu, docs/performance.md).
 template <typename T>
 __device__ __forceinline__ void load_tile(T* tile, const T* src, std::int64_t ld, std::int64_t row0, std::int64_t len) {
-  for (int e = threadIdx.x; e < kKeys * kChunks; e += kFlashThreads) {
-    const int r = e / kChunks, c = e % kChunks;
-    const bool valid = row0 + r < len;
-    const T* g = valid ? src + (row0 + r) * ld + c * 8 : src;
-    cp_async_16(tile + swizzle(r, c), g, valid);
+  constexpr unsigned kRowsPerPass = kFlashThreads / kChunks;
+  static_assert(kKeys % kRowsPerPass == 0, "whole passes per tile");
+  const unsigned r0 = threadIdx.x / kChunks, c = threadIdx.x % kChunks;
+  const T* g = src + (row0 + r0) * ld + c * 8;
+  T* s = tile + swizzle(static_cast<int>(r0), static_cast<int>(c));
+  const std::int64_t pass_stride = kRowsPerPass * ld;
+  const bool whole = row0 + kKeys <= len;
+#pragma unroll
+  for (unsigned k = 0; k < kKeys / kRowsPerPass; ++k) {
+    const bool valid = whole || row0 + r0 + k * kRowsPerPass < len;
+    cp_async_16(s + k * kRowsPerPass * kHeadDim, valid ? g + k * pass_stride : src, valid);
   }
 }
 
@@ -77,6 +87,8 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
   const std::int64_t b = blockIdx.z;
   const std::int64_t q0 = static_cast<std::int64_t>(blockIdx.x) * kRows;
   const T* qb = q + b * a.q_sb + h * a.q_sh;
+  // Known at compile time for the single-branch kernel, so its per-tile branch bookkeeping folds away.
+  const int branches = kSum ? a.branches : 1;
   auto keys_of = [&](const FlashBranch& br) { return static_cast<const T*>(br.k) + b * br.k_sb + h * br.k_sh; };
   auto values_of = [&](const FlashBranch& br) { return static_cast<const T*>(br.v) + b * br.v_sb + h * br.v_sh; };
 
@@ -84,12 +96,12 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
   // visible (at least one tile stays, so a branch masked everywhere still ends in torch's NaN).
   __shared__ std::int64_t keys_seen[kMaxBranches];
   __shared__ int tiles_of[kMaxBranches];
-  if (threadIdx.x < a.branches) {
+  if (threadIdx.x < branches) {
     const FlashBranch& br = a.branch[threadIdx.x];
     keys_seen[threadIdx.x] = br.mask != nullptr && br.m_sq == 0 ? 0 : br.lk;
   }
   __syncthreads();
-  for (int i = 0; i < a.branches; ++i) {
+  for (int i = 0; i < branches; ++i) {
     const FlashBranch& br = a.branch[i];
     if (br.mask == nullptr || br.m_sq != 0) continue;
     std::int64_t last = 0;
@@ -98,11 +110,11 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
     atomicMax(reinterpret_cast<unsigned long long*>(&keys_seen[i]), static_cast<unsigned long long>(last));
   }
   __syncthreads();
-  if (threadIdx.x < a.branches)
+  if (threadIdx.x < branches)
     tiles_of[threadIdx.x] = static_cast<int>(std::max<std::int64_t>(1, (keys_seen[threadIdx.x] + kKeys - 1) / kKeys));
   __syncthreads();
   int total_tiles = 0;
-  for (int i = 0; i < a.branches; ++i) total_tiles += tiles_of[i];
+  for (int i = 0; i < branches; ++i) total_tiles += tiles_of[i];
 
   load_tile(sq, qb, a.q_sl, q0, a.lq);
   load_tile(sk[0], keys_of(a.branch[0]), a.branch[0].k_sl, 0, a.branch[0].lk);
@@ -157,18 +169,18 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
 
     // Scores into the exp2 domain, with the mask and the padding keys applied. A whole unmasked tile (every
     // tile of self-attention but the last) needs neither, and the per-element checks cost issue slots the
-    // softmax, not the tensor cores, is short of.
+    // softmax, not the tensor cores, is short of; its scores stay raw and the scale rides in the exponent's FMA
+    // (the scale is positive, so the raw maximum is the scaled one's).
     float mx[2] = {-INFINITY, -INFINITY};
+    float score_scale = a.scale_log2;
     if (keys_here == kKeys && cur.mask == nullptr) {
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          s[nt][e] *= a.scale_log2;
-          mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
-        }
+        for (int e = 0; e < 4; ++e) mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
       }
     } else {
+      score_scale = 1.0f;
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt) {
         if (nt >= column_blocks) continue;
@@ -192,10 +204,10 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
     for (int r = 0; r < 2; ++r) {
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      const float m_new = fmaxf(m[r], mx[r]);
+      const float m_new = fmaxf(m[r], mx[r] * score_scale);
       // While every key so far is masked, m_new is -inf; a zero base keeps NaN out.
       base[r] = m_new == -INFINITY ? 0.0f : m_new;
-      corr[r] = exp2f(m[r] - base[r]);
+      corr[r] = fast_exp2(m[r] - base[r]);
       m[r] = m_new;
       l[r] *= corr[r];
     }
@@ -204,7 +216,7 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
     for (int nt = 0; nt < 8; ++nt) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const float p = nt < column_blocks ? exp2f(s[nt][e] - base[e >> 1]) : 0.0f;
+        const float p = nt < column_blocks ? fast_exp2(fmaf(s[nt][e], score_scale, -base[e >> 1])) : 0.0f;
         s[nt][e] = p;
         l[e >> 1] += p;
       }
