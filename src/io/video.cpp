@@ -118,6 +118,10 @@ void encode_mp4(const std::string& tmp, const std::string& path, const std::vect
   e.codec->framerate = AVRational{options.fps, 1};
   if (e.format->oformat->flags & AVFMT_GLOBALHEADER) e.codec->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   av_opt_set(e.codec->priv_data, "crf", std::to_string(options.crf).c_str(), 0);
+  // One encoder thread: with x264's frame threads the demo's episode video came out different from run to run
+  // (same frames in, other bytes out); one thread made it repeatable, and videos are encoded off the critical
+  // path (pipeline/background_writer.h).
+  e.codec->thread_count = 1;
   r = avcodec_open2(e.codec, h264, nullptr);
   WMA_CHECK(r >= 0, "[video] ", path, ": cannot open the H.264 encoder: ", av_error(r));
   avcodec_parameters_from_context(e.stream->codecpar, e.codec);

@@ -26,6 +26,19 @@ void write_text_file(const std::string& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
+IterationResult on_host(const IterationResult& result) {
+  auto host = [](const Tensor& t) { return t.defined() ? ops::to_device(t, Device::CPU) : t; };
+  auto pass = [&](const PassOutput& p) { return PassOutput{host(p.latent), host(p.video), host(p.actions), host(p.states)}; };
+  IterationResult copy;
+  copy.index = result.index;
+  copy.policy = pass(result.policy);
+  copy.world = pass(result.world);
+  copy.queue_images = host(result.queue_images);
+  copy.queue_states = host(result.queue_states);
+  copy.queue_actions = host(result.queue_actions);
+  return copy;
+}
+
 std::vector<io::Rgb8Image> video_frames(const Tensor& video) {
   const Tensor host = ops::to_device(video, Device::CPU);
   return io::video_to_frames(ops::contiguous(host.select(0, 0).permute({3, 0, 1, 2})));

@@ -53,6 +53,10 @@ class EpisodeWriter {
   std::vector<std::string> written_;
 };
 
+// The results with every tensor on the host: what a writer thread may read while the device runs the next
+// pass (device memory is the main thread's, and the next pass may reuse it).
+IterationResult on_host(const IterationResult& result);
+
 // A pass's video [1, T, H, W, 3] (any device) -> frames via upstream's clamp + truncating uint8.
 std::vector<io::Rgb8Image> video_frames(const Tensor& video);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "core/error.h"
 #include "io/json.h"
@@ -38,21 +39,30 @@ void synchronize_device(Device device) { ops::synchronize(device); }
 std::vector<std::string> run_session(Synthesizer& synth, const std::vector<EpisodeJob>& episodes,
                                      const SessionSettings& settings, NoiseSource& noise, Profiler& profiler) {
   std::vector<std::string> written;
+  // Declared after `written`, which its jobs append to: destroyed first, so no job outlives it.
+  BackgroundWriter background(settings.background_writes);
   for (const EpisodeJob& job : episodes)
     for (const std::int64_t fs : settings.frame_strides) {
       InteractionOptions loop = settings.loop;
       // Python's float // int: floor division of the csv fps (30.0 // 4 = 7.0, fed as int64).
       loop.model_fs = static_cast<std::int64_t>(std::floor(job.ori_fps / static_cast<double>(fs)));
-      EpisodeWriter writer(settings.savedir, job.videoid, fs, settings.save_fps, loop.exe_steps, job.start.action_dim,
-                           job.start.state_dim, job.stats, job.labels);
-      run_interaction(synth, job.start, loop, noise, &profiler,
-                      [&](const IterationResult& r) { writer.write_iteration(r); });
-      {
-        const auto timer = Profiler::scope(&profiler, "save_results");
-        writer.finish();
-      }
-      written.insert(written.end(), writer.written().begin(), writer.written().end());
+      // Only the writer thread touches it once constructed (which makes the folders here, in line).
+      auto writer = std::make_shared<EpisodeWriter>(settings.savedir, job.videoid, fs, settings.save_fps,
+                                                    loop.exe_steps, job.start.action_dim, job.start.state_dim,
+                                                    job.stats, job.labels);
+      run_interaction(synth, job.start, loop, noise, &profiler, [&](const IterationResult& r) {
+        auto host = std::make_shared<const IterationResult>(on_host(r));
+        background.post([writer, host] { writer->write_iteration(*host); });
+      });
+      background.post([writer, &written] {
+        writer->finish();
+        written.insert(written.end(), writer->written().begin(), writer->written().end());
+      });
     }
+  {
+    const auto timer = Profiler::scope(&profiler, "save_results");
+    background.wait();
+  }
   return written;
 }
 

@@ -9,6 +9,7 @@
 
 #include "io/stats.h"
 #include "nn/weights.h"
+#include "pipeline/background_writer.h"
 #include "pipeline/interaction.h"
 #include "pipeline/profile.h"
 #include "pipeline/trajectory_plot.h"
@@ -36,10 +37,13 @@ struct SessionSettings {
   std::vector<std::int64_t> frame_strides = {4};
   int save_fps = 8;
   InteractionOptions loop;  // model_fs is derived per episode
+  // Outputs encoded and written by a writer thread while the next pass runs (pipeline/background_writer.h);
+  // WMA_BACKGROUND_WRITES=0 writes them in line.
+  bool background_writes = BackgroundWriter::enabled_by_environment();
 };
 
-// For each episode and frame stride: the loop, writing every iteration's outputs as it goes.
-// Returns the files written.
+// For each episode and frame stride: the loop, writing every iteration's outputs as it goes (on the writer
+// thread with background_writes; every file is complete when this returns). Returns the files written.
 std::vector<std::string> run_session(Synthesizer& synthesizer, const std::vector<EpisodeJob>& episodes,
                                      const SessionSettings& settings, NoiseSource& noise, Profiler& profiler);
 
