@@ -279,11 +279,11 @@ LoadedModel load_model(const Flags& f, const pipeline::WorldModelConfig& config,
 }
 
 std::unique_ptr<pipeline::NoiseSource> make_noise(const Flags& f, std::int64_t seed, std::uint64_t construction_draws,
-                                                  int sm_count) {
+                                                  pipeline::GpuGeometry gpu) {
   const std::string kind = f.str("noise", "torch");
   WMA_CHECK(kind == "torch" || kind == "fast", "--noise expects torch or fast, got '", kind, "'");
   if (f.has("noise_file")) return pipeline::RecordedNoise::from_pass_fixture(f.str("noise_file"));
-  if (kind == "torch") return std::make_unique<pipeline::TorchNoise>(seed, construction_draws, sm_count);
+  if (kind == "torch") return std::make_unique<pipeline::TorchNoise>(seed, construction_draws, gpu);
   return std::make_unique<pipeline::PhiloxNoise>(static_cast<std::uint64_t>(seed));
 }
 

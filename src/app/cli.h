@@ -100,8 +100,8 @@ LoadedModel load_model(const Flags& flags, const pipeline::WorldModelConfig& con
                        pipeline::Profiler& profiler);
 
 // --noise_file (recorded draws), else --noise torch (default: upstream's torch streams, the CPU one moved past
-// `construction_draws`) or fast, seeded; `sm_count` is the GPU's (pipeline::gpu_sm_count).
+// `construction_draws`) or fast, seeded; `gpu` is the GPU's (pipeline::gpu_geometry).
 std::unique_ptr<pipeline::NoiseSource> make_noise(const Flags& flags, std::int64_t seed,
-                                                  std::uint64_t construction_draws, int sm_count);
+                                                  std::uint64_t construction_draws, pipeline::GpuGeometry gpu);
 
 }  // namespace wma::app

@@ -71,7 +71,7 @@ int cmd_bench(int argc, char** argv) {
   const nn::LoadOptions options = select_device(f.str("device", "cuda"), precision);
   if (f.has("check_noise")) {
     const RecordedIteration record(f.str("check_noise"), config);
-    TorchNoise noise(f.integer("seed", 123), 0, gpu_sm_count(options.device));
+    TorchNoise noise(f.integer("seed", 123), 0, gpu_geometry(options.device));
     const NoiseComparison c = compare_recorded_noise(record, noise, options.device);
     std::printf("%s%s\n", c.report.c_str(), c.all_equal ? "every draw equal bit for bit" : "DRAWS DIFFER");
     return c.all_equal ? 0 : 1;
@@ -118,7 +118,7 @@ int cmd_bench(int argc, char** argv) {
   auto make_noise = [&]() -> std::unique_ptr<NoiseSource> {
     // The CPU stream is not moved past upstream's construction draws: only the timing matters here, and
     // --replay is how the bench reproduces upstream's noise exactly.
-    if (noise_kind == "torch") return std::make_unique<TorchNoise>(seed, 0, gpu_sm_count(options.device));
+    if (noise_kind == "torch") return std::make_unique<TorchNoise>(seed, 0, gpu_geometry(options.device));
     return std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(seed));
   };
 

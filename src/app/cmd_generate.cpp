@@ -107,7 +107,7 @@ int cmd_generate(int argc, char** argv) {
     std::fprintf(stderr, "seed %lld\n", static_cast<long long>(seed));
   }
   const std::unique_ptr<NoiseSource> noise =
-      make_noise(f, seed, config.construction_cpu_draws, gpu_sm_count(options.device));
+      make_noise(f, seed, config.construction_cpu_draws, gpu_geometry(options.device));
 
   Synthesizer synth(*loaded.model, tokenizer, pass);
   BaseModelGenerator generator(synth, tokenizer);

@@ -98,7 +98,7 @@ int cmd_interact(int argc, char** argv) {
   const nn::LoadOptions options = select_device(choice.device, choice.precision);
   std::fprintf(stderr, "%s\n", startup_line("interact", choice, gpu_description(options.device)).c_str());
   const std::unique_ptr<NoiseSource> noise =
-      make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_sm_count(options.device));
+      make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_geometry(options.device));
 
   Profiler profiler([device = options.device] { synchronize_device(device); });
   const LoadedModel loaded = load_model(f, config, options, profiler);

@@ -142,7 +142,7 @@ int cmd_serve(int argc, char** argv) {
   // Upstream seeds once, then builds the model: TorchNoise moves the CPU stream past those construction draws
   // while the model loads (as `wma interact`); every request then continues both streams.
   std::unique_ptr<NoiseSource> noise =
-      make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_sm_count(options.device));
+      make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_geometry(options.device));
   std::fprintf(stderr, "wma serve: loading %s ...\n", f.has("ckpt_path") ? f.str("ckpt_path").c_str() : "demo weights");
   Profiler loading;
   const LoadedModel loaded = load_model(f, config, options, loading);

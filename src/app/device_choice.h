@@ -19,9 +19,11 @@ struct DeviceChoice {
 // precision (fp16 on cuda, fp32 on cpu).
 DeviceChoice choose_device(const Flags& f, bool gpu_usable);
 
-// Whether this build and machine can run on CUDA (false without the backend, a driver or a device).
+// Whether this build and machine can run on CUDA (false without the backend, a driver or a device, or with a GPU
+// older than compute capability 8.0).
 bool gpu_usable();
-// "<name> (<SMs>, driver <version>), <memory> GiB" for CUDA, after the device is initialised; "" for the CPU.
+// "<name>, sm_<capability>, <SMs> SMs, CUDA driver API <version>, <memory> GiB" for CUDA, after the device is
+// initialised (ops::device_description and the memory); "" for the CPU.
 std::string gpu_description(Device device);
 
 // The build's optional features, e.g. "CUDA cuDNN HDF5 libav HTTP" ("none" without any).

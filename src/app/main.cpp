@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "app/commands.h"
+#include "app/device_choice.h"
 #include "core/error.h"
 
 namespace {
@@ -28,7 +29,8 @@ const Command kCommands[] = {
 void print_usage(FILE* out) {
   std::fprintf(out, "usage: wma <command> [args]   (wma <command> -h: its flags and defaults)\n\ncommands:\n");
   for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.help);
-  std::fprintf(out, "\noptions:\n  -h, --help  show this help and exit\n  --version   print the version and exit\n");
+  std::fprintf(out, "\noptions:\n  -h, --help  show this help and exit\n"
+                    "  --version   print the version, commit and build features and exit\n");
 }
 
 }  // namespace
@@ -43,7 +45,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (std::strcmp(argv[1], "--version") == 0) {
-    std::printf("wma %s\n", WMA_VERSION);
+    std::printf("wma %s (commit %s)\nbuild: %s\n", WMA_VERSION, WMA_GIT_COMMIT, wma::app::build_features().c_str());
+    if (WMA_WITH_CUDA) std::printf("CUDA code: %s\n", WMA_CUDA_CODE);
     return 0;
   }
   const std::string_view name = argv[1];

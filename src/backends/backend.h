@@ -66,6 +66,7 @@ class Graph {
 };
 std::string device_name();
 int sm_count();
+int max_threads_per_sm();
 // Timing events on the backend stream (for the op profile): record_event() returns an id; elapsed_ms reads two
 // recorded events once the stream has passed them; release_events() recycles every id.
 int record_event();
@@ -77,7 +78,7 @@ void release_events();
 // torch.randn(out.shape, device="cuda") of a generator at (seed, philox_offset), with the launch shape ATen
 // picks for out.numel() (TorchCudaGenerator::launch_for). out: contiguous f32 on the GPU.
 void torch_randn(const Tensor& out, std::uint64_t seed, std::uint64_t philox_offset, std::uint32_t blocks,
-                 std::uint32_t threads_per_block);  // e.g. "NVIDIA H100 80GB HBM3 (132 SMs, driver 580.159.04)"
+                 std::uint32_t threads_per_block);
 void reset_peak_memory();
 }  // namespace wma::cuda
 #endif

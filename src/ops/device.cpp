@@ -55,6 +55,15 @@ int sm_count(Device device) {
 #endif
 }
 
+int max_threads_per_sm(Device device) {
+  if (device == Device::CPU) return 0;
+#if WMA_WITH_CUDA
+  return cuda::max_threads_per_sm();
+#else
+  no_cuda_backend();
+#endif
+}
+
 std::string device_description(Device device) {
   if (device == Device::CPU) return "cpu";
 #if WMA_WITH_CUDA

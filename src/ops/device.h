@@ -20,10 +20,12 @@ void init_device(Device device);
 bool device_available(Device device);
 // Waits until the work queued on `device` has finished (host-side timing); returns at once for the CPU.
 void synchronize(Device device);
-// The GPU's streaming multiprocessors; 0 for the CPU.
+// The GPU's streaming multiprocessors and resident threads per multiprocessor; 0 for the CPU.
 int sm_count(Device device);
-// "cpu", or the GPU's name, e.g. "NVIDIA H100 80GB HBM3 (132 SMs, driver 580.159.04)". Not core's
-// device_name(Device), which names the kind only.
+int max_threads_per_sm(Device device);
+// "cpu", or the GPU after init_device(), e.g. "NVIDIA H200, sm_90, 132 SMs, CUDA driver API 13.0" ("sm_90 run as
+// sm_80" when the kernels take older cards' paths, cuda::capability()). Not core's device_name(Device), which names
+// the kind only.
 std::string device_description(Device device);
 
 // Zero for the CPU, whose allocations are not counted.

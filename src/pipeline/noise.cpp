@@ -67,8 +67,8 @@ Tensor TorchNoise::randn_cuda_on(const Shape& shape, Device device) {
 Tensor RecordedNoise::randn_cuda(const Shape& shape) { return next(cuda_, served_cuda_, "CUDA", shape); }
 Tensor RecordedNoise::randn_cpu(const Shape& shape) { return next(cpu_, served_cpu_, "CPU", shape); }
 
-TorchNoise::TorchNoise(std::int64_t seed, std::uint64_t construction_draws, int sm_count)
-    : generators_(seed_everything(seed, sm_count)) {
+TorchNoise::TorchNoise(std::int64_t seed, std::uint64_t construction_draws, GpuGeometry gpu)
+    : generators_(seed_everything(seed, gpu.sm_count, gpu.max_threads_per_sm)) {
   if (construction_draws > 0)
     cpu_positioned_ = std::async(std::launch::async, [this, left = construction_draws]() mutable {
       constexpr std::uint64_t kChunk = std::uint64_t{1} << 26;  // ~30 ms

@@ -69,15 +69,22 @@ class PhiloxNoise : public NoiseSource {
   Stream cuda_stream_, cpu_stream_;
 };
 
+// The device properties ATen's launch grid for torch.randn depends on (TorchCudaGenerator): SMs and resident
+// threads per SM (2048 on A100 and Hopper, 1536 on sm_86/87/89); an H100's/H200's where there is no GPU.
+struct GpuGeometry {
+  int sm_count = 132;
+  int max_threads_per_sm = 2048;
+};
+
 // Upstream's own streams for a seed (docs/rng.md): torch's CUDA generator for the latent, action, state
 // and step noise, torch's CPU generator for the VAE posterior samples, both as after seed_everything(seed).
 // Upstream builds its model after seeding and every parameter initialisation draws from the CPU generator
 // first: `construction_draws` (models::upstream_construction_draws for the config) are skipped on a
-// background thread, which the first CPU draw waits for (about 3 s for the released model). `sm_count` is
-// the GPU's (ATen's launch grid, hence the CUDA stream, depends on it for large tensors).
+// background thread, which the first CPU draw waits for (about 3 s for the released model). `gpu` is the
+// GPU's geometry (ATen's launch grid, hence the CUDA stream, depends on it for large tensors).
 class TorchNoise : public NoiseSource {
  public:
-  explicit TorchNoise(std::int64_t seed, std::uint64_t construction_draws = 0, int sm_count = 132);
+  explicit TorchNoise(std::int64_t seed, std::uint64_t construction_draws = 0, GpuGeometry gpu = {});
   ~TorchNoise() override;  // stops an unfinished skip (a run that fails while loading need not wait)
   TorchNoise(const TorchNoise&) = delete;
   TorchNoise& operator=(const TorchNoise&) = delete;

@@ -32,7 +32,10 @@ nn::LoadOptions select_device(const std::string& device, const std::string& prec
   return o;
 }
 
-int gpu_sm_count(Device device) { return device == Device::CUDA ? ops::sm_count(device) : 132; }
+GpuGeometry gpu_geometry(Device device) {
+  if (device != Device::CUDA) return {};
+  return {ops::sm_count(device), ops::max_threads_per_sm(device)};
+}
 
 void synchronize_device(Device device) { ops::synchronize(device); }
 

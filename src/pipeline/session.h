@@ -11,6 +11,7 @@
 #include "nn/weights.h"
 #include "pipeline/background_writer.h"
 #include "pipeline/interaction.h"
+#include "pipeline/noise.h"
 #include "pipeline/profile.h"
 #include "pipeline/trajectory_plot.h"
 
@@ -21,8 +22,8 @@ namespace wma::pipeline {
 nn::LoadOptions select_device(const std::string& device, const std::string& precision);
 // Waits for queued device work (for honest section timings); nothing on the CPU.
 void synchronize_device(Device device);
-// The SM count torch's CUDA generator layout depends on: the GPU's on CUDA, else an H100's/H200's (132).
-int gpu_sm_count(Device device);
+// What torch's CUDA generator layout depends on: the GPU's geometry on CUDA, else an H100's/H200's.
+GpuGeometry gpu_geometry(Device device);
 
 struct EpisodeJob {
   std::string videoid;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "app/cli.h"
+#include "app/device_choice.h"
 #include "core/error.h"
 
 namespace wma::app {
@@ -136,7 +137,11 @@ TEST(WmaProgram, TopLevelHelpAndVersion) {
   }
   const Outcome v = run_wma("--version");
   EXPECT_EQ(v.rc, 0);
-  EXPECT_EQ(v.out, std::string("wma ") + WMA_VERSION + "\n");
+  // "wma 0.1.0 (commit b0c9073)", the build's features, and on a CUDA build the code it holds.
+  const std::string first = std::string("wma ") + WMA_VERSION + " (commit ";
+  EXPECT_EQ(v.out.rfind(first, 0), 0u) << v.out;
+  EXPECT_NE(v.out.find(")\nbuild: " + build_features() + "\n"), std::string::npos) << v.out;
+  EXPECT_EQ(v.out.find("\nCUDA code: ") != std::string::npos, static_cast<bool>(WMA_WITH_CUDA)) << v.out;
   EXPECT_NE(run_wma("").rc, 0);
 }
 

@@ -1,11 +1,12 @@
 // Device and precision defaults (app/device_choice.h): CUDA in fp16 when a GPU is usable, else the CPU in fp32;
-// what the user gives always wins.
+// what the user gives always wins. The start-up line names the GPU with its compute capability.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "app/device_choice.h"
+#include "ops/device.h"
 
 namespace wma::app {
 namespace {
@@ -43,8 +44,18 @@ TEST(DeviceChoice, StartupLineNamesDevicePrecisionAndBuild) {
   EXPECT_EQ(features.find("CUDA") != std::string::npos, static_cast<bool>(WMA_WITH_CUDA));
   EXPECT_EQ(features.find("HTTP") != std::string::npos, static_cast<bool>(WMA_WITH_HTTP));
   EXPECT_EQ(startup_line("interact", {"cpu", "fp32"}, "unused"), "wma interact: cpu, fp32; build: " + features);
-  EXPECT_EQ(startup_line("serve", {"cuda", "fp16"}, "NVIDIA H200, sm_90, 139.8 GiB"),
-            "wma serve: cuda (NVIDIA H200, sm_90, 139.8 GiB), fp16; build: " + features);
+  const std::string gpu = "NVIDIA H200, sm_90, 132 SMs, CUDA driver API 13.0, 139.8 GiB";
+  EXPECT_EQ(startup_line("serve", {"cuda", "fp16"}, gpu), "wma serve: cuda (" + gpu + "), fp16; build: " + features);
+}
+
+TEST(DeviceChoice, GpuDescriptionNamesCapabilityAndMemory) {
+  EXPECT_EQ(gpu_description(Device::CPU), "");
+  if (!gpu_usable()) GTEST_SKIP() << "no usable GPU";
+  ops::init_device(Device::CUDA);
+  const std::string gpu = gpu_description(Device::CUDA);
+  EXPECT_NE(gpu.find(", sm_"), std::string::npos) << gpu;
+  EXPECT_NE(gpu.find(" SMs, CUDA driver API "), std::string::npos) << gpu;
+  EXPECT_EQ(gpu.substr(gpu.size() - 4), " GiB") << gpu;
 }
 
 }  // namespace

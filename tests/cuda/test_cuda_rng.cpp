@@ -15,7 +15,7 @@ namespace {
 
 TEST(CudaTorchRandn, MatchesTheCpuEmulationBitForBit) {
   cuda::init();
-  TorchCudaGenerator reference(cuda::sm_count());
+  TorchCudaGenerator reference(cuda::sm_count(), cuda::max_threads_per_sm());
   reference.manual_seed(123);
   std::uint64_t offset = 0;
   for (const Shape& shape : std::vector<Shape>{{1, 4, 16, 40, 64}, {1, 16, 16}, {7}, {100001}, {3, 1000, 91},

@@ -1,6 +1,9 @@
-// cuda::init() and the other backend entry points that are not kernels: device set-up,
-// the caching stream-ordered allocator registered as the CUDA default, cross-device copies, sync.
+// cuda::init() and the other backend entry points that are not kernels: device set-up (and the
+// refusal of a GPU this build cannot run on), the caching stream-ordered allocator registered as the
+// CUDA default, cross-device copies, sync.
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdlib>
 #include <string>
 #include <cstdint>
@@ -65,6 +68,32 @@ Context g_context;
 bool g_ready = false;
 std::once_flag g_once;
 
+// The kernels' floor: cp.async and 16-bit mma.sync (Ampere).
+constexpr int kMinCapability = 80;
+
+// WMA_CUDA_MAX_CAPABILITY=80 makes capability() at most 80, so the code paths of older cards can be tested on a
+// newer one; INT_MAX when unset.
+int max_capability() {
+  const char* env = std::getenv("WMA_CUDA_MAX_CAPABILITY");
+  if (env == nullptr || *env == '\0') return INT_MAX;
+  char* end = nullptr;
+  const long cap = std::strtol(env, &end, 10);
+  WMA_CHECK(*end == '\0' && cap > 0 && cap < 1000, "[cuda] WMA_CUDA_MAX_CAPABILITY=", env,
+            ": expected a compute capability as major*10+minor, e.g. 80");
+  return static_cast<int>(cap);
+}
+
+int device_capability(int device) {
+  int major = 0, minor = 0;
+  WMA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  WMA_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  return major * 10 + minor;
+}
+
+// Never launched: cudaFuncGetAttributes on it loads this build's code for the device (or says why none loads)
+// and reports the architecture that code was compiled for, as CUB's PtxVersion() reads it.
+__global__ void code_probe_kernel() {}
+
 void init_once() {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
@@ -76,7 +105,30 @@ void init_once() {
   WMA_CUDA_CHECK(cudaGetDevice(&c.device_));
   cudaDeviceProp prop{};
   WMA_CUDA_CHECK(cudaGetDeviceProperties(&prop, c.device_));
+  const int device_cc = prop.major * 10 + prop.minor;
+  const int cap = max_capability();
+  if (std::min(device_cc, cap) < kMinCapability) {
+    fail("[cuda] ", prop.name, " has compute capability ", prop.major, ".", prop.minor,
+         cap < device_cc ? str_cat(" (WMA_CUDA_MAX_CAPABILITY=", cap, ")") : std::string(),
+         "; wma's CUDA kernels need 8.0 or newer (Ampere, Ada, Jetson Orin, Hopper and later)");
+  }
+  cudaFuncAttributes code{};
+  if (const cudaError_t loaded = cudaFuncGetAttributes(&code, code_probe_kernel); loaded != cudaSuccess) {
+    cudaGetLastError();
+    fail("[cuda] this build has no code that runs on ", prop.name, " (sm_", device_cc, "): ",
+         cudaGetErrorString(loaded), ". It holds ", WMA_CUDA_CODE, ": configure with -DCMAKE_CUDA_ARCHITECTURES=",
+         device_cc, ", or update the driver if the build's PTX is newer than it");
+  }
+  c.capability_ = std::min({device_cc, code.ptxVersion, cap});
+  if (code.ptxVersion < device_cc) {
+    log_info("[cuda] this build's code for sm_", device_cc, " was compiled for compute_", code.ptxVersion);
+  }
+  if (cap < device_cc) {
+    log_info("[cuda] WMA_CUDA_MAX_CAPABILITY=", cap, ": our kernels take the sm_", c.capability_,
+             " paths on this sm_", device_cc, " GPU (cuBLASLt and cuDNN still choose theirs for sm_", device_cc, ")");
+  }
   c.sm_count_ = prop.multiProcessorCount;
+  c.max_threads_per_sm_ = prop.maxThreadsPerMultiProcessor;
   c.max_smem_per_block_ = prop.sharedMemPerBlockOptin;
   WMA_CUDA_CHECK(cudaStreamCreateWithFlags(&c.stream_, cudaStreamNonBlocking));
   WMA_CUBLAS_CHECK(cublasLtCreate(&c.lt_));
@@ -106,7 +158,7 @@ void init_once() {
   register_default_allocator(Device::CUDA, &allocator);
   g_ready = true;
   log_info("[cuda] ", prop.name, ", ", prop.multiProcessorCount, " SMs, ", prop.totalGlobalMem >> 20, " MiB, sm_",
-           prop.major, prop.minor);
+           device_cc);
 }
 
 }  // namespace
@@ -125,11 +177,15 @@ void init() {
 bool available() {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) {
+  if (e != cudaSuccess || count == 0) {
     cudaGetLastError();
     return false;
   }
-  return count > 0;
+  // Below the floor, init() refuses the GPU. Whether this build holds code for it is known only once a context
+  // exists, which a command that then runs on the CPU should not pay for: init() checks that.
+  int device = 0;
+  WMA_CUDA_CHECK(cudaGetDevice(&device));
+  return std::min(device_capability(device), max_capability()) >= kMinCapability;
 }
 
 void copy_across_devices(const Tensor& dst, const Tensor& src) {
@@ -163,8 +219,10 @@ std::string device_name() {
   WMA_CUDA_CHECK(cudaGetDeviceProperties(&prop, context().device_));
   int driver = 0;
   cudaDriverGetVersion(&driver);
-  return str_cat(prop.name, " (", prop.multiProcessorCount, " SMs, CUDA driver API ", driver / 1000, ".",
-                 (driver % 1000) / 10, ")");
+  const int device_cc = prop.major * 10 + prop.minor;
+  const int cc = context().capability_;
+  return str_cat(prop.name, ", sm_", device_cc, cc < device_cc ? str_cat(" run as sm_", cc) : std::string(), ", ",
+                 prop.multiProcessorCount, " SMs, CUDA driver API ", driver / 1000, ".", (driver % 1000) / 10);
 }
 
 Graph::~Graph() {
@@ -206,6 +264,7 @@ void Graph::launch() {
 }
 
 int sm_count() { return context().sm_count_; }
+int max_threads_per_sm() { return context().max_threads_per_sm_; }
 
 namespace {
 std::vector<cudaEvent_t> g_events;
