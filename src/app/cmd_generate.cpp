@@ -14,7 +14,7 @@
 #include "app/device_choice.h"
 #include "app/commands.h"
 #include "core/error.h"
-#include "io/png_read.h"
+#include "io/image_read.h"
 #include "io/video.h"
 #include "ops/ops.h"
 #include "pipeline/example_data.h"
@@ -33,7 +33,9 @@ FlagSpec flag_spec() {
                 {config_flag("the base model's yaml (upstream's configs/inference/base_model_inference.yaml)"),
                  ckpt_flag(),
                  demo_weights_flag(),
-                 {"prompt_dir", "<dir>", "pictures and a csv of prompts, laid out like upstream's examples/base_model_prompts"},
+                 {"prompt_dir", "<dir>",
+                  std::string("pictures and a csv of prompts, laid out like upstream's examples/base_model_prompts; ") +
+                      (WMA_WITH_LIBJPEG ? "PNG or JPEG" : "PNG (JPEG needs a build with libjpeg)")},
                  {"savedir", "<dir>", "videos go to <savedir>/samples/<name>.mp4"},
                  {"text_input", "", "condition on the csv's instruction (else an empty prompt)"},
                  {"perframe_ae", "", "decode the video one frame at a time"},
@@ -85,11 +87,8 @@ int cmd_generate(int argc, char** argv) {
   const std::string savedir = f.required("savedir");
   std::vector<Job> jobs;
   for (GenerationSpec& spec : read_generation_prompts(f.required("prompt_dir"), savedir)) {
-    const std::string ext = fs::path(spec.filename).extension().string();
-    WMA_CHECK(ext == ".png" || ext == ".PNG", "[generate] ", spec.image_path, ": only PNG pictures are read ",
-              "(convert it to PNG)");
     WMA_CHECK(spec.frame_stride != 0.0, "[generate] ", spec.image_path, ": the csv's fs is 0");
-    const Tensor chw = prepare_prompt_image(io::read_png(spec.image_path), height, width);
+    const Tensor chw = prepare_prompt_image(io::read_image(spec.image_path), height, width);
     jobs.push_back({std::move(spec), ops::contiguous(chw.permute({1, 2, 0})).unsqueeze(0)});
   }
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));

@@ -31,6 +31,8 @@ std::string build_features() {
   if (WMA_WITH_CUDNN) on.emplace_back("cuDNN");
   if (WMA_WITH_HDF5) on.emplace_back("HDF5");
   if (WMA_WITH_LIBAV) on.emplace_back("libav");
+  if (WMA_WITH_LIBPNG) on.emplace_back("libpng");
+  if (WMA_WITH_LIBJPEG) on.emplace_back("libjpeg");
   if (WMA_WITH_HTTP) on.emplace_back("HTTP");
   std::string s;
   for (const std::string& f : on) s += (s.empty() ? "" : " ") + f;

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "io/csv.h"
 #include "io/h5.h"
-#include "io/png_read.h"
+#include "io/image_read.h"
 #include "pipeline/image_preprocess.h"
 
 namespace wma::pipeline {
@@ -122,15 +122,16 @@ InitialObservation load_initial_observation(const EpisodeSpec& spec, const io::N
   obs.state.assign(state_pad, 0.0f);
   std::copy(normalised.begin(), normalised.end(), obs.state.begin());
 
-  const io::Rgb8Image png = io::read_png(spec.image_path);
+  const io::Rgb8Image frame = io::read_image(spec.image_path);
   // Resize(short side) would stretch the long side by the aspect ratio (1x16384 to 320x5242880); the same bound as
   // `wma serve`'s --max_aspect_ratio default keeps the resized frame small.
   constexpr int kMaxAspectRatio = 8;
-  WMA_CHECK(std::max(png.width, png.height) <= kMaxAspectRatio * std::min(png.width, png.height), "[data] ",
-            spec.image_path, ": image is ", png.width, "x", png.height, "; the long side may be at most ",
+  WMA_CHECK(std::max(frame.width, frame.height) <= kMaxAspectRatio * std::min(frame.width, frame.height), "[data] ",
+            spec.image_path, ": image is ", frame.width, "x", frame.height, "; the long side may be at most ",
             kMaxAspectRatio, " times the short side");
-  std::vector<float> pixels(png.pixels.begin(), png.pixels.end());
-  const Tensor chw = prepare_observation_image(Tensor::from_floats({png.height, png.width, 3}, pixels), height, width);
+  std::vector<float> pixels(frame.pixels.begin(), frame.pixels.end());
+  const Tensor chw =
+      prepare_observation_image(Tensor::from_floats({frame.height, frame.width, 3}, pixels), height, width);
   obs.image = Tensor::from_floats({height, width, 3}, chw.permute({1, 2, 0}).to_floats());
   return obs;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
@@ -186,6 +187,34 @@ TEST(HostilePng, OversizedHeaderIsRefusedBeforeInflating) {
     EXPECT_NE(err.find(c.message), std::string::npos) << err;
   }
 }
+
+#if WMA_WITH_LIBPNG
+// libpng, which read_image uses in this build, under the same bounds: it inflates no further than the rows the
+// header declares, so a bomb costs as little but decodes (as in PIL) instead of failing.
+TEST(HostilePng, LibpngKeepsTheSameBounds) {
+  auto decode = [&](const std::string& png) {
+    return decode_png_libpng(reinterpret_cast<const std::uint8_t*>(png.data()), png.size(), "f.png");
+  };
+  const std::string bomb = rgb_png(1, 1, std::uint64_t{1} << 30);
+  const long rss0 = peak_rss_mib();
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(decode(bomb).pixels, std::vector<std::uint8_t>(3, 0));
+  EXPECT_LT(seconds_since(t0), 1.0 * kTimeScale);
+  for (const auto& [width, height, message] : {std::tuple{20000u, 20000u, "each side may be at most 16384"},
+                                               std::tuple{16384u, 16384u, "268435456 pixels; at most 67108864"}}) {
+    try {
+      decode(rgb_png(width, height, std::uint64_t{height} * (1 + std::uint64_t{width} * 3)));
+      ADD_FAILURE() << width << "x" << height << " decoded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("[png] f.png: image is ") + std::to_string(width)),
+                std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LT(seconds_since(t0), 2.0 * kTimeScale);
+  EXPECT_LT(peak_rss_mib() - rss0, 64 * kMemoryScale);
+}
+#endif
 
 // --- pickle ---
 

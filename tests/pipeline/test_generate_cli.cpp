@@ -108,17 +108,31 @@ TEST_F(GenerateCli, RefusesAnInteractionConfigBeforeWriting) {
   EXPECT_FALSE(fs::exists(savedir_));
 }
 
-TEST_F(GenerateCli, NeedsAPromptCsvAndPngPictures) {
+TEST_F(GenerateCli, NeedsAPromptCsvAndPictures) {
   fs::remove(prompts_ / "prompts.csv");
   RunResult r = generate(base_yaml());
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.err.find("found no prompt file (*.csv)"), std::string::npos) << r.err;
   std::ofstream(prompts_ / "prompts.csv") << "videoid,instruction,fps,start_idx,fs,num_gen\n3,x,8.0,0.0,2.0,1.0\n";
-  std::ofstream(prompts_ / "3.jpg") << "not decoded";
+  std::ofstream(prompts_ / "3.jpg") << "not a picture";
   r = generate(base_yaml());
   EXPECT_NE(r.rc, 0);
-  EXPECT_NE(r.err.find("only PNG pictures are read"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3.jpg: neither a PNG nor a JPEG file"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(savedir_));
+}
+
+TEST_F(GenerateCli, ReadsAJpegPrompt) {
+  std::ofstream(prompts_ / "prompts.csv") << "videoid,instruction,fps,start_idx,fs,num_gen\n3,x,8.0,0.0,2.0,1.0\n";
+  fs::copy_file(test::source_dir() / "tests/data/images/baseline420.jpg", prompts_ / "3.jpg");
+  const RunResult r = generate(base_yaml());
+#if WMA_WITH_LIBJPEG
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(fs::exists(savedir_ / "samples" / (io::mp4_available() ? "3.mp4" : "3_frames/0015.png"))) << r.err;
+#else
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.err.find("3.jpg: this build reads no JPEG: it needs libjpeg"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(savedir_));
+#endif
 }
 
 }  // namespace
