@@ -19,7 +19,8 @@ std::string key_text(const pickle::Object* k) {
 
 }  // namespace
 
-CkptSource::CkptSource(const std::string& path) : file_(MappedFile::open(path)) {
+CkptSource::CkptSource(std::shared_ptr<MappedFile> file) : file_(std::move(file)) {
+  const std::string& path = file_->path();
   WMA_CHECK(looks_like_zip(file_->data(), file_->size()), "[ckpt] ", path,
             ": not a zip archive (PyTorch checkpoints written by torch.save >= 1.6 are zip files)");
   const auto entries = read_zip_index(file_->data(), file_->size(), path);
@@ -112,8 +113,13 @@ void CkptSource::add_tensor(const std::string& name, const pickle::TensorRef& re
                      __builtin_add_overflow(last, reach, &last)))
       overflow();
   }
-  // Shape and offsets are int64 in Tensor, and a stride-0 view can claim more elements than any file holds.
-  if (numel > (std::uint64_t{1} << 48)) bad(str_cat("size ", shape_str(ref.shape), " has more than 2^48 elements"));
+  // A view that repeats elements (stride 0, overlapping strides) can claim more elements than the file holds, and
+  // every contiguous copy of it (inspect --values, convert, model loading) would take that much memory.
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(numel, es, &bytes) || bytes > file_->size())
+    bad(str_cat("size ", shape_str(ref.shape), " stride ", shape_str(ref.strides), " spans ", numel, " ",
+                file_dtype_name(ref.storage.dtype), " elements, more than the file's ", file_->size(),
+                " bytes hold (views that repeat elements past the file's size are refused)"));
   // storage.numel is already bounded by the entry's bytes, so an element extent below it stays inside the entry.
   if (numel > 0 && last >= ref.storage.numel)
     bad(str_cat("storage too short: view ", shape_str(ref.shape), " stride ", shape_str(ref.strides), " offset ",

@@ -18,7 +18,8 @@ class CkptSource : public TensorSource {
  public:
   // Reads the index and the pickle and validates every tensor against its storage; throws
   // naming the file and the problem (bad zip, refused pickle global, storage too short, ...).
-  explicit CkptSource(const std::string& path);
+  explicit CkptSource(const std::string& path) : CkptSource(MappedFile::open(path)) {}
+  explicit CkptSource(std::shared_ptr<MappedFile> file);
 
   const std::string& path() const override { return file_->path(); }
   const std::vector<TensorInfo>& tensors() const override { return infos_; }

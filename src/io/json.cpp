@@ -380,6 +380,11 @@ void dump_to(const Value& v, std::string& out) {
       }
       const double d = v.as_number();
       WMA_CHECK(std::isfinite(d), "[json] cannot write the non-finite number ", d);
+      // to_chars writes "-0", which reads back as the integer 0 and loses the sign.
+      if (d == 0 && std::signbit(d)) {
+        out += "-0.0";
+        break;
+      }
       char buf[32];
       const auto r = std::to_chars(buf, buf + sizeof buf, d);
       out.append(buf, r.ptr);

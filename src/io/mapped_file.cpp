@@ -36,8 +36,18 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   return file;
 }
 
+std::shared_ptr<MappedFile> MappedFile::from_bytes(std::string path, std::vector<std::uint8_t> bytes) {
+  std::shared_ptr<MappedFile> file(new MappedFile());
+  file->path_ = std::move(path);
+  file->size_ = bytes.size();
+  file->owned_ = std::move(bytes);
+  file->data_ = file->owned_.empty() ? nullptr : file->owned_.data();
+  file->self_ = file;
+  return file;
+}
+
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(data_, size_);
+  if (data_ != nullptr && owned_.empty()) ::munmap(data_, size_);
 }
 
 Tensor MappedFile::view(std::size_t byte_offset, std::size_t bytes, DType dtype, const Shape& shape,

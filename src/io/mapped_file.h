@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -15,6 +16,9 @@ class MappedFile {
  public:
   // Throws wma::Error naming the file when it cannot be opened or mapped.
   static std::shared_ptr<MappedFile> open(const std::string& path);
+  // A file's bytes already in memory, held on the heap under the name `path`: the fuzz targets read inputs this
+  // way, so that AddressSanitizer sees a read one byte past the end (a mapping's last page would hide it).
+  static std::shared_ptr<MappedFile> from_bytes(std::string path, std::vector<std::uint8_t> bytes);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -33,6 +37,7 @@ class MappedFile {
   std::string path_;
   std::size_t size_ = 0;
   std::uint8_t* data_ = nullptr;
+  std::vector<std::uint8_t> owned_;  // from_bytes' copy; empty for a mapping
   std::weak_ptr<MappedFile> self_;
 };
 

@@ -52,7 +52,8 @@ bool looks_like_safetensors(const std::uint8_t* data, std::size_t size) {
   return n >= 2 && n <= size - 8 && data[8] == '{';
 }
 
-SafetensorsSource::SafetensorsSource(const std::string& path) : file_(MappedFile::open(path)) {
+SafetensorsSource::SafetensorsSource(std::shared_ptr<MappedFile> file) : file_(std::move(file)) {
+  const std::string& path = file_->path();
   const std::size_t size = file_->size();
   WMA_CHECK(size >= 8, "[safetensors] ", path, ": file of ", size, " bytes is too short for a header");
   const std::uint64_t header_len = read_u64_le(file_->data());
@@ -78,7 +79,10 @@ SafetensorsSource::SafetensorsSource(const std::string& path) : file_(MappedFile
       metadata_ = v.as_object();
       continue;
     }
-    const auto bad = [&](const std::string& what) { fail("[safetensors] ", path, ": tensor '", name, "': ", what); };
+    // clang before 16 cannot capture a structured binding, hence the init-capture.
+    const auto bad = [&, &name = name](const std::string& what) {
+      fail("[safetensors] ", path, ": tensor '", name, "': ", what);
+    };
     if (!v.is_object()) bad("entry is not an object");
     const json::Value* dt = v.find("dtype");
     const json::Value* sh = v.find("shape");

@@ -21,7 +21,8 @@ bool looks_like_safetensors(const std::uint8_t* data, std::size_t size);
 class SafetensorsSource : public TensorSource {
  public:
   // Maps and validates the whole header; throws naming the file and the problem.
-  explicit SafetensorsSource(const std::string& path);
+  explicit SafetensorsSource(const std::string& path) : SafetensorsSource(MappedFile::open(path)) {}
+  explicit SafetensorsSource(std::shared_ptr<MappedFile> file);
 
   const std::string& path() const override { return file_->path(); }
   const std::vector<TensorInfo>& tensors() const override { return infos_; }

@@ -4,7 +4,9 @@
 // configs carry a dead ${...action_unet_config...} reference in normalization_config).
 #include "io/yaml.h"
 
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -16,6 +18,18 @@
 #include "io/utf8.h"
 
 namespace wma::io {
+
+namespace {
+
+// The whole of `digits` as a number in `base`, without sign, space or prefix and without wrapping: std::stoul
+// would take "-1" or "1z" and throw std::invalid_argument or std::out_of_range where a message is due.
+bool parse_unsigned(std::string_view digits, int base, std::uint64_t* out) {
+  const char* end = digits.data() + digits.size();
+  const auto [ptr, ec] = std::from_chars(digits.data(), end, *out, base);
+  return ec == std::errc() && ptr == end;
+}
+
+}  // namespace
 
 class YamlBuilder {
  public:
@@ -243,8 +257,11 @@ class YamlBuilder {
         case ' ': out.push_back(' '); break;
         case 'x': case 'u': case 'U': {
           const int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-          WMA_CHECK(i + digits < s.size(), where(line), "short \\", e, " escape");
-          append_utf8(out, static_cast<std::uint32_t>(std::stoul(s.substr(i + 1, digits), nullptr, 16)));
+          std::uint64_t code = 0;
+          WMA_CHECK(i + digits < s.size() && parse_unsigned(std::string_view(s).substr(i + 1, digits), 16, &code),
+                    where(line), "\\", e, " needs ", digits, " hex digits");
+          WMA_CHECK(code <= 0x10FFFF, where(line), "\\", e, " escape past U+10FFFF");
+          append_utf8(out, static_cast<std::uint32_t>(code));
           i += digits;
           break;
         }
@@ -364,8 +381,7 @@ class YamlBuilder {
           for (auto& [k, v] : n->items_)
             if (k == part) next = &v;
           n = next;
-        } else if (n->kind_ == YamlNode::Kind::Sequence && part.find_first_not_of("0123456789") == std::string::npos) {
-          const std::size_t idx = std::stoul(part);
+        } else if (std::uint64_t idx = 0; n->kind_ == YamlNode::Kind::Sequence && parse_unsigned(part, 10, &idx)) {
           n = idx < n->elements_.size() ? &n->elements_[idx] : nullptr;
         } else {
           n = nullptr;
@@ -375,11 +391,12 @@ class YamlBuilder {
       if (i < dotted.size() && dotted[i] == '[') {
         const std::size_t close = dotted.find(']', i);
         if (close == std::string::npos) return nullptr;
-        const std::string idx = dotted.substr(i + 1, close - i - 1);
-        if (n == nullptr || n->kind_ != YamlNode::Kind::Sequence || idx.empty() ||
-            idx.find_first_not_of("0123456789") != std::string::npos || std::stoul(idx) >= n->elements_.size())
+        std::uint64_t idx = 0;
+        if (n == nullptr || n->kind_ != YamlNode::Kind::Sequence ||
+            !parse_unsigned(std::string_view(dotted).substr(i + 1, close - i - 1), 10, &idx) ||
+            idx >= n->elements_.size())
           return nullptr;
-        n = &n->elements_[std::stoul(idx)];
+        n = &n->elements_[idx];
         i = close + 1;
       }
       if (i < dotted.size() && dotted[i] == '.') ++i;
@@ -570,8 +587,7 @@ const YamlNode* YamlNode::find_path(std::string_view dotted) const {
     if (!part.empty()) {
       if (n->kind() == Kind::Mapping) {
         n = n->find(part);
-      } else if (n->kind() == Kind::Sequence && part.find_first_not_of("0123456789") == std::string::npos) {
-        const std::size_t idx = std::stoul(part);
+      } else if (std::uint64_t idx = 0; n->kind() == Kind::Sequence && parse_unsigned(part, 10, &idx)) {
         n = idx < n->elements_.size() ? &n->elements_[idx] : nullptr;
       } else {
         return nullptr;
@@ -580,9 +596,11 @@ const YamlNode* YamlNode::find_path(std::string_view dotted) const {
     i = end;
     if (n != nullptr && i < d.size() && d[i] == '[') {
       const std::size_t close = d.find(']', i);
-      WMA_CHECK(close != std::string::npos, "[yaml] bad path '", d, "'");
-      const std::size_t idx = std::stoul(d.substr(i + 1, close - i - 1));
-      if (n->kind() != Kind::Sequence || idx >= n->elements_.size()) return nullptr;
+      const std::string_view index = std::string_view(d).substr(i + 1, close == std::string::npos ? 0 : close - i - 1);
+      WMA_CHECK(close != std::string::npos && !index.empty() && index.find_first_not_of("0123456789") == std::string::npos,
+                "[yaml] bad path '", d, "'");
+      std::uint64_t idx = 0;
+      if (n->kind() != Kind::Sequence || !parse_unsigned(index, 10, &idx) || idx >= n->elements_.size()) return nullptr;
       n = &n->elements_[idx];
       i = close + 1;
     }
@@ -611,13 +629,17 @@ std::int64_t YamlNode::as_int() const {
   bool neg = false;
   std::size_t i = 0;
   if (t[0] == '+' || t[0] == '-') neg = t[i++] == '-';
-  const std::string body = t.substr(i);
-  std::int64_t v = 0;
-  if (body.rfind("0b", 0) == 0) v = std::stoll(body.substr(2), nullptr, 2);
-  else if (body.rfind("0x", 0) == 0) v = std::stoll(body.substr(2), nullptr, 16);
-  else if (body.size() > 1 && body[0] == '0') v = std::stoll(body, nullptr, 8);
-  else v = std::stoll(body);
-  return neg ? -v : v;
+  const std::string_view body = std::string_view(t).substr(i);
+  std::uint64_t v = 0;
+  bool ok = false;
+  if (body.starts_with("0b")) ok = parse_unsigned(body.substr(2), 2, &v);
+  else if (body.starts_with("0x")) ok = parse_unsigned(body.substr(2), 16, &v);
+  else if (body.size() > 1 && body[0] == '0') ok = parse_unsigned(body, 8, &v);
+  else ok = parse_unsigned(body, 10, &v);
+  // "0x_" is an int to the resolver (underscores are dropped here), and Python's ints have no range.
+  const std::uint64_t limit = neg ? std::uint64_t{1} << 63 : (std::uint64_t{1} << 63) - 1;
+  WMA_CHECK(ok && v <= limit, "[yaml] ", path_, " = '", text_, "' is not a 64-bit integer");
+  return static_cast<std::int64_t>(neg ? 0 - v : v);
 }
 
 double YamlNode::as_double() const {
@@ -631,7 +653,8 @@ double YamlNode::as_double() const {
   const std::string body = (!t.empty() && (t[0] == '-' || t[0] == '+')) ? t.substr(1) : t;
   if (body == ".inf" || body == ".Inf" || body == ".INF") return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   if (body == ".nan" || body == ".NaN" || body == ".NAN") return std::numeric_limits<double>::quiet_NaN();
-  return std::stod(t);
+  // strtod, not std::stod: 1e999 is inf and 1e-320 a denormal, as in Python, where stod throws out_of_range.
+  return std::strtod(t.c_str(), nullptr);
 }
 
 const std::string& YamlNode::as_string() const {

@@ -1,6 +1,7 @@
 // JSON parser and writer: values, exact integers, escapes, and refusal of malformed input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "core/error.h"
@@ -56,6 +57,9 @@ TEST(Json, DumpRoundTrips) {
   EXPECT_EQ(json::dump(json::parse(dumped)), dumped);
   EXPECT_EQ(json::parse(dumped).at("name").as_string(), "x\"y\n\x01");
   EXPECT_DOUBLE_EQ(json::parse(dumped).at("n").as_array()[3].as_number(), 1e100);
+  // Found by fuzz/fuzz_json: -0.0 was written as "-0", which reads back as the integer 0.
+  EXPECT_EQ(json::dump(json::parse("[-0.0,-0,0.0]")), "[-0.0,0,0]");
+  EXPECT_TRUE(std::signbit(json::parse(json::dump(json::parse("-0.0"))).as_number()));
   json::Value built{json::Object{}};
   built.set("k", json::Value(std::int64_t{5}));
   built.set("k", json::Value("v"));

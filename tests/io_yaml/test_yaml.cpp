@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #include "core/error.h"
@@ -207,6 +208,29 @@ TEST(Yaml, ExponentialInterpolationsAreRefused) {
   for (int k = 0; k < 6000; ++k) text += "r" + std::to_string(k) + ": x${big}\n";
   msg = yaml_error(text);
   EXPECT_NE(msg.find("node visits"), std::string::npos) << msg;
+}
+
+// Found by fuzz/fuzz_yaml: each of these threw std::invalid_argument or std::out_of_range out of the reader.
+TEST(Yaml, MalformedNumbersAndEscapesAreErrors) {
+  EXPECT_THROW(parse_yaml("a: \"\\u12g4\"\n"), Error);
+  EXPECT_THROW(parse_yaml("a: \"\\x-1\"\n"), Error);
+  EXPECT_THROW(parse_yaml("a: \"\\U00110000\"\n"), Error);
+  EXPECT_EQ(parse_yaml("a: \"\\u00e9\\x41\"\n")["a"].as_string(), "\xc3\xa9" "A");
+  const YamlNode y = parse_yaml(
+      "big: 99999999999999999999\nmin: -9223372036854775808\nmax: 9223372036854775807\nhex: 0x_\nbin: 0b_\n"
+      "inf: 1e999\ntiny: 1e-320\nlist: [1, 2]\n"
+      "dot: ${list.99999999999999999999}\nbracket: ${list[99999999999999999999]}\n");
+  EXPECT_THROW(y["big"].as_int(), Error);
+  EXPECT_THROW(y["hex"].as_int(), Error);
+  EXPECT_THROW(y["bin"].as_int(), Error);
+  EXPECT_EQ(y["min"].as_int(), std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(y["max"].as_int(), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(y["inf"].as_double(), std::numeric_limits<double>::infinity());  // Python's float('1e999')
+  EXPECT_GT(y["tiny"].as_double(), 0.0);
+  EXPECT_THROW(y["dot"].as_int(), Error);  // unresolvable, like any missing key
+  EXPECT_THROW(y["bracket"].as_int(), Error);
+  EXPECT_THROW(y.find_path("list[x]"), Error);
+  EXPECT_EQ(y.find_path("list[99999999999999999999]"), nullptr);
 }
 
 TEST(Yaml, WorldModelInteractionConfig) {
