@@ -2,11 +2,13 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <string_view>
 
 #include "app/commands.h"
 #include "app/device_choice.h"
 #include "core/error.h"
+#include "io/temp_file.h"
 
 namespace {
 
@@ -52,9 +54,14 @@ int main(int argc, char** argv) {
   const std::string_view name = argv[1];
   for (const auto& c : kCommands) {
     if (name != c.name) continue;
+    wma::io::install_temp_file_cleanup();
     try {
       return c.run(argc - 1, argv + 1);
     } catch (const wma::Error& e) {
+      std::fprintf(stderr, "wma %s: error: %s\n", c.name, e.what());
+      return 1;
+    } catch (const std::filesystem::filesystem_error& e) {
+      // A full disk, a missing folder or a permission: the user's to fix, and what() names the paths.
       std::fprintf(stderr, "wma %s: error: %s\n", c.name, e.what());
       return 1;
     } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "io/deflate.h"
+#include "io/temp_file.h"
 
 namespace wma::io {
 namespace {
@@ -114,14 +115,15 @@ void write_png(const std::string& path, const Rgb8Image& image) {
   if (indexed) put_chunk(out, "PLTE", palette);
   put_chunk(out, "IDAT", zlib_compress(raw.data(), raw.size()));
   put_chunk(out, "IEND", {});
-  const std::string tmp = path + ".tmp";
+  TempFile tmp(path);
   {
-    std::ofstream f(tmp, std::ios::binary);
-    WMA_CHECK(f.good(), "[png] cannot write ", tmp);
+    std::ofstream f(tmp.path(), std::ios::binary);
+    WMA_CHECK(f.good(), "[png] cannot write ", tmp.path());
     f.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
-    WMA_CHECK(f.good(), "[png] short write to ", tmp);
+    f.close();
+    WMA_CHECK(f.good(), "[png] short write to ", tmp.path());
   }
-  std::filesystem::rename(tmp, path);
+  tmp.commit();
 }
 
 }  // namespace wma::io

@@ -130,11 +130,7 @@ Tensor SafetensorsSource::load(const std::string& name) const {
   return widen_copy(file_->data() + e.begin, e.stored, info.shape, contiguous_strides(info.shape), 0);
 }
 
-SafetensorsWriter::SafetensorsWriter(std::string path) : path_(std::move(path)), tmp_path_(path_ + ".tmp") {}
-
-SafetensorsWriter::~SafetensorsWriter() {
-  if (tmp_created_) std::remove(tmp_path_.c_str());
-}
+SafetensorsWriter::SafetensorsWriter(std::string path) : path_(std::move(path)) {}
 
 void SafetensorsWriter::set_metadata(const std::string& key, const std::string& value) {
   for (auto& m : metadata_) {
@@ -176,14 +172,15 @@ void SafetensorsWriter::finish() {
   // Pad with spaces so the data block starts 8-byte aligned, as the reference writer does.
   while ((8 + text.size()) % 8 != 0) text += ' ';
 
-  std::FILE* f = std::fopen(tmp_path_.c_str(), "wb");
-  WMA_CHECK(f != nullptr, "[safetensors] ", tmp_path_, ": cannot create: ", std::strerror(errno));
-  tmp_created_ = true;
+  tmp_.emplace(path_);
+  const std::string& tmp_path = tmp_->path();
+  std::FILE* f = std::fopen(tmp_path.c_str(), "wb");
+  WMA_CHECK(f != nullptr, "[safetensors] ", tmp_path, ": cannot create: ", std::strerror(errno));
   const auto write = [&](const void* data, std::size_t n) {
     if (n > 0 && std::fwrite(data, 1, n, f) != n) {
       const int err = errno;
       std::fclose(f);
-      fail("[safetensors] ", tmp_path_, ": write failed: ", std::strerror(err));
+      fail("[safetensors] ", tmp_path, ": write failed: ", std::strerror(err));
     }
   };
   std::uint8_t len[8];
@@ -207,11 +204,8 @@ void SafetensorsWriter::finish() {
     write(c.numel() > 0 ? c.data_ptr() : nullptr, c.nbytes());
     p.producer = nullptr;  // release whatever the producer captured
   }
-  if (std::fclose(f) != 0) fail("[safetensors] ", tmp_path_, ": close failed: ", std::strerror(errno));
-  std::error_code ec;
-  std::filesystem::rename(tmp_path_, path_, ec);
-  WMA_CHECK(!ec, "[safetensors] ", path_, ": cannot rename ", tmp_path_, " into place: ", ec.message());
-  tmp_created_ = false;
+  if (std::fclose(f) != 0) fail("[safetensors] ", tmp_path, ": close failed: ", std::strerror(errno));
+  tmp_->commit();
 }
 
 }  // namespace wma::io

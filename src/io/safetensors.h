@@ -5,11 +5,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/json.h"
 #include "io/mapped_file.h"
+#include "io/temp_file.h"
 #include "io/tensor_bytes.h"
 #include "io/weight_store.h"
 
@@ -50,7 +52,7 @@ class SafetensorsWriter {
   using Producer = std::function<Tensor()>;
 
   explicit SafetensorsWriter(std::string path);
-  ~SafetensorsWriter();  // removes OUT.tmp if finish() did not complete
+  ~SafetensorsWriter() = default;  // OUT.tmp goes with it if finish() did not complete (io/temp_file.h)
   SafetensorsWriter(const SafetensorsWriter&) = delete;
   SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
 
@@ -68,10 +70,9 @@ class SafetensorsWriter {
     Producer producer;
   };
   std::string path_;
-  std::string tmp_path_;
+  std::optional<TempFile> tmp_;
   std::vector<Pending> pending_;
   json::Object metadata_;
-  bool tmp_created_ = false;
 };
 
 }  // namespace wma::io

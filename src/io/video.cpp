@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/log.h"
+#include "io/temp_file.h"
 
 #if WMA_WITH_LIBAV
 extern "C" {
@@ -45,10 +46,15 @@ std::string write_png_frames(const std::string& path, const std::vector<Rgb8Imag
   const std::string tmp = dir + ".tmp";
   std::filesystem::remove_all(tmp);
   std::filesystem::create_directories(tmp);
-  for (std::size_t i = 0; i < frames.size(); ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "/%04zu.png", i);
-    write_png(tmp + name, frames[i]);
+  try {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "/%04zu.png", i);
+      write_png(tmp + name, frames[i]);
+    }
+  } catch (...) {
+    std::filesystem::remove_all(tmp);
+    throw;
   }
   std::filesystem::remove_all(dir);
   std::filesystem::rename(tmp, dir);
@@ -177,14 +183,9 @@ std::string write_video(const std::string& path, const std::vector<Rgb8Image>& f
     return dir;
   }
 #if WMA_WITH_LIBAV
-  const std::string tmp = path + ".tmp.mp4";
-  try {
-    encode_mp4(tmp, path, frames, options);
-  } catch (...) {
-    std::filesystem::remove(tmp);
-    throw;
-  }
-  std::filesystem::rename(tmp, path);
+  TempFile tmp(path);
+  encode_mp4(tmp.path(), path, frames, options);
+  tmp.commit();
 #endif
   return path;
 }

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "io/json.h"
+#include "io/temp_file.h"
 #include "io/video.h"
 #include "ops/ops.h"
 
@@ -16,14 +17,15 @@ namespace wma::pipeline {
 namespace fs = std::filesystem;
 
 void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
+  io::TempFile tmp(path);
   {
-    std::ofstream f(tmp, std::ios::binary);
-    WMA_CHECK(f.good(), "[output] cannot write ", tmp);
+    std::ofstream f(tmp.path(), std::ios::binary);
+    WMA_CHECK(f.good(), "[output] cannot write ", tmp.path());
     f << text;
-    WMA_CHECK(f.good(), "[output] writing ", tmp, " failed");
+    f.close();
+    WMA_CHECK(f.good(), "[output] writing ", tmp.path(), " failed");
   }
-  fs::rename(tmp, path);
+  tmp.commit();
 }
 
 IterationResult on_host(const IterationResult& result) {
