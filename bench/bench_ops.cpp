@@ -136,6 +136,7 @@ std::vector<Case> build_cases() {
   };
   attention("L0-self", 16, 2560, 2560, 5);
   attention("L1-self", 16, 640, 640, 10);
+  attention("L2-self", 16, 160, 160, 20);
   attention("L0-cross256", 16, 2560, 256, 5);
   attention("L0-temporal", 2560, 16, 16, 5);
   {

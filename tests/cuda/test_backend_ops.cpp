@@ -406,6 +406,12 @@ std::vector<OpCase> build_cases() {
   // ragged tails (queries and keys not multiples of the 64-row tiles) with a mask.
   attention_case("unet_self_2560_d64", 1, 2560, 2560, 2, 64, 64, 0, true);
   attention_case("d64_ragged_masked", 2, 131, 77, 3, 64, 64, 2, false);
+  // Unmasked head dim 64 takes the wgmma kernel on Hopper (128-query blocks, 64-key tiles): ragged queries and
+  // keys, a single partial key tile, exactly one whole tile, and the L1 length over fused q/k/v views.
+  attention_case("d64_wgmma_ragged_300x200", 2, 300, 200, 3, 64, 64, 0, false);
+  attention_case("d64_wgmma_one_partial_tile", 1, 150, 40, 2, 64, 64, 0, false);
+  attention_case("d64_wgmma_one_whole_tile", 2, 129, 64, 1, 64, 64, 0, false);
+  attention_case("d64_wgmma_640_fused", 2, 640, 640, 2, 64, 64, 0, true);
   attention_case("d64_temporal_16_frames", 40, 16, 16, 5, 64, 64, 0, true);
   // Up to 32 queries and keys run the short-sequence kernel in f16/bf16.
   attention_case("d64_short_lq5_lk29", 3, 5, 29, 4, 64, 64, 0, false);

@@ -141,6 +141,7 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
   if (!context().general_kernels_only_) {
     // Sequences of a few frames waste most of the flash kernel's 64-key tiles; they get a kernel of their own.
     if (short_attention(out, q, k, v, mask, scale)) return;
+    if (flash_attention_wgmma(out, q, k, v, mask, scale)) return;
     if (flash_attention(out, q, k, v, mask, scale)) return;
   }
   const std::size_t smem = sizeof(float) * static_cast<std::size_t>(kQueriesPerBlock * d + kKeysPerTile * (d + 1) +

@@ -14,6 +14,7 @@
 #include "backends/backend.h"
 #include "backends/cuda/context.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/flash_attention.h"
 #include "core/allocator.h"
 #include "core/log.h"
 
@@ -127,6 +128,7 @@ void init_once() {
     log_info("[cuda] WMA_CUDA_MAX_CAPABILITY=", cap, ": our kernels take the sm_", c.capability_,
              " paths on this sm_", device_cc, " GPU (cuBLASLt and cuDNN still choose theirs for sm_", device_cc, ")");
   }
+  c.wgmma_ = c.capability_ >= 90 && wgmma_attention_compiled();
   c.sm_count_ = prop.multiProcessorCount;
   c.max_threads_per_sm_ = prop.maxThreadsPerMultiProcessor;
   c.max_smem_per_block_ = prop.sharedMemPerBlockOptin;

@@ -35,6 +35,8 @@ struct Context {
   int max_threads_per_sm_ = 0;
   std::size_t max_smem_per_block_ = 0;  // opt-in limit, above the default 48 KB
   int capability_ = 0;                  // see capability()
+  // Hopper's wgmma kernels may run: capability() >= 90 and the loaded code is sm_90a.
+  bool wgmma_ = false;
   // When set, conv2d, conv_temporal, attention and group_norm skip their fast paths
   // (tensor cores, cuDNN, split statistics) and run the general kernels: the benchmark
   // compares the two and tests can cross-check them.

@@ -19,6 +19,14 @@ bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const 
 bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
                          float scale);
 
+// Unmasked attention on Hopper's warpgroup MMA (flash_attention_wgmma.cu), where context().wgmma_ allows it. Same
+// contract and return convention as flash_attention; false for masks.
+bool flash_attention_wgmma(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                           float scale);
+// Whether the code loaded for this device holds the wgmma kernel (sm_90a SASS, not a PTX or older-architecture
+// build); asked once at start-up.
+bool wgmma_attention_compiled();
+
 // Unmasked attention over short sequences (Lq, Lk <= 32; the UNet's temporal attention over 16
 // frames), head dim 64, f16/bf16, one warp per (sequence, head); short_attention.cu. Same
 // contract and return convention as flash_attention.

@@ -1,0 +1,328 @@
+// Flash attention on Hopper's warpgroup MMA (wgmma, sm_90a) for the UNet's unmasked spatial self-attention, head
+// dim 64, f16/bf16. The mma.sync kernel (flash_attention.cu) is bound by instruction issue, not by the tensor
+// cores: per 64-key tile each warp issues 64 HMMAs and 32 ldmatrix besides its softmax (ncu, docs/performance.md).
+// Here one wgmma computes a 64x64 tile for a whole warpgroup straight from shared memory, so the MMA side of the
+// loop shrinks to 8 instructions per tile and the issue slots go to the softmax; two blocks of two warpgroups per
+// SM let one warpgroup's softmax run while another's MMAs do.
+//
+// Block: 2 warpgroups x 64 queries of one (batch, head); 64-key tiles of K and V double-buffered by cp.async into
+// the 128-byte-swizzled layout wgmma reads (row r's 16-byte chunk c at chunk c ^ (r % 8), tiles on 1024-byte
+// boundaries, the swizzle being applied to address bits). S = Q K^T: A = Q and B = K both K-major (head dim
+// contiguous); O += P V: A = P from registers (the S accumulator layout is the A-fragment layout), B = V
+// MN-major (transposed read). Softmax online in fp32, exp2 domain, as the mma.sync kernel.
+#include "backends/cuda/common.cuh"
+#include "backends/cuda/flash_attention.h"
+#include "backends/cuda/mma.cuh"
+
+// Only sm_90a code has wgmma; every other architecture in the build gets an empty kernel that is never launched
+// (wgmma_attention_compiled() tells the two apart at start-up).
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define WMA_WGMMA_CODE 1
+#else
+#define WMA_WGMMA_CODE 0
+#endif
+
+namespace wma::cuda {
+namespace {
+
+using namespace mma;
+
+constexpr int kHeadDim = 64;
+constexpr int kRowBytes = kHeadDim * 2;  // one 128-byte swizzle row per query or key
+constexpr int kGroups = 2;               // warpgroups per block
+constexpr int kGroupRows = 64;           // wgmma's M
+constexpr int kRows = kGroups * kGroupRows;
+constexpr int kKeys = 64;
+constexpr int kBlockThreads = kGroups * 128;
+constexpr int kStages = 2;
+constexpr int kSwizzleAtom = 1024;     // 8 rows of 128 bytes
+constexpr std::size_t kSmemBytes =
+    static_cast<std::size_t>(kRows + 2 * kStages * kKeys) * kRowBytes + kSwizzleAtom;  // + alignment slack
+static_assert(kRowBytes == 128, "one swizzle row per head-dim row");
+static_assert(kRows * kRowBytes % kSwizzleAtom == 0 && kKeys * kRowBytes % kSwizzleAtom == 0,
+              "every tile starts on a swizzle-atom boundary");
+
+__device__ int g_wgmma_code = WMA_WGMMA_CODE;
+
+struct WgmmaArgs {
+  std::int64_t lq, lk;
+  std::int64_t q_sb, q_sl, q_sh;
+  std::int64_t k_sb, k_sl, k_sh;
+  std::int64_t v_sb, v_sl, v_sh;
+  std::int64_t o_sb, o_sl, o_sh;
+  float scale_log2;
+};
+
+#if WMA_WGMMA_CODE
+// Shared-memory matrix descriptor (PTX ISA, "Matrix Descriptor Format"): start address, leading and stride byte
+// offsets (16-byte units) and the 128-byte swizzle mode. K-major: the stride offset steps 8 rows, the leading one
+// is unused. MN-major (V): the stride offset steps 8 rows of K; the leading one would step 64 columns of N, which
+// one 64-wide tile never does.
+__device__ __forceinline__ std::uint64_t smem_desc(const void* p, unsigned leading_bytes, unsigned stride_bytes) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  return static_cast<std::uint64_t>((address & 0x3FFFF) >> 4) | static_cast<std::uint64_t>(leading_bytes >> 4) << 16 |
+         static_cast<std::uint64_t>(stride_bytes >> 4) << 32 | std::uint64_t{1} << 62;
+}
+// A descriptor advanced by `bytes` (the next 16 columns of a K-major tile sit 32 bytes on, inside the swizzle row).
+__device__ __forceinline__ std::uint64_t advance(std::uint64_t desc, unsigned bytes) { return desc + (bytes >> 4); }
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+// cp.async writes through the generic proxy, wgmma reads through the async one.
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+// Ties the accumulators to the preceding asm: without it the compiler may read them between the wgmma and its
+// wait, or write them while the wgmma still runs.
+__device__ __forceinline__ void fence_registers(float (&d)[32]) {
+#pragma unroll
+  for (int i = 0; i < 32; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+#define WMA_D32                                                                                                    \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
+  "%24, %25, %26, %27, %28, %29, %30, %31}"
+
+// D (64x64, fp32) = A B (+ D when accumulate): A and B from shared memory, both K-major.
+template <typename T>
+__device__ __forceinline__ void wgmma_ss(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate);
+// D += A B: A (64x16) from registers in the accumulator's row layout, B from shared memory, MN-major.
+template <typename T>
+__device__ __forceinline__ void wgmma_rs(float (&d)[32], const unsigned (&a)[4], std::uint64_t b);
+template <>
+__device__ __forceinline__ void wgmma_ss<__half>(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " WMA_D32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "l"(a), "l"(b), "r"(accumulate));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<__half>(float (&d)[32], const unsigned (&a)[4], std::uint64_t b) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " WMA_D32 ", {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+}
+template <>
+__device__ __forceinline__ void wgmma_ss<__nv_bfloat16>(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WMA_D32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "l"(a), "l"(b), "r"(accumulate));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<__nv_bfloat16>(float (&d)[32], const unsigned (&a)[4], std::uint64_t b) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WMA_D32 ", {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+}
+#undef WMA_D32
+#endif  // WMA_WGMMA_CODE
+
+// Rows [row0, row0 + kTileRows) of a [len, 64] slice (row stride `ld`) into a swizzled tile, rows past `len` as
+// zeros (padding keys then add exact zeros to PV). Each thread copies one chunk column of every kBlockThreads / 8-th
+// row: one base address, then adds only.
+template <int kTileRows, typename T>
+__device__ __forceinline__ void load_rows(T* tile, const T* src, std::int64_t ld, std::int64_t row0, std::int64_t len) {
+  constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
+  constexpr unsigned kRowsPerPass = kBlockThreads / kChunks;
+  static_assert(kTileRows % kRowsPerPass == 0 && kRowsPerPass % 8 == 0, "whole passes, swizzle column fixed");
+  const unsigned r0 = threadIdx.x / kChunks, c = threadIdx.x % kChunks;
+  const T* g = src + (row0 + r0) * ld + c * 8;
+  T* s = tile + r0 * kHeadDim + ((c ^ (r0 & 7)) << 3);
+  const std::int64_t pass_stride = kRowsPerPass * ld;
+  const bool whole = row0 + kTileRows <= len;
+#pragma unroll
+  for (unsigned k = 0; k < kTileRows / kRowsPerPass; ++k) {
+    const bool valid = whole || row0 + r0 + k * kRowsPerPass < len;
+    cp_async_16(s + k * kRowsPerPass * kHeadDim, valid ? g + k * pass_stride : src, valid);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kBlockThreads, 2)
+    flash_attention_wgmma_kernel(T* out, const T* q, const T* k, const T* v, const __grid_constant__ WgmmaArgs a) {
+#if WMA_WGMMA_CODE
+  extern __shared__ unsigned char smem_raw[];
+  const unsigned raw = static_cast<unsigned>(__cvta_generic_to_shared(smem_raw));
+  T* sq = reinterpret_cast<T*>(smem_raw + ((kSwizzleAtom - raw % kSwizzleAtom) % kSwizzleAtom));
+  T* sk = sq + kRows * kHeadDim;     // [kStages][kKeys * kHeadDim]
+  T* sv = sk + kStages * kKeys * kHeadDim;
+  const int group = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+  const int g = lane >> 2, t = lane & 3;
+  const int h = blockIdx.y;
+  const std::int64_t b = blockIdx.z;
+  const std::int64_t q0 = static_cast<std::int64_t>(blockIdx.x) * kRows;
+  const T* kb = k + b * a.k_sb + h * a.k_sh;
+  const T* vb = v + b * a.v_sb + h * a.v_sh;
+  const int tiles = static_cast<int>((a.lk + kKeys - 1) / kKeys);
+
+  load_rows<kRows>(sq, q + b * a.q_sb + h * a.q_sh, a.q_sl, q0, a.lq);
+  load_rows<kKeys>(sk, kb, a.k_sl, 0, a.lk);
+  load_rows<kKeys>(sv, vb, a.v_sl, 0, a.lk);
+  cp_async_commit();
+
+  const std::uint64_t q_desc = smem_desc(sq + group * kGroupRows * kHeadDim, 16, kSwizzleAtom);
+  float s[32] = {}, o[32] = {};
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  for (int j = 0; j < tiles; ++j) {
+    const int st = j & 1;
+    if (j + 1 < tiles) {
+      const std::int64_t next = static_cast<std::int64_t>(j + 1) * kKeys;
+      load_rows<kKeys>(sk + (st ^ 1) * kKeys * kHeadDim, kb, a.k_sl, next, a.lk);
+      load_rows<kKeys>(sv + (st ^ 1) * kKeys * kHeadDim, vb, a.v_sl, next, a.lk);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    fence_proxy_async();
+    __syncthreads();
+
+    // S = Q K^T over the head dim in four 16-wide steps.
+    const std::uint64_t k_desc = smem_desc(sk + st * kKeys * kHeadDim, 16, kSwizzleAtom);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kHeadDim / 16; ++kk) wgmma_ss<T>(s, advance(q_desc, 32 * kk), advance(k_desc, 32 * kk), kk);
+    wgmma_commit();
+    wgmma_wait_all();
+    fence_registers(s);
+
+    // This thread holds rows g and g + 8 of its warp's 16, columns 8 nt + 2 t + {0, 1}: s[4 nt + e], e < 2 on
+    // the first row. Only the last tile has padding keys; a whole tile keeps raw scores and the scale rides in
+    // the exponent's FMA (it is positive, so the raw maximum is the scaled one's).
+    const std::int64_t key0 = static_cast<std::int64_t>(j) * kKeys;
+    float score_scale = a.scale_log2;
+    float mx[2] = {-INFINITY, -INFINITY};
+    if (key0 + kKeys <= a.lk) {
+#pragma unroll
+      for (int i = 0; i < 32; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
+    } else {
+      score_scale = 1.0f;
+#pragma unroll
+      for (int i = 0; i < 32; ++i) {
+        const std::int64_t key = key0 + (i >> 2) * 8 + 2 * t + (i & 1);
+        s[i] = key < a.lk ? s[i] * a.scale_log2 : -INFINITY;
+        mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
+      }
+    }
+    float corr[2], base[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      const float m_new = fmaxf(m[r], mx[r] * score_scale);  // finite: every tile has a real key
+      base[r] = m_new;
+      corr[r] = fast_exp2(m[r] - m_new);
+      m[r] = m_new;
+      l[r] *= corr[r];
+    }
+    unsigned p[4][4];
+#pragma unroll
+    for (int i = 0; i < 32; i += 2) {
+      const int r = (i >> 1) & 1;
+      const float p0 = fast_exp2(fmaf(s[i], score_scale, -base[r]));
+      const float p1 = fast_exp2(fmaf(s[i + 1], score_scale, -base[r]));
+      l[r] += p0 + p1;
+      // Column block nt = i / 4 is half of 16-key step nt / 2: registers 0/1 (blocks 2ks) and 2/3 (2ks + 1).
+      p[i >> 3][((i >> 2) & 1) * 2 + r] = pack2<T>(p0, p1);
+      o[i] *= corr[r];
+      o[i + 1] *= corr[r];
+    }
+
+    // O += P V over the tile's keys in four 16-key steps.
+    const std::uint64_t v_desc = smem_desc(sv + st * kKeys * kHeadDim, kSwizzleAtom, kSwizzleAtom);
+    wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < kKeys / 16; ++ks) wgmma_rs<T>(o, p[ks], advance(v_desc, 16 * kRowBytes * ks));
+    wgmma_commit();
+    wgmma_wait_all();
+    fence_registers(o);
+    __syncthreads();  // this stage is refilled by the next iteration's prefetch
+  }
+
+  float inv[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    inv[r] = 1.0f / l[r];
+  }
+  const std::int64_t row0 = q0 + group * kGroupRows + warp * 16 + g;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const std::int64_t row = row0 + 8 * r;
+    if (row >= a.lq) continue;
+    T* orow = out + b * a.o_sb + row * a.o_sl + h * a.o_sh + 2 * t;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+      *reinterpret_cast<unsigned*>(orow + nt * 8) = pack2<T>(o[4 * nt + 2 * r] * inv[r], o[4 * nt + 2 * r + 1] * inv[r]);
+  }
+#endif
+}
+
+bool rows_aligned(const Tensor& t, int elements) {
+  if ((reinterpret_cast<std::uintptr_t>(t.data_ptr()) & (2u * elements - 1)) != 0) return false;
+  for (int d = 0; d < 3; ++d)
+    if (t.size(d) > 1 && t.stride(d) % elements != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+bool wgmma_attention_compiled() {
+  int code = 0;
+  WMA_CUDA_CHECK(cudaMemcpyFromSymbol(&code, g_wgmma_code, sizeof code));
+  return code == 1;
+}
+
+bool flash_attention_wgmma(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                           float scale) {
+  const DType dt = out.dtype();
+  if (!context().wgmma_ || mask != nullptr || (dt != DType::F16 && dt != DType::BF16)) return false;
+  if (q.size(3) != kHeadDim || v.size(3) != kHeadDim || k.size(1) == 0) return false;
+  // cp.async moves 16-byte chunks (8 elements); the output is stored in pairs.
+  if (!rows_aligned(q, 8) || !rows_aligned(k, 8) || !rows_aligned(v, 8) || !rows_aligned(out, 2)) return false;
+  WgmmaArgs a{};
+  a.lq = q.size(1);
+  a.lk = k.size(1);
+  a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
+  a.k_sb = k.stride(0), a.k_sl = k.stride(1), a.k_sh = k.stride(2);
+  a.v_sb = v.stride(0), a.v_sl = v.stride(1), a.v_sh = v.stride(2);
+  a.o_sb = out.stride(0), a.o_sl = out.stride(1), a.o_sh = out.stride(2);
+  a.scale_log2 = scale * 1.4426950408889634f;
+  const dim3 grid(static_cast<unsigned>((a.lq + kRows - 1) / kRows), static_cast<unsigned>(q.size(2)),
+                  static_cast<unsigned>(q.size(0)));
+  auto launch = [&]<typename T>() {
+    static const bool configured = [] {
+      WMA_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_wgmma_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(kSmemBytes)));
+      return true;
+    }();
+    (void)configured;
+    flash_attention_wgmma_kernel<T><<<grid, kBlockThreads, kSmemBytes, stream()>>>(out.data<T>(), q.data<T>(), k.data<T>(),
+                                                                             v.data<T>(), a);
+  };
+  if (dt == DType::F16)
+    launch.template operator()<__half>();
+  else
+    launch.template operator()<__nv_bfloat16>();
+  WMA_CUDA_CHECK_LAUNCH();
+  return true;
+}
+
+}  // namespace wma::cuda
