@@ -22,7 +22,6 @@ constexpr int kRows = 64;  // queries per block
 constexpr int kKeys = 64;  // keys per tile
 constexpr int kWarps = 4;
 constexpr int kFlashThreads = kWarps * 32;
-constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
 constexpr float kLog2e = 1.4426950408889634f;
 
 constexpr int kMaxBranches = 4;
@@ -53,25 +52,9 @@ struct FlashArgs {
 // different bank groups instead of one.
 __device__ __forceinline__ int swizzle(int row, int chunk) { return row * kHeadDim + ((chunk ^ (row & 7)) << 3); }
 
-// Copies rows [row0, row0 + 64) of a [len, 64] slice (row stride `ld`) into a swizzled tile;
-// rows past `len` become zeros, so padding keys contribute exact zeros to PV. Thread i copies chunk i % 8 of rows
-// i / 8 + 16 k: the swizzled column is the same for all four rows (16 k keeps row % 8), so after one base address
-// the copies are adds only. Address arithmetic per chunk, with its divisions and 64-bit products, was a quarter
-// of the kernel's instructions (ncu, docs/performance.md).
 template <typename T>
 __device__ __forceinline__ void load_tile(T* tile, const T* src, std::int64_t ld, std::int64_t row0, std::int64_t len) {
-  constexpr unsigned kRowsPerPass = kFlashThreads / kChunks;
-  static_assert(kKeys % kRowsPerPass == 0, "whole passes per tile");
-  const unsigned r0 = threadIdx.x / kChunks, c = threadIdx.x % kChunks;
-  const T* g = src + (row0 + r0) * ld + c * 8;
-  T* s = tile + swizzle(static_cast<int>(r0), static_cast<int>(c));
-  const std::int64_t pass_stride = kRowsPerPass * ld;
-  const bool whole = row0 + kKeys <= len;
-#pragma unroll
-  for (unsigned k = 0; k < kKeys / kRowsPerPass; ++k) {
-    const bool valid = whole || row0 + r0 + k * kRowsPerPass < len;
-    cp_async_16(s + k * kRowsPerPass * kHeadDim, valid ? g + k * pass_stride : src, valid);
-  }
+  load_swizzled_rows<kFlashThreads, kKeys>(tile, src, ld, row0, len);
 }
 
 // kSum: more than one branch, so finished branches accumulate (normalised) into a second register tile.
@@ -297,9 +280,6 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
     store(o);
 }
 
-bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
-bool aligned4(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 3u) == 0; }
-
 }  // namespace
 
 bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
@@ -307,20 +287,11 @@ bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<o
   const DType dt = out.dtype();
   if (dt != DType::F16 && dt != DType::BF16) return false;
   if (branches.empty() || branches.size() > kMaxBranches || q.size(3) != kHeadDim) return false;
-  // cp.async moves 16-byte chunks: every row start must sit on a 16-byte boundary.
-  auto rows_aligned = [](const Tensor& t) {
-    if (!aligned16(t.data_ptr())) return false;
-    for (int d = 0; d < 3; ++d)
-      if (t.size(d) > 1 && t.stride(d) % 8 != 0) return false;
-    return true;
-  };
-  if (!rows_aligned(q)) return false;
+  // cp.async moves 16-byte chunks (8 elements); the output is stored as pairs of elements.
+  if (!rows_aligned(q, 8)) return false;
   for (const ops::KeyValueBranch& kv : branches)
-    if (kv.v.size(3) != kHeadDim || kv.k.size(1) == 0 || !rows_aligned(kv.k) || !rows_aligned(kv.v)) return false;
-  // The output is stored as pairs of elements (4 bytes).
-  if (!aligned4(out.data_ptr())) return false;
-  for (int d = 0; d < 3; ++d)
-    if (out.size(d) > 1 && out.stride(d) % 2 != 0) return false;
+    if (kv.v.size(3) != kHeadDim || kv.k.size(1) == 0 || !rows_aligned(kv.k, 8) || !rows_aligned(kv.v, 8)) return false;
+  if (!rows_aligned(out, 2)) return false;
   FlashArgs a{};
   a.lq = q.size(1);
   a.heads = static_cast<int>(q.size(2));

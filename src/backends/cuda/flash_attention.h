@@ -2,12 +2,22 @@
 // behind cuda::attention, which keeps its general kernel for everything else.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "core/tensor.h"
 #include "ops/params.h"
 
 namespace wma::cuda {
+
+// Whether every row of a [b, l, h, d] tensor (d contiguous) starts on a multiple of `elements` 16-bit elements
+// (8: the 16-byte chunks cp.async moves; 2: the element pairs the kernels store).
+inline bool rows_aligned(const Tensor& t, int elements) {
+  if ((reinterpret_cast<std::uintptr_t>(t.data_ptr()) & (2u * elements - 1)) != 0) return false;
+  for (int d = 0; d < 3; ++d)
+    if (t.size(d) > 1 && t.stride(d) % elements != 0) return false;
+  return true;
+}
 
 // Same contract as cuda::attention (arguments already checked). Returns false, having done
 // nothing, when the shapes, dtypes, strides or alignment do not suit the kernel.

@@ -82,76 +82,40 @@ __device__ __forceinline__ void fence_registers(float (&d)[32]) {
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
   "%24, %25, %26, %27, %28, %29, %30, %31}"
 
-// D (64x64, fp32) = A B (+ D when accumulate): A and B from shared memory, both K-major.
+#define WMA_D32_OPERANDS                                                                                         \
+  "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),      \
+      "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),       \
+      "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),      \
+      "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+
+// wgmma_ss: D (64x64, fp32) = A B (+ D when accumulate), A and B from shared memory, both K-major.
+// wgmma_rs: D += A B, A (64x16) from registers in the accumulator's row layout, B from shared memory, MN-major.
 template <typename T>
 __device__ __forceinline__ void wgmma_ss(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate);
-// D += A B: A (64x16) from registers in the accumulator's row layout, B from shared memory, MN-major.
 template <typename T>
 __device__ __forceinline__ void wgmma_rs(float (&d)[32], const unsigned (&a)[4], std::uint64_t b);
-template <>
-__device__ __forceinline__ void wgmma_ss<__half>(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " WMA_D32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-      : "l"(a), "l"(b), "r"(accumulate));
-}
-template <>
-__device__ __forceinline__ void wgmma_rs<__half>(float (&d)[32], const unsigned (&a)[4], std::uint64_t b) {
-  asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " WMA_D32 ", {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
-template <>
-__device__ __forceinline__ void wgmma_ss<__nv_bfloat16>(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WMA_D32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-      : "l"(a), "l"(b), "r"(accumulate));
-}
-template <>
-__device__ __forceinline__ void wgmma_rs<__nv_bfloat16>(float (&d)[32], const unsigned (&a)[4], std::uint64_t b) {
-  asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WMA_D32 ", {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
+#define WMA_WGMMA_FOR(T, PTX_TYPE)                                                                                 \
+  template <>                                                                                                      \
+  __device__ __forceinline__ void wgmma_ss<T>(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate) { \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                      \
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE " " WMA_D32                  \
+                 ", %32, %33, p, 1, 1, 0, 0;\n}\n"                                                                 \
+                 : WMA_D32_OPERANDS                                                                                \
+                 : "l"(a), "l"(b), "r"(accumulate));                                                               \
+  }                                                                                                                \
+  template <>                                                                                                      \
+  __device__ __forceinline__ void wgmma_rs<T>(float (&d)[32], const unsigned (&a)[4], std::uint64_t b) {          \
+    asm volatile("wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE " " WMA_D32                  \
+                 ", {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"                                                      \
+                 : WMA_D32_OPERANDS                                                                                \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));                                            \
+  }
+WMA_WGMMA_FOR(__half, "f16")
+WMA_WGMMA_FOR(__nv_bfloat16, "bf16")
+#undef WMA_WGMMA_FOR
+#undef WMA_D32_OPERANDS
 #undef WMA_D32
 #endif  // WMA_WGMMA_CODE
-
-// Rows [row0, row0 + kTileRows) of a [len, 64] slice (row stride `ld`) into a swizzled tile, rows past `len` as
-// zeros (padding keys then add exact zeros to PV). Each thread copies one chunk column of every kBlockThreads / 8-th
-// row: one base address, then adds only.
-template <int kTileRows, typename T>
-__device__ __forceinline__ void load_rows(T* tile, const T* src, std::int64_t ld, std::int64_t row0, std::int64_t len) {
-  constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
-  constexpr unsigned kRowsPerPass = kBlockThreads / kChunks;
-  static_assert(kTileRows % kRowsPerPass == 0 && kRowsPerPass % 8 == 0, "whole passes, swizzle column fixed");
-  const unsigned r0 = threadIdx.x / kChunks, c = threadIdx.x % kChunks;
-  const T* g = src + (row0 + r0) * ld + c * 8;
-  T* s = tile + r0 * kHeadDim + ((c ^ (r0 & 7)) << 3);
-  const std::int64_t pass_stride = kRowsPerPass * ld;
-  const bool whole = row0 + kTileRows <= len;
-#pragma unroll
-  for (unsigned k = 0; k < kTileRows / kRowsPerPass; ++k) {
-    const bool valid = whole || row0 + r0 + k * kRowsPerPass < len;
-    cp_async_16(s + k * kRowsPerPass * kHeadDim, valid ? g + k * pass_stride : src, valid);
-  }
-}
 
 template <typename T>
 __global__ void __launch_bounds__(kBlockThreads, 2)
@@ -171,9 +135,9 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
   const T* vb = v + b * a.v_sb + h * a.v_sh;
   const int tiles = static_cast<int>((a.lk + kKeys - 1) / kKeys);
 
-  load_rows<kRows>(sq, q + b * a.q_sb + h * a.q_sh, a.q_sl, q0, a.lq);
-  load_rows<kKeys>(sk, kb, a.k_sl, 0, a.lk);
-  load_rows<kKeys>(sv, vb, a.v_sl, 0, a.lk);
+  load_swizzled_rows<kBlockThreads, kRows>(sq, q + b * a.q_sb + h * a.q_sh, a.q_sl, q0, a.lq);
+  load_swizzled_rows<kBlockThreads, kKeys>(sk, kb, a.k_sl, 0, a.lk);
+  load_swizzled_rows<kBlockThreads, kKeys>(sv, vb, a.v_sl, 0, a.lk);
   cp_async_commit();
 
   const std::uint64_t q_desc = smem_desc(sq + group * kGroupRows * kHeadDim, 16, kSwizzleAtom);
@@ -183,8 +147,8 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     const int st = j & 1;
     if (j + 1 < tiles) {
       const std::int64_t next = static_cast<std::int64_t>(j + 1) * kKeys;
-      load_rows<kKeys>(sk + (st ^ 1) * kKeys * kHeadDim, kb, a.k_sl, next, a.lk);
-      load_rows<kKeys>(sv + (st ^ 1) * kKeys * kHeadDim, vb, a.v_sl, next, a.lk);
+      load_swizzled_rows<kBlockThreads, kKeys>(sk + (st ^ 1) * kKeys * kHeadDim, kb, a.k_sl, next, a.lk);
+      load_swizzled_rows<kBlockThreads, kKeys>(sv + (st ^ 1) * kKeys * kHeadDim, vb, a.v_sl, next, a.lk);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
@@ -220,13 +184,12 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
         mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
       }
     }
-    float corr[2], base[2];
+    float corr[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
       const float m_new = fmaxf(m[r], mx[r] * score_scale);  // finite: every tile has a real key
-      base[r] = m_new;
       corr[r] = fast_exp2(m[r] - m_new);
       m[r] = m_new;
       l[r] *= corr[r];
@@ -235,8 +198,8 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
 #pragma unroll
     for (int i = 0; i < 32; i += 2) {
       const int r = (i >> 1) & 1;
-      const float p0 = fast_exp2(fmaf(s[i], score_scale, -base[r]));
-      const float p1 = fast_exp2(fmaf(s[i + 1], score_scale, -base[r]));
+      const float p0 = fast_exp2(fmaf(s[i], score_scale, -m[r]));
+      const float p1 = fast_exp2(fmaf(s[i + 1], score_scale, -m[r]));
       l[r] += p0 + p1;
       // Column block nt = i / 4 is half of 16-key step nt / 2: registers 0/1 (blocks 2ks) and 2/3 (2ks + 1).
       p[i >> 3][((i >> 2) & 1) * 2 + r] = pack2<T>(p0, p1);
@@ -273,13 +236,6 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
       *reinterpret_cast<unsigned*>(orow + nt * 8) = pack2<T>(o[4 * nt + 2 * r] * inv[r], o[4 * nt + 2 * r + 1] * inv[r]);
   }
 #endif
-}
-
-bool rows_aligned(const Tensor& t, int elements) {
-  if ((reinterpret_cast<std::uintptr_t>(t.data_ptr()) & (2u * elements - 1)) != 0) return false;
-  for (int d = 0; d < 3; ++d)
-    if (t.size(d) > 1 && t.stride(d) % elements != 0) return false;
-  return true;
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstdint>
+
 namespace wma::cuda::mma {
 
 __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
@@ -16,6 +18,31 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Rows [row0, row0 + kTileRows) of a [len, 64] slice of 16-bit elements (row stride `ld`) into a tile of
+// 128-byte rows whose 16-byte chunk c of row r sits at chunk c ^ (r % 8): the 8 rows an ldmatrix reads hit 8
+// different bank groups, and it is the layout of wgmma's 128-byte swizzle. Rows past `len` become zeros, so
+// padding keys contribute exact zeros to PV. Thread i copies chunk i % 8 of rows i / 8 + (kThreads / 8) k: the
+// swizzled column is the same for all its rows (the row step keeps row % 8), so after one base address the copies
+// are adds only. Address arithmetic per chunk, with its divisions and 64-bit products, was a quarter of the flash
+// kernel's instructions (ncu, docs/performance.md).
+template <int kThreads, int kTileRows, typename T>
+__device__ __forceinline__ void load_swizzled_rows(T* tile, const T* src, std::int64_t ld, std::int64_t row0,
+                                                   std::int64_t len) {
+  constexpr int kHeadDim = 64, kChunks = kHeadDim / 8;
+  constexpr unsigned kRowsPerPass = kThreads / kChunks;
+  static_assert(kTileRows % kRowsPerPass == 0 && kRowsPerPass % 8 == 0, "whole passes, swizzle column fixed");
+  const unsigned r0 = threadIdx.x / kChunks, c = threadIdx.x % kChunks;
+  const T* g = src + (row0 + r0) * ld + c * 8;
+  T* s = tile + r0 * kHeadDim + ((c ^ (r0 & 7)) << 3);
+  const std::int64_t pass_stride = kRowsPerPass * ld;
+  const bool whole = row0 + kTileRows <= len;
+#pragma unroll
+  for (unsigned k = 0; k < kTileRows / kRowsPerPass; ++k) {
+    const bool valid = whole || row0 + r0 + k * kRowsPerPass < len;
+    cp_async_16(s + k * kRowsPerPass * kHeadDim, valid ? g + k * pass_stride : src, valid);
+  }
 }
 
 __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* smem) {
