@@ -306,10 +306,10 @@ std::vector<OpCase> build_cases() {
         [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-5f, Activation::SiLU); }, kReduction);
   add("group_norm", "heads_wide_short", [](Rng& r) { return Inputs{r.normal({1, 16, 2048}), r.normal({2048}), r.normal({2048})}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f); }, kReduction);
-  // Warp-per-row path: 320/640/1280/2048 columns (one to eight 16-byte loads per lane), rows not a multiple of
-  // the rows per block.
-  for (const std::int64_t cols : {320, 640, 1280, 2048})
-    add("layer_norm", "warp_rows_" + std::to_string(cols), [cols](Rng& r) { return Inputs{r.normal({37, cols}, 2.0f, 3.0f), r.normal({cols}), r.normal({cols})}; },
+  // Lane-group path: 8, 16 or 32 lanes per row (96 to 2048 columns, two to eight 16-byte loads per lane, some
+  // lanes idle at 96 and 1536), rows not a multiple of the rows per block.
+  for (const std::int64_t cols : {96, 320, 512, 640, 1024, 1280, 1536, 2048})
+    add("layer_norm", "lane_rows_" + std::to_string(cols), [cols](Rng& r) { return Inputs{r.normal({37, cols}, 2.0f, 3.0f), r.normal({cols}), r.normal({cols})}; },
         [](const Inputs& x) { return ops::layer_norm(x[0], &x[1], &x[2], 1e-5f); }, kReduction);
   add("layer_norm", "single_column", [](Rng& r) { return Inputs{r.normal({6, 1}), r.normal({1}), r.normal({1})}; },
       [](const Inputs& x) { return ops::layer_norm(x[0], &x[1], &x[2], 1e-5f); });
@@ -392,6 +392,27 @@ std::vector<OpCase> build_cases() {
   branches_case("four_branches_d40_broadcast_mask", 33, 40, true, true);
   branches_case("four_branches_d64_256_action_keys", 150, 64, true, true, 256, {67, 131});
   branches_case("four_branches_d64_256_action_keys_dense_mask", 70, 64, true, false, 256, {64, 200});
+  // On Hopper the broadcast-mask cases run the branched wgmma kernel (128-query blocks): here one batch row sees a
+  // single action key, the other 200 (a partial tile after three whole ones), over ragged query blocks.
+  branches_case("four_branches_d64_wgmma_ragged_queries", 300, 64, true, true, 256, {1, 200});
+  // One masked branch alone (attention with a key mask broadcast over the queries): the branched kernel's single-
+  // branch form; a key masked inside a tile, not only a masked tail.
+  add("attention", "d64_key_mask_broadcast",
+      [](Rng& r) {
+        Inputs in{r.normal({2, 133, 3, 64}), r.normal({2, 90, 3, 64}), r.normal({2, 90, 3, 64})};
+        std::vector<float> mask(2 * 90, 0.0f);
+        for (int j = 0; j < 90; ++j) {
+          if (j % 7 == 3) mask[static_cast<std::size_t>(j)] = -INFINITY;
+          if (j >= 70) mask[static_cast<std::size_t>(90 + j)] = -INFINITY;
+          else mask[static_cast<std::size_t>(90 + j)] = 0.5f * static_cast<float>(j % 3);
+        }
+        in.push_back(Tensor::from_floats({2, 1, 90}, mask));
+        return in;
+      },
+      [](const Inputs& x) {
+        const Tensor mask = x[3].expand({2, 133, 90});
+        return ops::attention(x[0], x[1], x[2], &mask, 0.125f);
+      });
   attention_case("odd_sizes_dv_differs", 2, 13, 37, 3, 16, 24, 0, false);
   attention_case("fused_qkv_views", 2, 19, 19, 2, 64, 64, 0, true);
   attention_case("shared_mask_with_inf", 2, 9, 45, 3, 32, 32, 1, false);

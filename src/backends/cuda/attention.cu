@@ -162,7 +162,9 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
 
 void attention_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches, float scale) {
   check_contiguous("attention_sum", {&out});
-  if (!context().general_kernels_only_ && flash_attention_sum(out, q, branches, scale)) return;
+  if (!context().general_kernels_only_ &&
+      (flash_attention_wgmma_sum(out, q, branches, scale) || flash_attention_sum(out, q, branches, scale)))
+    return;
   attention(out, q, branches[0].k, branches[0].v, branches[0].mask, scale);
   if (branches.size() == 1) return;
   const Tensor part = Tensor::empty(out.shape(), out.dtype(), Device::CUDA);

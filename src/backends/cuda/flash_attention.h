@@ -29,10 +29,13 @@ bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const 
 bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
                          float scale);
 
-// Unmasked attention on Hopper's warpgroup MMA (flash_attention_wgmma.cu), where context().wgmma_ allows it. Same
-// contract and return convention as flash_attention; false for masks.
+// Attention on Hopper's warpgroup MMA (flash_attention_wgmma.cu), where context().wgmma_ allows it. Same contracts
+// and return convention as flash_attention and flash_attention_sum; false for a mask that varies along the
+// queries.
 bool flash_attention_wgmma(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
                            float scale);
+bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
+                               float scale);
 // Whether the code loaded for this device holds the wgmma kernel (sm_90a SASS, not a PTX or older-architecture
 // build); asked once at start-up.
 bool wgmma_attention_compiled();

@@ -10,6 +10,13 @@
 // boundaries, the swizzle being applied to address bits). S = Q K^T: A = Q and B = K both K-major (head dim
 // contiguous); O += P V: A = P from registers (the S accumulator layout is the A-fragment layout), B = V
 // MN-major (transposed read). Softmax online in fp32, exp2 domain, as the mma.sync kernel.
+//
+// The branched variant is upstream's cross-attention: up to kMaxBranches key/value sets over one Q, each with its
+// own softmax, their normalised outputs summed. Their tiles stream one after the other through the same two
+// stages; a branch's mask may only vary along the keys (broadcast over the queries, as the action branch's
+// block-causal mask is), so the keys it hides from every row past the last visible one are never loaded. The
+// running sum lives in shared memory, one column per thread, since 32 more accumulator registers would cost the
+// second block per SM.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/flash_attention.h"
 #include "backends/cuda/mma.cuh"
@@ -38,18 +45,33 @@ constexpr int kStages = 2;
 constexpr int kSwizzleAtom = 1024;     // 8 rows of 128 bytes
 constexpr std::size_t kSmemBytes =
     static_cast<std::size_t>(kRows + 2 * kStages * kKeys) * kRowBytes + kSwizzleAtom;  // + alignment slack
+constexpr int kAccumulators = 32;  // a 64x64 fp32 tile over the 128 threads of a warpgroup
+constexpr std::size_t kSumBytes = sizeof(float) * kAccumulators * kBlockThreads;
+constexpr int kMaxBranches = 4;
+constexpr float kLog2e = 1.4426950408889634f;
 static_assert(kRowBytes == 128, "one swizzle row per head-dim row");
 static_assert(kRows * kRowBytes % kSwizzleAtom == 0 && kKeys * kRowBytes % kSwizzleAtom == 0,
               "every tile starts on a swizzle-atom boundary");
 
 __device__ int g_wgmma_code = WMA_WGMMA_CODE;
 
-struct WgmmaArgs {
-  std::int64_t lq, lk;
-  std::int64_t q_sb, q_sl, q_sh;
+struct WgmmaBranch {
+  const void* k;
+  const void* v;
+  std::int64_t lk;
   std::int64_t k_sb, k_sl, k_sh;
   std::int64_t v_sb, v_sl, v_sh;
+  const void* mask;  // [batch or 1, *, lk] with query stride 0, or null
+  DType mask_dtype;
+  std::int64_t m_sb, m_sk;
+};
+
+struct WgmmaArgs {
+  std::int64_t lq;
+  std::int64_t q_sb, q_sl, q_sh;
   std::int64_t o_sb, o_sl, o_sh;
+  WgmmaBranch branch[kMaxBranches];
+  int branches;
   float scale_log2;
 };
 
@@ -73,9 +95,9 @@ __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_grou
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 // Ties the accumulators to the preceding asm: without it the compiler may read them between the wgmma and its
 // wait, or write them while the wgmma still runs.
-__device__ __forceinline__ void fence_registers(float (&d)[32]) {
+__device__ __forceinline__ void fence_registers(float (&d)[kAccumulators]) {
 #pragma unroll
-  for (int i = 0; i < 32; ++i) asm volatile("" : "+f"(d[i])::"memory");
+  for (int i = 0; i < kAccumulators; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
 #define WMA_D32                                                                                                    \
@@ -117,38 +139,75 @@ WMA_WGMMA_FOR(__nv_bfloat16, "bf16")
 #undef WMA_D32
 #endif  // WMA_WGMMA_CODE
 
-template <typename T>
+// kBranched: the cross-attention form (several branches, broadcast masks, the sum); otherwise one unmasked
+// branch, whose loop keeps none of that bookkeeping.
+template <typename T, bool kBranched>
 __global__ void __launch_bounds__(kBlockThreads, 2)
-    flash_attention_wgmma_kernel(T* out, const T* q, const T* k, const T* v, const __grid_constant__ WgmmaArgs a) {
+    flash_attention_wgmma_kernel(T* out, const T* q, const __grid_constant__ WgmmaArgs a) {
 #if WMA_WGMMA_CODE
   extern __shared__ unsigned char smem_raw[];
   const unsigned raw = static_cast<unsigned>(__cvta_generic_to_shared(smem_raw));
   T* sq = reinterpret_cast<T*>(smem_raw + ((kSwizzleAtom - raw % kSwizzleAtom) % kSwizzleAtom));
   T* sk = sq + kRows * kHeadDim;     // [kStages][kKeys * kHeadDim]
   T* sv = sk + kStages * kKeys * kHeadDim;
+  [[maybe_unused]] float* sum = reinterpret_cast<float*>(sv + kStages * kKeys * kHeadDim);  // [32][threads]
   const int group = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
   const int g = lane >> 2, t = lane & 3;
   const int h = blockIdx.y;
   const std::int64_t b = blockIdx.z;
   const std::int64_t q0 = static_cast<std::int64_t>(blockIdx.x) * kRows;
-  const T* kb = k + b * a.k_sb + h * a.k_sh;
-  const T* vb = v + b * a.v_sb + h * a.v_sh;
-  const int tiles = static_cast<int>((a.lk + kKeys - 1) / kKeys);
+  auto keys_of = [&](const WgmmaBranch& br) { return static_cast<const T*>(br.k) + b * br.k_sb + h * br.k_sh; };
+  auto values_of = [&](const WgmmaBranch& br) { return static_cast<const T*>(br.v) + b * br.v_sb + h * br.v_sh; };
+
+  // The keys of each branch this block attends to: all of them, or up to the last one its mask leaves visible
+  // in this batch row (at least one tile, so a branch masked everywhere still ends in torch's NaN).
+  __shared__ std::int64_t keys_seen[kMaxBranches];
+  __shared__ int tiles_of[kMaxBranches];
+  int total_tiles = static_cast<int>((a.branch[0].lk + kKeys - 1) / kKeys);
+  if constexpr (kBranched) {
+    if (threadIdx.x < a.branches) {
+      const WgmmaBranch& br = a.branch[threadIdx.x];
+      keys_seen[threadIdx.x] = br.mask != nullptr ? 0 : br.lk;
+    }
+    __syncthreads();
+    for (int i = 0; i < a.branches; ++i) {
+      const WgmmaBranch& br = a.branch[i];
+      if (br.mask == nullptr) continue;
+      std::int64_t last = 0;
+      for (std::int64_t key = threadIdx.x; key < br.lk; key += kBlockThreads)
+        if (load_any(br.mask, br.mask_dtype, b * br.m_sb + key * br.m_sk) != -INFINITY) last = key + 1;
+      atomicMax(reinterpret_cast<unsigned long long*>(&keys_seen[i]), static_cast<unsigned long long>(last));
+    }
+    __syncthreads();
+    if (threadIdx.x < a.branches)
+      tiles_of[threadIdx.x] = static_cast<int>(std::max<std::int64_t>(1, (keys_seen[threadIdx.x] + kKeys - 1) / kKeys));
+    __syncthreads();
+    total_tiles = 0;
+    for (int i = 0; i < a.branches; ++i) total_tiles += tiles_of[i];
+  }
 
   load_swizzled_rows<kBlockThreads, kRows>(sq, q + b * a.q_sb + h * a.q_sh, a.q_sl, q0, a.lq);
-  load_swizzled_rows<kBlockThreads, kKeys>(sk, kb, a.k_sl, 0, a.lk);
-  load_swizzled_rows<kBlockThreads, kKeys>(sv, vb, a.v_sl, 0, a.lk);
+  load_swizzled_rows<kBlockThreads, kKeys>(sk, keys_of(a.branch[0]), a.branch[0].k_sl, 0, a.branch[0].lk);
+  load_swizzled_rows<kBlockThreads, kKeys>(sv, values_of(a.branch[0]), a.branch[0].v_sl, 0, a.branch[0].lk);
   cp_async_commit();
 
   const std::uint64_t q_desc = smem_desc(sq + group * kGroupRows * kHeadDim, 16, kSwizzleAtom);
-  float s[32] = {}, o[32] = {};
+  float s[kAccumulators] = {}, o[kAccumulators] = {};
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-  for (int j = 0; j < tiles; ++j) {
+  // Tile j of the stream is tile jt of branch br.
+  int br = 0, jt = 0;
+  for (int j = 0; j < total_tiles; ++j) {
     const int st = j & 1;
-    if (j + 1 < tiles) {
-      const std::int64_t next = static_cast<std::int64_t>(j + 1) * kKeys;
-      load_swizzled_rows<kBlockThreads, kKeys>(sk + (st ^ 1) * kKeys * kHeadDim, kb, a.k_sl, next, a.lk);
-      load_swizzled_rows<kBlockThreads, kKeys>(sv + (st ^ 1) * kKeys * kHeadDim, vb, a.v_sl, next, a.lk);
+    const WgmmaBranch& cur = a.branch[br];
+    const std::int64_t lk = kBranched ? keys_seen[br] : cur.lk;
+    if (j + 1 < total_tiles) {
+      const bool same = !kBranched || jt + 1 < tiles_of[br];
+      const WgmmaBranch& next = a.branch[same ? br : br + 1];
+      const std::int64_t next_row = same ? static_cast<std::int64_t>(jt + 1) * kKeys : 0;
+      load_swizzled_rows<kBlockThreads, kKeys>(sk + (st ^ 1) * kKeys * kHeadDim, keys_of(next), next.k_sl, next_row,
+                                               next.lk);
+      load_swizzled_rows<kBlockThreads, kKeys>(sv + (st ^ 1) * kKeys * kHeadDim, values_of(next), next.v_sl, next_row,
+                                               next.lk);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
@@ -167,39 +226,48 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     fence_registers(s);
 
     // This thread holds rows g and g + 8 of its warp's 16, columns 8 nt + 2 t + {0, 1}: s[4 nt + e], e < 2 on
-    // the first row. Only the last tile has padding keys; a whole tile keeps raw scores and the scale rides in
-    // the exponent's FMA (it is positive, so the raw maximum is the scaled one's).
-    const std::int64_t key0 = static_cast<std::int64_t>(j) * kKeys;
+    // the first row. A whole unmasked tile keeps raw scores and the scale rides in the exponent's FMA (it is
+    // positive, so the raw maximum is the scaled one's); the last tile of a branch has padding keys, a masked
+    // one its mask's values.
+    const std::int64_t key0 = static_cast<std::int64_t>(jt) * kKeys;
     float score_scale = a.scale_log2;
     float mx[2] = {-INFINITY, -INFINITY};
-    if (key0 + kKeys <= a.lk) {
+    if (key0 + kKeys <= lk && (!kBranched || cur.mask == nullptr)) {
 #pragma unroll
-      for (int i = 0; i < 32; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
+      for (int i = 0; i < kAccumulators; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
     } else {
       score_scale = 1.0f;
 #pragma unroll
-      for (int i = 0; i < 32; ++i) {
+      for (int i = 0; i < kAccumulators; ++i) {
         const std::int64_t key = key0 + (i >> 2) * 8 + 2 * t + (i & 1);
-        s[i] = key < a.lk ? s[i] * a.scale_log2 : -INFINITY;
-        mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
+        float x = s[i] * a.scale_log2;
+        if (key >= lk)
+          x = -INFINITY;
+        else if (kBranched && cur.mask != nullptr)
+          x += load_any(cur.mask, cur.mask_dtype, b * cur.m_sb + key * cur.m_sk) * kLog2e;
+        s[i] = x;
+        mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], x);
       }
     }
-    float corr[2];
+    float corr[2], base[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      const float m_new = fmaxf(m[r], mx[r] * score_scale);  // finite: every tile has a real key
-      corr[r] = fast_exp2(m[r] - m_new);
+      const float m_new = fmaxf(m[r], mx[r] * score_scale);
+      // Unmasked, every tile has a real key and m_new is finite; while a mask hides every key so far it is
+      // -inf, and a zero base keeps NaN out.
+      base[r] = kBranched && m_new == -INFINITY ? 0.0f : m_new;
+      corr[r] = fast_exp2(m[r] - base[r]);
       m[r] = m_new;
       l[r] *= corr[r];
     }
     unsigned p[4][4];
 #pragma unroll
-    for (int i = 0; i < 32; i += 2) {
+    for (int i = 0; i < kAccumulators; i += 2) {
       const int r = (i >> 1) & 1;
-      const float p0 = fast_exp2(fmaf(s[i], score_scale, -m[r]));
-      const float p1 = fast_exp2(fmaf(s[i + 1], score_scale, -m[r]));
+      const float p0 = fast_exp2(fmaf(s[i], score_scale, -base[r]));
+      const float p1 = fast_exp2(fmaf(s[i + 1], score_scale, -base[r]));
       l[r] += p0 + p1;
       // Column block nt = i / 4 is half of 16-key step nt / 2: registers 0/1 (blocks 2ks) and 2/3 (2ks + 1).
       p[i >> 3][((i >> 2) & 1) * 2 + r] = pack2<T>(p0, p1);
@@ -216,14 +284,43 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     wgmma_wait_all();
     fence_registers(o);
     __syncthreads();  // this stage is refilled by the next iteration's prefetch
+    ++jt;
+    if constexpr (kBranched) {
+      if (jt < tiles_of[br]) continue;
+      // Branch done: its normalised output joins the sum and the softmax state restarts. A fully masked row
+      // divides 0 by 0 and gives NaN, as softmax over all -inf does in torch.
+      float inv[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float total = l[r] + __shfl_xor_sync(0xffffffffu, l[r], 1);
+        total += __shfl_xor_sync(0xffffffffu, total, 2);
+        inv[r] = 1.0f / total;
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+      }
+#pragma unroll
+      for (int i = 0; i < kAccumulators; ++i) {
+        float& cell = sum[i * kBlockThreads + threadIdx.x];
+        const float part = o[i] * inv[(i >> 1) & 1];
+        cell = br == 0 ? part : cell + part;
+        o[i] = 0.0f;
+      }
+      ++br;
+      jt = 0;
+    }
   }
 
-  float inv[2];
+  float inv[2] = {1.0f, 1.0f};
+  if constexpr (kBranched) {
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    inv[r] = 1.0f / l[r];
+    for (int i = 0; i < kAccumulators; ++i) o[i] = sum[i * kBlockThreads + threadIdx.x];
+  } else {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+      inv[r] = 1.0f / l[r];
+    }
   }
   const std::int64_t row0 = q0 + group * kGroupRows + warp * 16 + g;
 #pragma unroll
@@ -246,39 +343,73 @@ bool wgmma_attention_compiled() {
   return code == 1;
 }
 
-bool flash_attention_wgmma(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-                           float scale) {
+bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
+                               float scale) {
   const DType dt = out.dtype();
-  if (!context().wgmma_ || mask != nullptr || (dt != DType::F16 && dt != DType::BF16)) return false;
-  if (q.size(3) != kHeadDim || v.size(3) != kHeadDim || k.size(1) == 0) return false;
+  if (!context().wgmma_ || (dt != DType::F16 && dt != DType::BF16)) return false;
+  if (branches.empty() || branches.size() > kMaxBranches || q.size(3) != kHeadDim) return false;
   // cp.async moves 16-byte chunks (8 elements); the output is stored in pairs.
-  if (!rows_aligned(q, 8) || !rows_aligned(k, 8) || !rows_aligned(v, 8) || !rows_aligned(out, 2)) return false;
+  if (!rows_aligned(q, 8) || !rows_aligned(out, 2)) return false;
+  bool masked = false;
+  for (const ops::KeyValueBranch& kv : branches) {
+    if (kv.v.size(3) != kHeadDim || kv.k.size(1) == 0 || !rows_aligned(kv.k, 8) || !rows_aligned(kv.v, 8)) return false;
+    // A mask that varies along the queries stays on the mma.sync kernel.
+    if (kv.mask != nullptr && kv.mask->size(1) > 1 && kv.mask->stride(1) != 0) return false;
+    masked = masked || kv.mask != nullptr;
+  }
   WgmmaArgs a{};
   a.lq = q.size(1);
-  a.lk = k.size(1);
   a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
-  a.k_sb = k.stride(0), a.k_sl = k.stride(1), a.k_sh = k.stride(2);
-  a.v_sb = v.stride(0), a.v_sl = v.stride(1), a.v_sh = v.stride(2);
   a.o_sb = out.stride(0), a.o_sl = out.stride(1), a.o_sh = out.stride(2);
-  a.scale_log2 = scale * 1.4426950408889634f;
+  a.scale_log2 = scale * kLog2e;
+  for (std::size_t i = 0; i < branches.size(); ++i) {
+    const ops::KeyValueBranch& kv = branches[i];
+    WgmmaBranch& br = a.branch[i];
+    br.k = kv.k.data_ptr();
+    br.v = kv.v.data_ptr();
+    br.lk = kv.k.size(1);
+    br.k_sb = kv.k.stride(0), br.k_sl = kv.k.stride(1), br.k_sh = kv.k.stride(2);
+    br.v_sb = kv.v.stride(0), br.v_sl = kv.v.stride(1), br.v_sh = kv.v.stride(2);
+    if (kv.mask != nullptr) {
+      br.mask = kv.mask->data_ptr();
+      br.mask_dtype = kv.mask->dtype();
+      br.m_sb = kv.mask->size(0) == 1 ? 0 : kv.mask->stride(0);
+      br.m_sk = kv.mask->stride(2);
+    }
+    WMA_CHECK(br.lk <= INT32_MAX / 2, "[attention] too many keys");
+  }
+  a.branches = static_cast<int>(branches.size());
+  const bool branched = branches.size() > 1 || masked;
+  const std::size_t smem = kSmemBytes + (branched ? kSumBytes : 0);
   const dim3 grid(static_cast<unsigned>((a.lq + kRows - 1) / kRows), static_cast<unsigned>(q.size(2)),
                   static_cast<unsigned>(q.size(0)));
-  auto launch = [&]<typename T>() {
+  auto launch = [&]<typename T, bool kBranched>() {
     static const bool configured = [] {
-      WMA_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_wgmma_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(kSmemBytes)));
+      WMA_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_wgmma_kernel<T, kBranched>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(kSmemBytes + (kBranched ? kSumBytes : 0))));
       return true;
     }();
     (void)configured;
-    flash_attention_wgmma_kernel<T><<<grid, kBlockThreads, kSmemBytes, stream()>>>(out.data<T>(), q.data<T>(), k.data<T>(),
-                                                                             v.data<T>(), a);
+    flash_attention_wgmma_kernel<T, kBranched><<<grid, kBlockThreads, smem, stream()>>>(out.data<T>(), q.data<T>(), a);
+  };
+  auto launch_typed = [&]<typename T>() {
+    if (branched)
+      launch.template operator()<T, true>();
+    else
+      launch.template operator()<T, false>();
   };
   if (dt == DType::F16)
-    launch.template operator()<__half>();
+    launch_typed.template operator()<__half>();
   else
-    launch.template operator()<__nv_bfloat16>();
+    launch_typed.template operator()<__nv_bfloat16>();
   WMA_CUDA_CHECK_LAUNCH();
   return true;
+}
+
+bool flash_attention_wgmma(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                           float scale) {
+  return flash_attention_wgmma_sum(out, q, {ops::KeyValueBranch{k, v, mask}}, scale);
 }
 
 }  // namespace wma::cuda
