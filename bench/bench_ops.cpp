@@ -1,4 +1,4 @@
-// bench_ops: times conv2d, conv_temporal, attention, attention_sum, linear and group_norm at the UNet's real shapes
+// bench_ops: times conv2d, conv_temporal, attention, attention_sum, linear, group_norm and layer_norm at the UNet's real shapes
 // (docs/performance.md, shared/perf/flops.md) in f32/f16/bf16, each with the general kernels
 // (cuda::ScopedGeneralKernels) and with the fast paths, side by side. Median of CUDA-event
 // timings after warm-up, L2 flushed before every run; prints a table and writes JSON.
@@ -236,6 +236,24 @@ std::vector<Case> build_cases() {
   group_norm("L2-concat", 16, 160, 2560);
   group_norm("L3-concat", 16, 40, 2560);
   group_norm("heads", 16, 32, 1024);
+
+  // The transformers' LayerNorms (weight and bias in the activations' dtype, as the model loads them).
+  auto layer_norm = [&](std::string what, std::int64_t rows, std::int64_t ch) {
+    Case c;
+    c.op = "layer_norm";
+    c.shape = what + " " + dims({rows, ch});
+    c.bytes_per_elem = 2.0 * rows * ch;  // one read, one write
+    c.make = [=](DType t) {
+      return std::vector<Tensor>{random_on_gpu({rows, ch}, t, 16, 3.0f), random_on_gpu({ch}, t, 17),
+                                 random_on_gpu({ch}, t, 18)};
+    };
+    c.run = [](const std::vector<Tensor>& x) { return wma::ops::layer_norm(x[0], &x[1], &x[2], 1e-5f); };
+    cs.push_back(c);
+  };
+  layer_norm("L0", 16 * 2560, 320);
+  layer_norm("L1", 16 * 640, 640);
+  layer_norm("L2", 16 * 160, 1280);
+  layer_norm("L0-temporal-ff", 16 * 2560, 512);
   return cs;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 #include "backends/backend.h"
 #include "backends/cuda/context.h"
@@ -16,6 +17,37 @@
 #include "core/tensor.h"
 
 namespace wma::cuda {
+
+// ---- programmatic dependent launch (sm_90+) ------------------------------------------------
+// A kernel launched by launch_dependent may be scheduled while the kernel before it in the stream finishes: that
+// kernel calls trigger_dependents() once the rest of its work is a tail (its blocks' results written), and the
+// dependent calls wait_for_previous_grid() before it reads anything the previous kernel writes. Before Hopper
+// (and where capability() is capped below 9.0) both are no-ops and the launch is an ordinary one.
+__device__ __forceinline__ void trigger_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wait_for_previous_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+template <typename... Params, typename... Args>
+void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem, Args&&... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream();
+  cudaLaunchAttribute overlap{};
+  overlap.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  overlap.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &overlap;
+  config.numAttrs = capability() >= 90 ? 1 : 0;
+  WMA_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
+}
 
 // ---- element conversion ----------------------------------------------------------------
 

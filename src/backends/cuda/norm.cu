@@ -84,9 +84,12 @@ struct VecRow {
 // ---- GroupNorm of a small group: one block per (sample, group), the group held in registers ----
 // One read and one write; the 1-D heads' and the UNet's deep levels' groups (at most kResidentUnits x
 // kResidentThreads loads of kVec elements) have no use for the split path's second launch and merges, whose
-// fixed cost (~20 us on an H200) was several times their traffic.
+// fixed cost (~20 us on an H200) was several times their traffic. The group's per-channel terms (x_bias, affine,
+// FiLM) are staged in shared memory first: read per element from global memory, through the dtype switch,
+// they took longer than the group's own data.
 constexpr int kResidentThreads = 256;
 constexpr int kResidentUnits = 8;
+constexpr int kMaxResidentGroupChannels = 512;
 
 template <typename T, int kVec>
 __device__ __forceinline__ void load_unit(float (&dst)[kVec], const T* p) {
@@ -119,11 +122,21 @@ __global__ void __launch_bounds__(kResidentThreads)
     group_norm_resident_kernel(T* out, const T* x, const T* x_bias, std::int64_t samples_per_bias_row, const T* film,
                                int len, int channels, int groups, float eps, Affine affine) {
   __shared__ float scratch[32];
+  // Per channel of the group: x_bias, weight, bias, FiLM scale, FiLM shift.
+  __shared__ float terms[5][kMaxResidentGroupChannels];
   const int g = blockIdx.x % groups;
   const std::int64_t n = blockIdx.x / groups;
   const int cg = channels / groups, units_per_row = cg / kVec, units = len * units_per_row;
   const std::int64_t base = n * len * channels + static_cast<std::int64_t>(g) * cg;
-  const std::int64_t bias_row = n / samples_per_bias_row * channels + static_cast<std::int64_t>(g) * cg;
+  for (int j = threadIdx.x; j < cg; j += kResidentThreads) {
+    const int c = g * cg + j;
+    terms[0][j] = bias_at(x_bias, n / samples_per_bias_row * channels + c);
+    terms[1][j] = affine.weight != nullptr ? load_any(affine.weight, affine.weight_dtype, c) : 1.0f;
+    terms[2][j] = affine.bias != nullptr ? load_any(affine.bias, affine.bias_dtype, c) : 0.0f;
+    terms[3][j] = film != nullptr ? to_float(film[(2 * n) * channels + c]) : 1.0f;
+    terms[4][j] = film != nullptr ? to_float(film[(2 * n + 1) * channels + c]) : 0.0f;
+  }
+  __syncthreads();
   float v[kResidentUnits][kVec];
   float s = 0.0f;
 #pragma unroll
@@ -133,7 +146,7 @@ __global__ void __launch_bounds__(kResidentThreads)
     const int row = u / units_per_row, j = (u - row * units_per_row) * kVec;
     load_unit<T, kVec>(v[k], x + base + static_cast<std::int64_t>(row) * channels + j);
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) v[k][i] += bias_at(x_bias, bias_row + j + i), s += v[k][i];
+    for (int i = 0; i < kVec; ++i) v[k][i] += terms[0][j + i], s += v[k][i];
   }
   const float count = static_cast<float>(units) * kVec;
   const float mean = block_sum(s, scratch) / count;
@@ -152,15 +165,9 @@ __global__ void __launch_bounds__(kResidentThreads)
     const int row = u / units_per_row, j = (u - row * units_per_row) * kVec;
     float y[kVec];
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) {
-      const int c = g * cg + j + i;
-      y[i] = (v[k][i] - mean) * rstd;
-      if (affine.weight != nullptr) y[i] *= load_any(affine.weight, affine.weight_dtype, c);
-      if (affine.bias != nullptr) y[i] += load_any(affine.bias, affine.bias_dtype, c);
-      y[i] = activate<kAct>(y[i]);
-      if (film != nullptr)
-        y[i] = y[i] * to_float(film[(2 * n) * channels + c]) + to_float(film[(2 * n + 1) * channels + c]);
-    }
+    for (int i = 0; i < kVec; ++i)
+      y[i] = activate<kAct>((v[k][i] - mean) * rstd * terms[1][j + i] + terms[2][j + i]) * terms[3][j + i] +
+             terms[4][j + i];
     store_unit<T, kVec>(out + base + static_cast<std::int64_t>(row) * channels + j, y);
   }
 }
@@ -254,25 +261,31 @@ __global__ void __launch_bounds__(kStatThreads)
     acc[c] = make_float2(ts / rows, fmaxf(tq - ts * ts / rows, 0.0f));  // only this thread reads column c
   }
   __syncthreads();
-  // Channel c's mean is first_c + bias_c + acc[c].x; a group's is taken around its first channel's.
+  // Channel c's mean is first_c + bias_c + acc[c].x; a group's is taken around its first channel's. One warp per
+  // group, lanes over its channels (one thread per group walked them serially, twice).
   const int cg = a.channels / a.groups;
   const std::int64_t param_row = static_cast<std::int64_t>(n) * a.channels;
-  for (int g = threadIdx.x; g < a.groups; g += kStatThreads) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int g = warp; g < a.groups; g += kStatThreads / 32) {
     const int c0 = g * cg;
     const float shift0 = first_biased[c0];
+    auto channel_mean = [&](int j) { return (first_biased[c0 + j] - shift0) + acc[c0 + j].x; };
     float mean = 0.0f;
-    for (int j = 0; j < cg; ++j) mean += (first_biased[c0 + j] - shift0) + acc[c0 + j].x;
-    mean /= static_cast<float>(cg);
+    for (int j = lane; j < cg; j += 32) mean += channel_mean(j);
+    mean = warp_sum(mean) / static_cast<float>(cg);
     float m2 = 0.0f;
-    for (int j = 0; j < cg; ++j) {
-      const float d = (first_biased[c0 + j] - shift0) + acc[c0 + j].x - mean;
+    for (int j = lane; j < cg; j += 32) {
+      const float d = channel_mean(j) - mean;
       m2 += acc[c0 + j].y + rows * d * d;
     }
-    partial[(static_cast<std::int64_t>(n) * a.chunks + chunk) * a.groups + g] = make_float2(mean, m2);
+    m2 = warp_sum(m2);
+    if (lane == 0) partial[(static_cast<std::int64_t>(n) * a.chunks + chunk) * a.groups + g] = make_float2(mean, m2);
   }
   __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) last_block = atomicAdd(&counters[n], 1u) == static_cast<unsigned>(a.chunks - 1);
+  // What is left is the last blocks' merges: the apply kernel's blocks may take the SMs meanwhile.
+  trigger_dependents();
   __syncthreads();
   if (!last_block) return;
   __threadfence();
@@ -284,7 +297,7 @@ __global__ void __launch_bounds__(kStatThreads)
     const int g = p % a.groups, sub = p / a.groups;
     float count = 0.0f, mean = 0.0f, m2 = 0.0f;
     // Loads kMergeBatch partials before merging them, so the L2 round trips overlap.
-    constexpr int kMergeBatch = 4;
+    constexpr int kMergeBatch = 8;
     for (int k = sub; k < a.chunks; k += kMergeBatch * subsets) {
       float2 pk[kMergeBatch];
 #pragma unroll
@@ -338,6 +351,7 @@ __global__ void __launch_bounds__(kApplyThreads)
   const int v = threadIdx.x % vecs, slot = threadIdx.x / vecs;
   if (slot >= slots) return;
   const std::int64_t n = blockIdx.y;
+  wait_for_previous_grid();  // the statistics kernel's parameters
   float4 p[kVec];
   [[maybe_unused]] float film_scale[kFilm ? kVec : 1], film_shift[kFilm ? kVec : 1];
 #pragma unroll
@@ -375,51 +389,57 @@ __global__ void __launch_bounds__(kApplyThreads)
   }
 }
 
-// ---- LayerNorm, one warp per row ----------------------------------------------------------
-// The row stays in registers (up to kMaxVecsPerLane 16-byte loads per lane: 2048 halves, 1024 floats), so
-// it is read once; mean and centred variance from the registers, warp shuffles only.
+// ---- LayerNorm, a group of lanes per row ----------------------------------------------------
+// The row stays in registers (up to kMaxVecsPerLane 16-byte loads per lane), so it is read once; mean and centred
+// variance from the registers, shuffles only. kLanes lanes share a row, as few as hold it: the UNet's rows of 320,
+// 640 and 1280 halves are 40, 80 and 160 loads, 5 per lane on 8, 16 or 32 lanes, where a whole warp per row left
+// 3/4 of the lanes with one load and the rest with two (1.35 TB/s at L0).
 constexpr int kMaxVecsPerLane = 8;
-constexpr int kWarpRowsPerBlock = 8;
+constexpr int kWarpsPerNormBlock = 8;
 
 // kAffineVec: weight and bias are both present in x's dtype, so they load as 16-byte vectors too (a scalar
 // load through the dtype switch per element cost more than the row's own traffic).
-template <typename T, int kVec, bool kAffineVec>
-__global__ void __launch_bounds__(32 * kWarpRowsPerBlock)
-    layer_norm_warp_kernel(T* out, const T* x, std::int64_t rows, int cols, float eps, Affine affine) {
-  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpRowsPerBlock + threadIdx.x / 32;
-  if (row >= rows) return;
-  const int lane = threadIdx.x % 32;
-  const int vecs = cols / kVec;  // 16-byte loads in the row; lane takes loads lane, lane + 32, ...
+template <typename T, int kVec, int kLanes, bool kAffineVec>
+__global__ void __launch_bounds__(32 * kWarpsPerNormBlock)
+    layer_norm_lanes_kernel(T* out, const T* x, std::int64_t rows, int cols, float eps, Affine affine) {
+  static_assert(kLanes == 8 || kLanes == 16 || kLanes == 32, "row groups stay inside one warp");
+  constexpr int kRowsPerWarp = 32 / kLanes;
+  const int lane = threadIdx.x % 32, sub = lane % kLanes;
+  const std::int64_t row =
+      (static_cast<std::int64_t>(blockIdx.x) * kWarpsPerNormBlock + threadIdx.x / 32) * kRowsPerWarp + lane / kLanes;
+  // Lanes past the last row still join the shuffles, so the whole warp stays converged.
+  const bool valid = row < rows;
+  const int vecs = valid ? cols / kVec : 0;  // 16-byte loads in the row; lane takes loads sub, sub + kLanes, ...
   const T* xr = x + row * cols;
   float v[kMaxVecsPerLane][kVec];
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < kMaxVecsPerLane; ++k) {
-    const int j = k * 32 + lane;
+    const int j = k * kLanes + sub;
     if (j >= vecs) break;
     alignas(16) T buf[kVec];
     *reinterpret_cast<uint4*>(buf) = *reinterpret_cast<const uint4*>(xr + j * kVec);
 #pragma unroll
     for (int i = 0; i < kVec; ++i) v[k][i] = to_float(buf[i]), s += v[k][i];
   }
-  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  for (int o = kLanes / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
   const float mean = s / static_cast<float>(cols);
   float q = 0.0f;
 #pragma unroll
   for (int k = 0; k < kMaxVecsPerLane; ++k) {
-    if (k * 32 + lane >= vecs) break;
+    if (k * kLanes + sub >= vecs) break;
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
       const float d = v[k][i] - mean;
       q += d * d;
     }
   }
-  for (int o = 16; o > 0; o >>= 1) q += __shfl_xor_sync(0xffffffffu, q, o);
+  for (int o = kLanes / 2; o > 0; o >>= 1) q += __shfl_xor_sync(0xffffffffu, q, o);
   const float rstd = rsqrtf(q / static_cast<float>(cols) + eps);
   T* yr = out + row * cols;
 #pragma unroll
   for (int k = 0; k < kMaxVecsPerLane; ++k) {
-    const int j = k * 32 + lane;
+    const int j = k * kLanes + sub;
     if (j >= vecs) break;
     alignas(16) T buf[kVec];
     if constexpr (kAffineVec) {
@@ -585,7 +605,7 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     const bool vectorised = cg % kVec == 0 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
                             (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
     const std::int64_t units = len * (vectorised ? cg / kVec : cg);
-    if (units > std::int64_t{kResidentUnits} * kResidentThreads) return;
+    if (units > std::int64_t{kResidentUnits} * kResidentThreads || cg > kMaxResidentGroupChannels) return;
     auto launch = [&]<int kUnitVec>() {
       dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
         group_norm_resident_kernel<T, kUnitVec, kAct><<<static_cast<unsigned>(blocks), kResidentThreads, 0, stream()>>>(
@@ -640,13 +660,13 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
         1, std::min<std::int64_t>(apply_want, (len + apply_slots * kApplyUnroll - 1) / (apply_slots * kApplyUnroll)));
     const dim3 apply_grid(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count));
     dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
+      const T* film_data = film != nullptr ? film->data<T>() : nullptr;
       if (film != nullptr)
-        group_apply_kernel<T, kVec, true, kAct><<<apply_grid, kApplyThreads, 0, stream()>>>(
-            out.data<T>(), x.data<T>(), params4, film->data<T>(), len, channels);
+        launch_dependent(group_apply_kernel<T, kVec, true, kAct>, apply_grid, dim3(kApplyThreads), 0, out.data<T>(),
+                         x.data<T>(), static_cast<const float4*>(params4), film_data, len, channels);
       else
-        group_apply_kernel<T, kVec, false, kAct><<<apply_grid, kApplyThreads, 0, stream()>>>(
-            out.data<T>(), x.data<T>(), params4, nullptr, len, channels);
-      WMA_CUDA_CHECK_LAUNCH();
+        launch_dependent(group_apply_kernel<T, kVec, false, kAct>, apply_grid, dim3(kApplyThreads), 0, out.data<T>(),
+                         x.data<T>(), static_cast<const float4*>(params4), film_data, len, channels);
     });
     launched = true;
   });
@@ -676,16 +696,27 @@ void layer_norm(const Tensor& out, const Tensor& x, const Tensor* weight, const 
                       (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
                       (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
     if (fits && !context().general_kernels_only_) {
-      const auto blocks = static_cast<unsigned>((rows + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock);
       const auto vector_param = [&](const Tensor* p) {
         return p != nullptr && p->dtype() == x.dtype() && (reinterpret_cast<std::uintptr_t>(p->data_ptr()) & 15u) == 0;
       };
-      if (vector_param(weight) && vector_param(bias))
-        layer_norm_warp_kernel<T, kVec, true><<<blocks, 32 * kWarpRowsPerBlock, 0, stream()>>>(
-            out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+      const bool affine_vec = vector_param(weight) && vector_param(bias);
+      const std::int64_t vecs = cols / kVec;
+      auto launch = [&]<int kLanes>() {
+        const std::int64_t rows_per_block = kWarpsPerNormBlock * (32 / kLanes);
+        const auto blocks = static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block);
+        if (affine_vec)
+          layer_norm_lanes_kernel<T, kVec, kLanes, true><<<blocks, 32 * kWarpsPerNormBlock, 0, stream()>>>(
+              out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+        else
+          layer_norm_lanes_kernel<T, kVec, kLanes, false><<<blocks, 32 * kWarpsPerNormBlock, 0, stream()>>>(
+              out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+      };
+      if (vecs <= 8 * kMaxVecsPerLane)
+        launch.template operator()<8>();
+      else if (vecs <= 16 * kMaxVecsPerLane)
+        launch.template operator()<16>();
       else
-        layer_norm_warp_kernel<T, kVec, false><<<blocks, 32 * kWarpRowsPerBlock, 0, stream()>>>(
-            out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+        launch.template operator()<32>();
       WMA_CUDA_CHECK_LAUNCH();
       return;
     }
