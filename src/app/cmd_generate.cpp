@@ -76,6 +76,11 @@ int cmd_generate(int argc, char** argv) {
   using namespace pipeline;
   namespace fs = std::filesystem;
 
+  // The start-up line first: it says where the run goes before any input is read.
+  const DeviceChoice choice = choose_device(f, gpu_usable());
+  const nn::LoadOptions options = select_device(choice.device, choice.precision);
+  std::fprintf(stderr, "%s\n", startup_line("generate", choice, gpu_description(options.device)).c_str());
+
   // Everything is read and checked before the first output file is written.
   WorldModelConfig config = WorldModelConfig::load(f.required("config"));
   WMA_CHECK(config.wma.unet.base_model_gen_only, config.source, " is not a base-model config (upstream's "
@@ -93,9 +98,6 @@ int cmd_generate(int argc, char** argv) {
   }
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
-  const DeviceChoice choice = choose_device(f, gpu_usable());
-  const nn::LoadOptions options = select_device(choice.device, choice.precision);
-  std::fprintf(stderr, "%s\n", startup_line("generate", choice, gpu_description(options.device)).c_str());
   Profiler profiler([device = options.device] { synchronize_device(device); });
   const LoadedModel loaded = load_model(f, config, options, profiler);
   std::int64_t seed = f.integer("seed", 123);

@@ -60,6 +60,11 @@ int cmd_interact(int argc, char** argv) {
   WMA_CHECK(f.integer("bs", 1) == 1, "--bs must be 1 (upstream supports batch size 1 only)");
   using namespace pipeline;
 
+  // The start-up line first: it says where the run goes before any input is read.
+  const DeviceChoice choice = choose_device(f, gpu_usable());
+  const nn::LoadOptions options = select_device(choice.device, choice.precision);
+  std::fprintf(stderr, "%s\n", startup_line("interact", choice, gpu_description(options.device)).c_str());
+
   // Everything is read and checked before the first output file is written.
   WorldModelConfig config = WorldModelConfig::load(f.required("config"));
   config.perframe_ae = f.has("perframe_ae");  // upstream: model.perframe_ae = args.perframe_ae
@@ -94,9 +99,6 @@ int cmd_interact(int argc, char** argv) {
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
   // Before the model loads: TorchNoise moves the CPU stream past upstream's construction draws meanwhile.
-  const DeviceChoice choice = choose_device(f, gpu_usable());
-  const nn::LoadOptions options = select_device(choice.device, choice.precision);
-  std::fprintf(stderr, "%s\n", startup_line("interact", choice, gpu_description(options.device)).c_str());
   const std::unique_ptr<NoiseSource> noise =
       make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_geometry(options.device));
 

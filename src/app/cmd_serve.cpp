@@ -102,6 +102,12 @@ int cmd_serve(int argc, char** argv) {
     server->stop();
   }).detach();
 
+  // The start-up line first: it says where the run goes before any input is read.
+  const DeviceChoice choice = choose_device(f, gpu_usable());
+  const std::string &device = choice.device, &precision = choice.precision;
+  const nn::LoadOptions options = select_device(device, precision);
+  std::fprintf(stderr, "%s\n", startup_line("serve", choice, gpu_description(options.device)).c_str());
+
   // Everything is read and checked before the model loads.
   const std::string config_path = f.required("config");
   const WorldModelConfig config = WorldModelConfig::load(config_path);
@@ -135,10 +141,6 @@ int cmd_serve(int argc, char** argv) {
   io::NormalizationStats stats = read_dataset_stats(data_dir, dataset);
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
-  const DeviceChoice choice = choose_device(f, gpu_usable());
-  const std::string &device = choice.device, &precision = choice.precision;
-  const nn::LoadOptions options = select_device(device, precision);
-  std::fprintf(stderr, "%s\n", startup_line("serve", choice, gpu_description(options.device)).c_str());
   // Upstream seeds once, then builds the model: TorchNoise moves the CPU stream past those construction draws
   // while the model loads (as `wma interact`); every request then continues both streams.
   std::unique_ptr<NoiseSource> noise =

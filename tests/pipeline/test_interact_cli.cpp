@@ -1,6 +1,6 @@
-// `wma interact` on bad input (app/cmd_interact.cpp): a clear error and no output folder for a missing
-// dataset, a wrong image size, an .h5 without upstream's datasets and a checkpoint that does not match the
-// config; plus the PNG reader and min-max stats (io/png_read.h, io/stats.h) on upstream's example data.
+// `wma interact` on bad input (app/cmd_interact.cpp): the start-up line first, then a clear error and no output
+// folder for a missing dataset, a wrong image size, an .h5 without upstream's datasets and a checkpoint that does
+// not match the config; plus the PNG reader and min-max stats (io/png_read.h, io/stats.h) on upstream's example data.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -67,6 +67,18 @@ TEST_F(InteractCli, MissingDataset) {
   std::string args = base_args(test::prompts_dir(), savedir_, "--height 64 --width 64 --demo_weights");
   args.replace(args.find("unitree_z1_stackbox"), std::string("unitree_z1_stackbox").size(), "no_such_set");
   expect_error(run_interact(args), "no_such_set.csv does not exist");
+}
+
+// The start-up line comes first, before any input is read (here the dataset is missing): the device and the
+// precision chosen without --device/--precision, CUDA in fp16 where a GPU is usable, else the CPU in fp32.
+TEST_F(InteractCli, FirstLineNamesDeviceAndPrecision) {
+  std::string args = base_args(test::prompts_dir(), savedir_, "--height 64 --width 64 --demo_weights");
+  args.replace(args.find("unitree_z1_stackbox"), std::string("unitree_z1_stackbox").size(), "no_such_set");
+  const RunResult r = run_interact(args);
+  const std::string first = r.err.substr(0, r.err.find('\n'));
+  const bool cpu = first.rfind("wma interact: cpu, fp32; build: ", 0) == 0;
+  const bool cuda = first.rfind("wma interact: cuda (", 0) == 0 && first.find("), fp16; build: ") != std::string::npos;
+  EXPECT_TRUE(cpu || cuda) << r.err;
 }
 
 TEST_F(InteractCli, WrongImageSize) {

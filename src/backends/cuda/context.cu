@@ -159,8 +159,8 @@ void init_once() {
   static CudaAllocator allocator;
   register_default_allocator(Device::CUDA, &allocator);
   g_ready = true;
-  log_info("[cuda] ", prop.name, ", ", prop.multiProcessorCount, " SMs, ", prop.totalGlobalMem >> 20, " MiB, sm_",
-           device_cc);
+  log_debug("[cuda] ", prop.name, ", ", prop.multiProcessorCount, " SMs, ", prop.totalGlobalMem >> 20, " MiB, sm_",
+            device_cc);
 }
 
 }  // namespace
