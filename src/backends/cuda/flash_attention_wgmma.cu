@@ -61,8 +61,7 @@ struct WgmmaBranch {
   std::int64_t lk;
   std::int64_t k_sb, k_sl, k_sh;
   std::int64_t v_sb, v_sl, v_sh;
-  const void* mask;  // [batch or 1, *, lk] with query stride 0, or null
-  DType mask_dtype;
+  const void* mask;  // [batch or 1, *, lk] in the activations' dtype with query stride 0, or null
   std::int64_t m_sb, m_sk;
 };
 
@@ -174,8 +173,9 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
       const WgmmaBranch& br = a.branch[i];
       if (br.mask == nullptr) continue;
       std::int64_t last = 0;
+      const T* mask_row = static_cast<const T*>(br.mask) + b * br.m_sb;
       for (std::int64_t key = threadIdx.x; key < br.lk; key += kBlockThreads)
-        if (load_any(br.mask, br.mask_dtype, b * br.m_sb + key * br.m_sk) != -INFINITY) last = key + 1;
+        if (to_float(mask_row[key * br.m_sk]) != -INFINITY) last = key + 1;
       atomicMax(reinterpret_cast<unsigned long long*>(&keys_seen[i]), static_cast<unsigned long long>(last));
     }
     __syncthreads();
@@ -230,21 +230,25 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     // positive, so the raw maximum is the scaled one's); the last tile of a branch has padding keys, a masked
     // one its mask's values.
     const std::int64_t key0 = static_cast<std::int64_t>(jt) * kKeys;
+    const int keys_here = static_cast<int>(std::min<std::int64_t>(lk - key0, kKeys));  // <= 0: all masked
     float score_scale = a.scale_log2;
     float mx[2] = {-INFINITY, -INFINITY};
-    if (key0 + kKeys <= lk && (!kBranched || cur.mask == nullptr)) {
+    if (keys_here == kKeys && (!kBranched || cur.mask == nullptr)) {
 #pragma unroll
       for (int i = 0; i < kAccumulators; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
     } else {
       score_scale = 1.0f;
+      // The mask has the activations' dtype (the host checks), so its loads need no dtype switch.
+      const T* mask_row =
+          kBranched && cur.mask != nullptr ? static_cast<const T*>(cur.mask) + b * cur.m_sb + key0 * cur.m_sk : nullptr;
 #pragma unroll
       for (int i = 0; i < kAccumulators; ++i) {
-        const std::int64_t key = key0 + (i >> 2) * 8 + 2 * t + (i & 1);
+        const int key = (i >> 2) * 8 + 2 * t + (i & 1);
         float x = s[i] * a.scale_log2;
-        if (key >= lk)
+        if (key >= keys_here)
           x = -INFINITY;
-        else if (kBranched && cur.mask != nullptr)
-          x += load_any(cur.mask, cur.mask_dtype, b * cur.m_sb + key * cur.m_sk) * kLog2e;
+        else if (mask_row != nullptr)
+          x += to_float(mask_row[key * cur.m_sk]) * kLog2e;
         s[i] = x;
         mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], x);
       }
@@ -353,8 +357,9 @@ bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::ve
   bool masked = false;
   for (const ops::KeyValueBranch& kv : branches) {
     if (kv.v.size(3) != kHeadDim || kv.k.size(1) == 0 || !rows_aligned(kv.k, 8) || !rows_aligned(kv.v, 8)) return false;
-    // A mask that varies along the queries stays on the mma.sync kernel.
-    if (kv.mask != nullptr && kv.mask->size(1) > 1 && kv.mask->stride(1) != 0) return false;
+    // A mask that varies along the queries, or of another dtype, stays on the mma.sync kernel.
+    if (kv.mask != nullptr && ((kv.mask->size(1) > 1 && kv.mask->stride(1) != 0) || kv.mask->dtype() != dt))
+      return false;
     masked = masked || kv.mask != nullptr;
   }
   WgmmaArgs a{};
@@ -372,7 +377,6 @@ bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::ve
     br.v_sb = kv.v.stride(0), br.v_sl = kv.v.stride(1), br.v_sh = kv.v.stride(2);
     if (kv.mask != nullptr) {
       br.mask = kv.mask->data_ptr();
-      br.mask_dtype = kv.mask->dtype();
       br.m_sb = kv.mask->size(0) == 1 ? 0 : kv.mask->stride(0);
       br.m_sk = kv.mask->stride(2);
     }
