@@ -1,6 +1,6 @@
-// bench_ops: times conv2d, conv_temporal, attention, attention_sum, linear, group_norm and layer_norm at the UNet's real shapes
-// (docs/performance.md, shared/perf/flops.md) in f32/f16/bf16, each with the general kernels
-// (cuda::ScopedGeneralKernels) and with the fast paths, side by side. Median of CUDA-event
+// bench_ops: times conv2d, conv_temporal, attention, attention_sum, linear, group_norm, layer_norm and
+// spatial_softmax at the UNet's real shapes (docs/performance.md, shared/perf/flops.md) in f32/f16/bf16, each with
+// the general kernels (cuda::ScopedGeneralKernels) and with the fast paths, side by side. Median of CUDA-event
 // timings after warm-up, L2 flushed before every run; prints a table and writes JSON.
 //
 // Usage: bench_ops [--json out.json] [--reps N] [--filter substring]
@@ -235,6 +235,8 @@ std::vector<Case> build_cases() {
   group_norm("L1-video", 1, 16 * 640, 640);
   group_norm("L2-concat", 16, 160, 2560);
   group_norm("L3-concat", 16, 40, 2560);
+  group_norm("L2-video", 1, 16 * 160, 1280);
+  group_norm("L3-video", 1, 16 * 40, 1280);
   group_norm("heads", 16, 32, 1024);
 
   // The transformers' LayerNorms (weight and bias in the activations' dtype, as the model loads them).
@@ -254,6 +256,22 @@ std::vector<Case> build_cases() {
   layer_norm("L1", 16 * 640, 640);
   layer_norm("L2", 16 * 160, 1280);
   layer_norm("L0-temporal-ff", 16 * 2560, 512);
+
+  // The action heads' keypoints over the UNet's features: 16 frames, one map per channel.
+  auto spatial_softmax = [&](std::string what, std::int64_t positions, std::int64_t maps) {
+    Case c;
+    c.op = "spatial_softmax";
+    c.shape = what + " " + dims({16, positions, maps});
+    c.bytes_per_elem = 16.0 * positions * maps;  // one read of the logits
+    c.make = [=](DType t) {
+      return std::vector<Tensor>{random_on_gpu({16, positions, maps}, t, 19, 3.0f), random_on_gpu({positions, 2}, t, 20)};
+    };
+    c.run = [](const std::vector<Tensor>& x) { return wma::ops::spatial_softmax(x[0], x[1]); };
+    cs.push_back(c);
+  };
+  spatial_softmax("L0", 2560, 320);
+  spatial_softmax("L1", 640, 640);
+  spatial_softmax("L3", 40, 1280);
   return cs;
 }
 

@@ -242,6 +242,11 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::conv1d(x[0], x[1], &x[2], ops::Conv1dParams{2, 1}); });
   add("conv_transpose1d", "k4_stride2_pad1", [](Rng& r) { return Inputs{r.normal({2, 8, 5}), r.normal({3, 4, 5}, 0.4f), r.normal({3})}; },
       [](const Inputs& x) { return ops::conv_transpose1d(x[0], x[1], &x[2], ops::Conv1dParams{2, 1}); });
+  // Channel counts of whole 16-byte vectors take the vectorised tap gather (the heads' 1-D convs).
+  add("conv1d", "k5_pad2_vector_channels", [](Rng& r) { return Inputs{r.normal({3, 8, 32}), r.normal({24, 5, 32}, 0.2f), r.normal({24})}; },
+      [](const Inputs& x) { return ops::conv1d(x[0], x[1], &x[2], ops::Conv1dParams{1, 2}); });
+  add("conv_transpose1d", "k4_stride2_vector_channels", [](Rng& r) { return Inputs{r.normal({2, 4, 16}), r.normal({8, 4, 16}, 0.3f), r.normal({8})}; },
+      [](const Inputs& x) { return ops::conv_transpose1d(x[0], x[1], &x[2], ops::Conv1dParams{2, 1}); });
   add("conv_transpose1d", "k3_stride1_no_bias", [](Rng& r) { return Inputs{r.normal({1, 5, 6}), r.normal({4, 3, 6}, 0.4f)}; },
       [](const Inputs& x) { return ops::conv_transpose1d(x[0], x[1], nullptr, ops::Conv1dParams{1, 0}); });
 
@@ -287,14 +292,17 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::Mish, nullptr, &x[3]); }, kReduction);
   add("group_norm", "mish_film_small", [](Rng& r) { return Inputs{r.normal({3, 5, 24}), r.normal({24}), r.normal({24}), r.normal({3, 2, 24})}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 8, &x[1], &x[2], 1e-5f, Activation::Mish, nullptr, &x[3]); }, kReduction);
-  // The resident path's capacity edge: 2048 16-byte loads per group in f16/bf16 at 256 rows (257 rows and f32
+  // The resident path's capacity edge: 4096 16-byte loads per group in f16/bf16 at 512 rows (513 rows and f32
   // take the split path), x_bias on both.
-  for (const std::int64_t rows : {256, 257})
+  for (const std::int64_t rows : {512, 513})
     add("group_norm", "resident_edge_rows_" + std::to_string(rows), [rows](Rng& r) { return Inputs{r.normal({2, rows, 2048}, 1.0f, 2.0f), r.normal({2048}), r.normal({2048}), r.normal({2, 2048}, 2.0f)}; },
         [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f, Activation::SiLU, &x[3]); }, kReduction);
   // Groups of 10 channels (no 16-byte loads): the resident path one element at a time, x_bias and film.
   add("group_norm", "resident_scalar_film_x_bias", [](Rng& r) { return Inputs{r.normal({5, 30, 60}, 1.0f, -1.0f), r.normal({60}), r.normal({60}), r.normal({5, 60}, 2.0f), r.normal({5, 2, 60})}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 6, &x[1], &x[2], 1e-5f, Activation::Mish, &x[3], &x[4]); }, kReduction);
+  // Groups of 20 channels (L1 per frame, [16, 640, 640]): the resident path on 8-byte loads.
+  add("group_norm", "resident_8_byte_loads_l1_frames", [](Rng& r) { return Inputs{r.normal({4, 640, 640}, 1.0f, 1.5f), r.normal({640}), r.normal({640}), r.normal({1, 640}, 2.0f)}; },
+      [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f, Activation::SiLU, &x[3]); }, kReduction);
   // The UNet's deep levels per frame with the timestep bias: [16, 40, 1280] and the concatenated [16, 160, 2560].
   add("group_norm", "unet_L3_frames_x_bias", [](Rng& r) { return Inputs{r.normal({16, 40, 1280}), r.normal({1280}), r.normal({1280}), r.normal({1, 1280}, 3.0f)}; },
       [](const Inputs& x) { return ops::group_norm(x[0], 32, &x[1], &x[2], 1e-6f, Activation::SiLU, &x[3]); }, kReduction);
@@ -317,6 +325,13 @@ std::vector<OpCase> build_cases() {
       [](const Inputs& x) { return ops::softmax(x[0]); });
   // The heads' spatial softmax at L0 (2560 positions, 320 maps) and with maps not a multiple of 32.
   add("spatial_softmax", "unet_L0_maps", [](Rng& r) { return Inputs{r.normal({2, 2560, 320}, 3.0f), r.normal({2560, 2})}; },
+      [](const Inputs& x) { return ops::spatial_softmax(x[0], x[1]); }, kReduction);
+  // 2-D keypoints take the position-split kernel where 16-byte loads cover the maps: the deepest level's few
+  // positions over 1280 maps (one slot per block in f16/bf16; f32 on the general kernel), and 64 maps with
+  // positions split over several chunks.
+  add("spatial_softmax", "split_1280_maps_40_positions", [](Rng& r) { return Inputs{r.normal({3, 40, 1280}, 3.0f), r.normal({40, 2})}; },
+      [](const Inputs& x) { return ops::spatial_softmax(x[0], x[1]); }, kReduction);
+  add("spatial_softmax", "split_64_maps_700_positions", [](Rng& r) { return Inputs{r.normal({5, 700, 64}, 3.0f), r.normal({700, 2})}; },
       [](const Inputs& x) { return ops::spatial_softmax(x[0], x[1]); }, kReduction);
   add("spatial_softmax", "ragged_maps_three_dims", [](Rng& r) { return Inputs{r.normal({3, 37, 45}, 2.0f), r.normal({37, 3})}; },
       [](const Inputs& x) { return ops::spatial_softmax(x[0], x[1]); }, kReduction);

@@ -226,14 +226,19 @@ ConvGeometry conv1d_geometry(const Tensor& out, const Tensor& x, const Tensor& w
 namespace {
 
 // cols[n, o, j, ci] = the input element that kernel tap j sees at output position o (zero where it falls in
-// the padding or, for the transposed conv, between the stride's samples).
-template <typename T>
+// the padding or, for the transposed conv, between the stride's samples). Each thread moves kVec consecutive
+// channels (16 bytes where cin allows), so the index arithmetic is paid once per vector.
+template <typename T, int kVec>
 __global__ void conv1d_im2col_kernel(T* __restrict__ cols, const T* __restrict__ x, std::int64_t total, int length,
                                      int cin, int out_length, int taps, int stride, int padding, bool transposed) {
+  struct alignas(kVec * sizeof(T)) Vec {
+    T e[kVec];
+  };
+  const int vecs = cin / kVec;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const int ci = static_cast<int>(i % cin);
-    std::int64_t r = i / cin;
+    const int cv = static_cast<int>(i % vecs);
+    std::int64_t r = i / vecs;
     const int j = static_cast<int>(r % taps);
     r /= taps;
     const int o = static_cast<int>(r % out_length);
@@ -245,7 +250,9 @@ __global__ void conv1d_im2col_kernel(T* __restrict__ cols, const T* __restrict__
       const int t = o + padding - j;
       if (t >= 0 && t % stride == 0) src = t / stride;
     }
-    cols[i] = src >= 0 && src < length ? x[(b * length + src) * cin + ci] : from_float<T>(0.0f);
+    Vec v{};
+    if (src >= 0 && src < length) v = reinterpret_cast<const Vec*>(x + (b * length + src) * cin)[cv];
+    reinterpret_cast<Vec*>(cols)[i] = v;
   }
 }
 
@@ -259,9 +266,18 @@ void conv1d_by_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, co
   const std::int64_t total = cols.numel();
   if (total == 0) return;
   dispatch_float(x.dtype(), op, [&]<typename T>() {
-    conv1d_im2col_kernel<T><<<grid_for(total), kThreads, 0, stream()>>>(
-        static_cast<T*>(cols.data_ptr()), static_cast<const T*>(x.data_ptr()), total, g.w, g.cin, g.wo, g.kw,
-        params.stride, params.padding, transposed);
+    constexpr int kVec = static_cast<int>(16 / sizeof(T));
+    const bool vectorised = g.cin % kVec == 0 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0;
+    auto launch = [&]<int kWidth>() {
+      const std::int64_t vectors = total / kWidth;
+      conv1d_im2col_kernel<T, kWidth><<<grid_for(vectors), kThreads, 0, stream()>>>(
+          static_cast<T*>(cols.data_ptr()), static_cast<const T*>(x.data_ptr()), vectors, g.w, g.cin, g.wo, g.kw,
+          params.stride, params.padding, transposed);
+    };
+    if (vectorised)
+      launch.template operator()<kVec>();
+    else
+      launch.template operator()<1>();
   });
   WMA_CUDA_CHECK(cudaGetLastError());
   linear(out, cols, weight.reshape({g.cout, taps_cin}), bias, {});

@@ -83,42 +83,45 @@ struct VecRow {
 
 // ---- GroupNorm of a small group: one block per (sample, group), the group held in registers ----
 // One read and one write; the 1-D heads' and the UNet's deep levels' groups (at most kResidentUnits x
-// kResidentThreads loads of kVec elements) have no use for the split path's second launch and merges, whose
-// fixed cost (~20 us on an H200) was several times their traffic. The group's per-channel terms (x_bias, affine,
+// kResidentThreads loads of 16 or 8 bytes, or of one element) have no use for the split path's second launch and
+// merges, whose fixed cost (~20 us on an H200) was several times their traffic. Blocks of 256 threads where that
+// holds the group, 512 above: the larger block runs fewer blocks per SM, which cost the heads' small groups. The group's per-channel terms (x_bias, affine,
 // FiLM) are staged in shared memory first: read per element from global memory, through the dtype switch,
 // they took longer than the group's own data.
-constexpr int kResidentThreads = 256;
+constexpr int kResidentThreads = 512;
 constexpr int kResidentUnits = 8;
 constexpr int kMaxResidentGroupChannels = 512;
 
+// kVec elements of one row as loaded: 16 or 8 bytes are one vector load (4 or 2 registers), converted where they
+// are used (held as floats, 8 of them took 64 registers and half the block's occupancy).
 template <typename T, int kVec>
-__device__ __forceinline__ void load_unit(float (&dst)[kVec], const T* p) {
-  if constexpr (kVec * sizeof(T) == 16) {
-    VecRow<T, kVec> row;
-    row.load(p);
+struct Unit {
+  static constexpr int kBytes = kVec * static_cast<int>(sizeof(T));
+  alignas(kBytes == 16 || kBytes == 8 ? kBytes : alignof(T)) T e[kVec];
+  __device__ __forceinline__ void load(const T* p) {
+    if constexpr (kBytes == 16) {
+      *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(p);
+    } else if constexpr (kBytes == 8) {
+      *reinterpret_cast<uint2*>(e) = *reinterpret_cast<const uint2*>(p);
+    } else {
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) dst[i] = to_float(row.e[i]);
-  } else {
-#pragma unroll
-    for (int i = 0; i < kVec; ++i) dst[i] = to_float(p[i]);
+      for (int i = 0; i < kVec; ++i) e[i] = p[i];
+    }
   }
-}
-
-template <typename T, int kVec>
-__device__ __forceinline__ void store_unit(T* p, const float (&src)[kVec]) {
-  if constexpr (kVec * sizeof(T) == 16) {
-    VecRow<T, kVec> row;
+  __device__ __forceinline__ void store(T* p) const {
+    if constexpr (kBytes == 16) {
+      *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e);
+    } else if constexpr (kBytes == 8) {
+      *reinterpret_cast<uint2*>(p) = *reinterpret_cast<const uint2*>(e);
+    } else {
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) row.e[i] = from_float<T>(src[i]);
-    row.store(p);
-  } else {
-#pragma unroll
-    for (int i = 0; i < kVec; ++i) p[i] = from_float<T>(src[i]);
+      for (int i = 0; i < kVec; ++i) p[i] = e[i];
+    }
   }
-}
+};
 
-template <typename T, int kVec, ops::Activation kAct>
-__global__ void __launch_bounds__(kResidentThreads)
+template <typename T, int kVec, int kThreads, ops::Activation kAct>
+__global__ void __launch_bounds__(kThreads)
     group_norm_resident_kernel(T* out, const T* x, const T* x_bias, std::int64_t samples_per_bias_row, const T* film,
                                int len, int channels, int groups, float eps, Affine affine) {
   __shared__ float scratch[32];
@@ -128,7 +131,7 @@ __global__ void __launch_bounds__(kResidentThreads)
   const std::int64_t n = blockIdx.x / groups;
   const int cg = channels / groups, units_per_row = cg / kVec, units = len * units_per_row;
   const std::int64_t base = n * len * channels + static_cast<std::int64_t>(g) * cg;
-  for (int j = threadIdx.x; j < cg; j += kResidentThreads) {
+  for (int j = threadIdx.x; j < cg; j += kThreads) {
     const int c = g * cg + j;
     terms[0][j] = bias_at(x_bias, n / samples_per_bias_row * channels + c);
     terms[1][j] = affine.weight != nullptr ? load_any(affine.weight, affine.weight_dtype, c) : 1.0f;
@@ -137,38 +140,43 @@ __global__ void __launch_bounds__(kResidentThreads)
     terms[4][j] = film != nullptr ? to_float(film[(2 * n + 1) * channels + c]) : 0.0f;
   }
   __syncthreads();
-  float v[kResidentUnits][kVec];
+  auto value = [&](const Unit<T, kVec>& unit, int j, int i) { return to_float(unit.e[i]) + terms[0][j + i]; };
+  Unit<T, kVec> v[kResidentUnits];
+  auto column = [&](int u) { return (u % units_per_row) * kVec; };
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < kResidentUnits; ++k) {
-    const int u = threadIdx.x + k * kResidentThreads;
+    const int u = threadIdx.x + k * kThreads;
     if (u >= units) continue;
-    const int row = u / units_per_row, j = (u - row * units_per_row) * kVec;
-    load_unit<T, kVec>(v[k], x + base + static_cast<std::int64_t>(row) * channels + j);
+    const int row = u / units_per_row, j = column(u);
+    v[k].load(x + base + static_cast<std::int64_t>(row) * channels + j);
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) v[k][i] += terms[0][j + i], s += v[k][i];
+    for (int i = 0; i < kVec; ++i) s += value(v[k], j, i);
   }
   const float count = static_cast<float>(units) * kVec;
   const float mean = block_sum(s, scratch) / count;
   float q = 0.0f;
 #pragma unroll
   for (int k = 0; k < kResidentUnits; ++k) {
-    if (threadIdx.x + k * kResidentThreads >= units) continue;
+    const int u = threadIdx.x + k * kThreads;
+    if (u >= units) continue;
+    const int j = column(u);
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) q += (v[k][i] - mean) * (v[k][i] - mean);
+    for (int i = 0; i < kVec; ++i) q += (value(v[k], j, i) - mean) * (value(v[k], j, i) - mean);
   }
   const float rstd = rsqrtf(block_sum(q, scratch) / count + eps);
 #pragma unroll
   for (int k = 0; k < kResidentUnits; ++k) {
-    const int u = threadIdx.x + k * kResidentThreads;
+    const int u = threadIdx.x + k * kThreads;
     if (u >= units) continue;
-    const int row = u / units_per_row, j = (u - row * units_per_row) * kVec;
-    float y[kVec];
+    const int row = u / units_per_row, j = column(u);
+    Unit<T, kVec> y;
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
-      y[i] = activate<kAct>((v[k][i] - mean) * rstd * terms[1][j + i] + terms[2][j + i]) * terms[3][j + i] +
-             terms[4][j + i];
-    store_unit<T, kVec>(out + base + static_cast<std::int64_t>(row) * channels + j, y);
+      y.e[i] = from_float<T>(activate<kAct>((value(v[k], j, i) - mean) * rstd * terms[1][j + i] + terms[2][j + i]) *
+                                 terms[3][j + i] +
+                             terms[4][j + i]);
+    y.store(out + base + static_cast<std::int64_t>(row) * channels + j);
   }
 }
 
@@ -339,7 +347,9 @@ __global__ void __launch_bounds__(kStatThreads)
 }
 
 // Block (chunk, n): thread (row slot, v) normalises channels [v * kVec, v * kVec + kVec) of rows slot,
-// slot + slots, ... of the sample, so its channels never change and their parameters stay in registers.
+// slot + slots, ... of the sample, so its channels never change and their parameters stay in registers. The block
+// is a whole number of rows wide (at most kApplyThreads threads): a fixed 256 left 96 threads idle at C = 1280,
+// and 512-thread blocks (80 registers) fit once per SM.
 constexpr int kApplyThreads = 256;
 constexpr int kApplyUnroll = 4;
 
@@ -347,9 +357,8 @@ template <typename T, int kVec, bool kFilm, ops::Activation kAct>
 __global__ void __launch_bounds__(kApplyThreads)
     group_apply_kernel(T* out, const T* x, const float4* params, const T* film, std::int64_t len, int channels) {
   const int vecs = channels / kVec;
-  const int slots = kApplyThreads / vecs;
+  const int slots = static_cast<int>(blockDim.x) / vecs;
   const int v = threadIdx.x % vecs, slot = threadIdx.x / vecs;
-  if (slot >= slots) return;
   const std::int64_t n = blockIdx.y;
   wait_for_previous_grid();  // the statistics kernel's parameters
   float4 p[kVec];
@@ -411,16 +420,17 @@ __global__ void __launch_bounds__(32 * kWarpsPerNormBlock)
   const bool valid = row < rows;
   const int vecs = valid ? cols / kVec : 0;  // 16-byte loads in the row; lane takes loads sub, sub + kLanes, ...
   const T* xr = x + row * cols;
-  float v[kMaxVecsPerLane][kVec];
+  // The row is kept as loaded (16 bytes per load, 4 registers) and converted where it is used: as floats it took
+  // 64 registers for 8 loads and left room for a quarter of the warps.
+  VecRow<T, kVec> v[kMaxVecsPerLane];
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < kMaxVecsPerLane; ++k) {
     const int j = k * kLanes + sub;
     if (j >= vecs) break;
-    alignas(16) T buf[kVec];
-    *reinterpret_cast<uint4*>(buf) = *reinterpret_cast<const uint4*>(xr + j * kVec);
+    v[k].load(xr + j * kVec);
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) v[k][i] = to_float(buf[i]), s += v[k][i];
+    for (int i = 0; i < kVec; ++i) s += to_float(v[k].e[i]);
   }
   for (int o = kLanes / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
   const float mean = s / static_cast<float>(cols);
@@ -430,7 +440,7 @@ __global__ void __launch_bounds__(32 * kWarpsPerNormBlock)
     if (k * kLanes + sub >= vecs) break;
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
-      const float d = v[k][i] - mean;
+      const float d = to_float(v[k].e[i]) - mean;
       q += d * d;
     }
   }
@@ -441,24 +451,25 @@ __global__ void __launch_bounds__(32 * kWarpsPerNormBlock)
   for (int k = 0; k < kMaxVecsPerLane; ++k) {
     const int j = k * kLanes + sub;
     if (j >= vecs) break;
-    alignas(16) T buf[kVec];
+    VecRow<T, kVec> y;
     if constexpr (kAffineVec) {
-      alignas(16) T w[kVec], b[kVec];
-      *reinterpret_cast<uint4*>(w) = reinterpret_cast<const uint4*>(affine.weight)[j];
-      *reinterpret_cast<uint4*>(b) = reinterpret_cast<const uint4*>(affine.bias)[j];
+      VecRow<T, kVec> w, b;
+      w.load(static_cast<const T*>(affine.weight) + j * kVec);
+      b.load(static_cast<const T*>(affine.bias) + j * kVec);
 #pragma unroll
-      for (int i = 0; i < kVec; ++i) buf[i] = from_float<T>((v[k][i] - mean) * rstd * to_float(w[i]) + to_float(b[i]));
+      for (int i = 0; i < kVec; ++i)
+        y.e[i] = from_float<T>((to_float(v[k].e[i]) - mean) * rstd * to_float(w.e[i]) + to_float(b.e[i]));
     } else {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
         const int c = j * kVec + i;
-        float y = (v[k][i] - mean) * rstd;
-        if (affine.weight != nullptr) y *= load_any(affine.weight, affine.weight_dtype, c);
-        if (affine.bias != nullptr) y += load_any(affine.bias, affine.bias_dtype, c);
-        buf[i] = from_float<T>(y);
+        float r = (to_float(v[k].e[i]) - mean) * rstd;
+        if (affine.weight != nullptr) r *= load_any(affine.weight, affine.weight_dtype, c);
+        if (affine.bias != nullptr) r += load_any(affine.bias, affine.bias_dtype, c);
+        y.e[i] = from_float<T>(r);
       }
     }
-    *reinterpret_cast<uint4*>(yr + j * kVec) = *reinterpret_cast<const uint4*>(buf);
+    y.store(yr + j * kVec);
   }
 }
 
@@ -551,6 +562,94 @@ __global__ void __launch_bounds__(32 * kSpatialSlots)
   for (int j = 0; j < dims; ++j) out[(n * maps + k) * dims + j] = from_float<T>(sums[j] / total);
 }
 
+// Split over positions, for 2-D keypoints with a map count the threads can cover in 16-byte loads: block (chunk,
+// n) takes a chunk of positions of sample n, thread (slot, v) maps v * kVec.. of every slots-th position, with
+// an online softmax per map in the exp2 domain; slots fold in shared memory, chunks in global memory by the
+// sample's last block to finish, in a fixed order. The kernel above gives each sample 32 maps per block and walks
+// every position in one thread, so the UNet's 16 frames made 16-160 blocks of long serial loops (36 us a call).
+struct SoftmaxState {
+  float m, s, x, y;  // running maximum (exp2 domain), sum of exp2, and the two exp2-weighted coordinates
+};
+
+__device__ __forceinline__ void softmax_fold(SoftmaxState& a, const SoftmaxState& b) {
+  if (b.m == -INFINITY) return;
+  if (a.m == -INFINITY) {
+    a = b;
+    return;
+  }
+  const float m = fmaxf(a.m, b.m), ca = exp2f(a.m - m), cb = exp2f(b.m - m);
+  a = {m, a.s * ca + b.s * cb, a.x * ca + b.x * cb, a.y * ca + b.y * cb};
+}
+
+constexpr int kSoftmaxThreads = 256;
+constexpr int kSoftmaxMergeBatch = 8;
+constexpr std::int64_t kSoftmaxSplitPositions = 512;
+
+template <typename T, int kVec>
+__global__ void __launch_bounds__(kSoftmaxThreads)
+    spatial_softmax_split_kernel(T* out, SoftmaxState* partial, unsigned* counters, const T* logits, const T* pos,
+                                 int positions, int maps, int positions_per_chunk) {
+  extern __shared__ SoftmaxState folded[];  // [slots][maps]
+  __shared__ bool last_block;
+  const int vecs = maps / kVec, slots = kSoftmaxThreads / vecs;
+  const int v = threadIdx.x % vecs, slot = threadIdx.x / vecs;
+  const int chunk = blockIdx.x, chunks = gridDim.x;
+  const std::int64_t n = blockIdx.y;
+  const int p0 = chunk * positions_per_chunk, p1 = min(p0 + positions_per_chunk, positions);
+  if (slot < slots) {
+    SoftmaxState st[kVec];
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) st[i] = {-INFINITY, 0.0f, 0.0f, 0.0f};
+    const T* sample = logits + n * positions * maps + v * kVec;
+    for (int p = p0 + slot; p < p1; p += slots) {
+      Unit<T, kVec> row;
+      row.load(sample + static_cast<std::int64_t>(p) * maps);
+      const float px = to_float(pos[2 * p]), py = to_float(pos[2 * p + 1]);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        const float x = to_float(row.e[i]) * 1.4426950408889634f;
+        const float m = fmaxf(st[i].m, x);
+        const float c = exp2f(st[i].m - m), e = exp2f(x - m);  // c is 0 while st.m is -inf
+        st[i] = {m, st[i].s * c + e, st[i].x * c + e * px, st[i].y * c + e * py};
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) folded[slot * maps + v * kVec + i] = st[i];
+  }
+  __syncthreads();
+  for (int c = threadIdx.x; c < maps; c += kSoftmaxThreads) {
+    SoftmaxState st = folded[c];
+    for (int k = 1; k < slots; ++k) softmax_fold(st, folded[k * maps + c]);
+    partial[(n * chunks + chunk) * maps + c] = st;
+  }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last_block = atomicAdd(&counters[n], 1u) == static_cast<unsigned>(chunks - 1);
+  __syncthreads();
+  if (!last_block) return;
+  __threadfence();
+  for (int c = threadIdx.x; c < maps; c += kSoftmaxThreads) {
+    SoftmaxState st{-INFINITY, 0.0f, 0.0f, 0.0f};
+    for (int k = 0; k < chunks; k += kSoftmaxMergeBatch) {
+      SoftmaxState batch[kSoftmaxMergeBatch];
+#pragma unroll
+      for (int u = 0; u < kSoftmaxMergeBatch; ++u) {
+        if (k + u >= chunks) break;
+        const float4 raw = __ldcg(reinterpret_cast<const float4*>(&partial[(n * chunks + k + u) * maps + c]));
+        batch[u] = {raw.x, raw.y, raw.z, raw.w};
+      }
+#pragma unroll
+      for (int u = 0; u < kSoftmaxMergeBatch; ++u) {
+        if (k + u >= chunks) break;
+        softmax_fold(st, batch[u]);
+      }
+    }
+    out[(n * maps + c) * 2] = from_float<T>(st.x / st.s);
+    out[(n * maps + c) * 2 + 1] = from_float<T>(st.y / st.s);
+  }
+  if (threadIdx.x == 0) counters[n] = 0u;
+}
+
 int row_threads(std::int64_t cols) {
   std::int64_t t = 32;
   while (t < cols && t < 1024) t <<= 1;
@@ -602,20 +701,38 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     constexpr int kVec = static_cast<int>(16 / sizeof(T));
     if (context().general_kernels_only_ || len > INT32_MAX) return;
     const int cg = channels / groups;
-    const bool vectorised = cg % kVec == 0 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0 &&
-                            (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
-    const std::int64_t units = len * (vectorised ? cg / kVec : cg);
+    // The widest load (16 or 8 bytes) the group's channels and both pointers allow, else one element.
+    auto fits_width = [&](int width) {
+      const std::uintptr_t mask = static_cast<std::uintptr_t>(width) * sizeof(T) - 1;
+      return cg % width == 0 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & mask) == 0 &&
+             (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & mask) == 0;
+    };
+    const int width = fits_width(kVec) ? kVec : fits_width(kVec / 2) ? kVec / 2 : 1;
+    const std::int64_t units = len * (cg / width);
     if (units > std::int64_t{kResidentUnits} * kResidentThreads || cg > kMaxResidentGroupChannels) return;
     auto launch = [&]<int kUnitVec>() {
       dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
-        group_norm_resident_kernel<T, kUnitVec, kAct><<<static_cast<unsigned>(blocks), kResidentThreads, 0, stream()>>>(
-            out.data<T>(), x.data<T>(), x_bias != nullptr ? x_bias->data<T>() : nullptr, samples_per_bias_row,
-            film != nullptr ? film->data<T>() : nullptr, static_cast<int>(len), channels, groups, eps, affine);
+        const T* bias_data = x_bias != nullptr ? x_bias->data<T>() : nullptr;
+        const T* film_data = film != nullptr ? film->data<T>() : nullptr;
+        const auto grid = static_cast<unsigned>(blocks);
+        constexpr int kHalf = kResidentThreads / 2;
+        if (units <= std::int64_t{kResidentUnits} * kHalf)
+          group_norm_resident_kernel<T, kUnitVec, kHalf, kAct><<<grid, kHalf, 0, stream()>>>(
+              out.data<T>(), x.data<T>(), bias_data, samples_per_bias_row, film_data, static_cast<int>(len), channels,
+              groups, eps, affine);
+        else
+          group_norm_resident_kernel<T, kUnitVec, kResidentThreads, kAct><<<grid, kResidentThreads, 0, stream()>>>(
+              out.data<T>(), x.data<T>(), bias_data, samples_per_bias_row, film_data, static_cast<int>(len), channels,
+              groups, eps, affine);
         WMA_CUDA_CHECK_LAUNCH();
       });
     };
-    if (vectorised) launch.template operator()<kVec>();
-    else launch.template operator()<1>();
+    if (width == kVec)
+      launch.template operator()<kVec>();
+    else if (width == kVec / 2)
+      launch.template operator()<kVec / 2>();
+    else
+      launch.template operator()<1>();
     launched = true;
   });
   if (launched) return;
@@ -659,13 +776,14 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     const std::int64_t apply_blocks = std::max<std::int64_t>(
         1, std::min<std::int64_t>(apply_want, (len + apply_slots * kApplyUnroll - 1) / (apply_slots * kApplyUnroll)));
     const dim3 apply_grid(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count));
+    const dim3 apply_block(static_cast<unsigned>(apply_slots * vecs));
     dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
       const T* film_data = film != nullptr ? film->data<T>() : nullptr;
       if (film != nullptr)
-        launch_dependent(group_apply_kernel<T, kVec, true, kAct>, apply_grid, dim3(kApplyThreads), 0, out.data<T>(),
+        launch_dependent(group_apply_kernel<T, kVec, true, kAct>, apply_grid, apply_block, 0, out.data<T>(),
                          x.data<T>(), static_cast<const float4*>(params4), film_data, len, channels);
       else
-        launch_dependent(group_apply_kernel<T, kVec, false, kAct>, apply_grid, dim3(kApplyThreads), 0, out.data<T>(),
+        launch_dependent(group_apply_kernel<T, kVec, false, kAct>, apply_grid, apply_block, 0, out.data<T>(),
                          x.data<T>(), static_cast<const float4*>(params4), film_data, len, channels);
     });
     launched = true;
@@ -749,6 +867,33 @@ void spatial_softmax(const Tensor& out, const Tensor& logits, const Tensor& pos)
             "[spatial_softmax] logits ", logits.describe(), " with pos ", pos.describe(), " exceed the CUDA kernel's ",
             kMaxPosDims, " coordinates or grid");
   if (out.numel() == 0) return;
+  bool split = false;
+  dispatch_float(out.dtype(), "spatial_softmax", [&]<typename T>() {
+    constexpr int kVec = static_cast<int>(16 / sizeof(T));
+    // Few positions (the UNet's deep levels) keep the kernel below: its loops are short there, and the split
+    // kernel's merge is a fixed cost (L3, 40 positions: 8 -> 20 us).
+    const bool fits = dims == 2 && positions >= kSoftmaxSplitPositions && maps % kVec == 0 &&
+                      maps / kVec <= kSoftmaxThreads && n <= kNormCounterSlots &&
+                      (reinterpret_cast<std::uintptr_t>(logits.data_ptr()) & 15u) == 0;
+    if (!fits || context().general_kernels_only_) return;
+    const int slots = kSoftmaxThreads / static_cast<int>(maps / kVec);
+    // About two waves of blocks over the GPU, each thread walking at least four positions.
+    const std::int64_t want = std::max<std::int64_t>(1, 2 * context().sm_count_ / n);
+    const std::int64_t per_chunk = std::max<std::int64_t>((positions + want - 1) / want, 4 * slots);
+    const std::int64_t chunks = (positions + per_chunk - 1) / per_chunk;
+    WMA_CHECK(chunks <= kMaxGridX, "[spatial_softmax] too many positions: ", logits.describe());
+    const Tensor partial = Tensor::empty({n * chunks * maps * 4}, DType::F32, Device::CUDA);
+    const std::size_t smem = sizeof(SoftmaxState) * static_cast<std::size_t>(slots) * static_cast<std::size_t>(maps);
+    WMA_CHECK(smem <= kDefaultSharedMemory, "[spatial_softmax] needs ", smem, " bytes of shared memory");
+    spatial_softmax_split_kernel<T, kVec>
+        <<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n)), kSoftmaxThreads, smem, stream()>>>(
+            out.data<T>(), reinterpret_cast<SoftmaxState*>(partial.data<float>()), context().norm_counters_,
+            logits.data<T>(), pos.data<T>(), static_cast<int>(positions), static_cast<int>(maps),
+            static_cast<int>(per_chunk));
+    WMA_CUDA_CHECK_LAUNCH();
+    split = true;
+  });
+  if (split) return;
   const dim3 grid(static_cast<unsigned>((maps + 31) / 32), static_cast<unsigned>(n));
   dispatch_float(out.dtype(), "spatial_softmax", [&]<typename T>() {
     spatial_softmax_kernel<T><<<grid, 32 * kSpatialSlots, 0, stream()>>>(
