@@ -73,25 +73,6 @@ void dispatch_norm_activation(ops::Activation act, Fn&& fn) {
   }
 }
 
-// 16 bytes of one row.
-template <typename T, int kVec>
-struct VecRow {
-  alignas(16) T e[kVec];
-  __device__ __forceinline__ void load(const T* p) { *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(p); }
-  __device__ __forceinline__ void store(T* p) const { *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e); }
-};
-
-// ---- GroupNorm of a small group: one block per (sample, group), the group held in registers ----
-// One read and one write; the 1-D heads' and the UNet's deep levels' groups (at most kResidentUnits x
-// kResidentThreads loads of 16 or 8 bytes, or of one element) have no use for the split path's second launch and
-// merges, whose fixed cost (~20 us on an H200) was several times their traffic. Blocks of 256 threads where that
-// holds the group, 512 above: the larger block runs fewer blocks per SM, which cost the heads' small groups. The group's per-channel terms (x_bias, affine,
-// FiLM) are staged in shared memory first: read per element from global memory, through the dtype switch,
-// they took longer than the group's own data.
-constexpr int kResidentThreads = 512;
-constexpr int kResidentUnits = 8;
-constexpr int kMaxResidentGroupChannels = 512;
-
 // kVec elements of one row as loaded: 16 or 8 bytes are one vector load (4 or 2 registers), converted where they
 // are used (held as floats, 8 of them took 64 registers and half the block's occupancy).
 template <typename T, int kVec>
@@ -119,6 +100,18 @@ struct Unit {
     }
   }
 };
+
+// ---- GroupNorm of a small group: one block per (sample, group), the group held in registers ----
+// One read and one write; the 1-D heads' and the UNet's deep levels' groups (at most kResidentUnits x
+// kResidentThreads loads of 16 or 8 bytes, or of one element) have no use for the split path's second launch and
+// merges, whose fixed cost (~20 us on an H200) was several times their traffic. Blocks of 256 threads where that
+// holds the group, 512 above: the larger block runs fewer blocks per SM, which cost the heads' small groups. The
+// group's per-channel terms (x_bias, affine, FiLM) are staged in shared memory first: read per element from global
+// memory, through the dtype switch, they took longer than the group's own data.
+constexpr int kResidentThreads = 512;
+constexpr int kResidentUnits = 8;
+constexpr int kMaxResidentGroupChannels = 512;
+
 
 template <typename T, int kVec, int kThreads, ops::Activation kAct>
 __global__ void __launch_bounds__(kThreads)
@@ -228,7 +221,7 @@ __global__ void __launch_bounds__(kStatThreads)
 
   if (slot < slots) {
     float shift[kVec], s[kVec], q[kVec];
-    VecRow<T, kVec> first;
+    Unit<T, kVec> first;
     first.load(sample + v * kVec);
 #pragma unroll
     for (int i = 0; i < kVec; ++i) shift[i] = to_float(first.e[i]), s[i] = 0.0f, q[i] = 0.0f;
@@ -237,7 +230,7 @@ __global__ void __launch_bounds__(kStatThreads)
     if (slot == 0)
 #pragma unroll
       for (int i = 0; i < kVec; ++i) first_biased[v * kVec + i] = shift[i] + bias_at(x_bias, bias_row + v * kVec + i);
-    auto accumulate = [&](const VecRow<T, kVec>& row) {
+    auto accumulate = [&](const Unit<T, kVec>& row) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
         const float d = to_float(row.e[i]) - shift[i];
@@ -247,14 +240,14 @@ __global__ void __launch_bounds__(kStatThreads)
     };
     std::int64_t r = r0 + slot;
     for (; r + (kStatUnroll - 1) * slots < r1; r += kStatUnroll * slots) {
-      VecRow<T, kVec> rows[kStatUnroll];
+      Unit<T, kVec> rows[kStatUnroll];
 #pragma unroll
       for (int u = 0; u < kStatUnroll; ++u) rows[u].load(sample + (r + u * slots) * a.channels + v * kVec);
 #pragma unroll
       for (int u = 0; u < kStatUnroll; ++u) accumulate(rows[u]);
     }
     for (; r < r1; r += slots) {
-      VecRow<T, kVec> row;
+      Unit<T, kVec> row;
       row.load(sample + r * a.channels + v * kVec);
       accumulate(row);
     }
@@ -373,7 +366,7 @@ __global__ void __launch_bounds__(kApplyThreads)
   }
   const T* xs = x + n * len * channels + v * kVec;
   T* ys = out + n * len * channels + v * kVec;
-  auto normalise = [&](VecRow<T, kVec>& row) {
+  auto normalise = [&](Unit<T, kVec>& row) {
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
       float y = activate<kAct>(((to_float(row.e[i]) + p[i].x) - p[i].y) * p[i].z + p[i].w);
@@ -384,14 +377,14 @@ __global__ void __launch_bounds__(kApplyThreads)
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * slots;
   std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * slots + slot;
   for (; r + (kApplyUnroll - 1) * step < len; r += kApplyUnroll * step) {
-    VecRow<T, kVec> rows[kApplyUnroll];
+    Unit<T, kVec> rows[kApplyUnroll];
 #pragma unroll
     for (int u = 0; u < kApplyUnroll; ++u) rows[u].load(xs + (r + u * step) * channels);
 #pragma unroll
     for (int u = 0; u < kApplyUnroll; ++u) normalise(rows[u]), rows[u].store(ys + (r + u * step) * channels);
   }
   for (; r < len; r += step) {
-    VecRow<T, kVec> row;
+    Unit<T, kVec> row;
     row.load(xs + r * channels);
     normalise(row);
     row.store(ys + r * channels);
@@ -422,7 +415,7 @@ __global__ void __launch_bounds__(32 * kWarpsPerNormBlock)
   const T* xr = x + row * cols;
   // The row is kept as loaded (16 bytes per load, 4 registers) and converted where it is used: as floats it took
   // 64 registers for 8 loads and left room for a quarter of the warps.
-  VecRow<T, kVec> v[kMaxVecsPerLane];
+  Unit<T, kVec> v[kMaxVecsPerLane];
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < kMaxVecsPerLane; ++k) {
@@ -451,9 +444,9 @@ __global__ void __launch_bounds__(32 * kWarpsPerNormBlock)
   for (int k = 0; k < kMaxVecsPerLane; ++k) {
     const int j = k * kLanes + sub;
     if (j >= vecs) break;
-    VecRow<T, kVec> y;
+    Unit<T, kVec> y;
     if constexpr (kAffineVec) {
-      VecRow<T, kVec> w, b;
+      Unit<T, kVec> w, b;
       w.load(static_cast<const T*>(affine.weight) + j * kVec);
       b.load(static_cast<const T*>(affine.bias) + j * kVec);
 #pragma unroll
