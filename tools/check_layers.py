@@ -19,7 +19,8 @@ ALLOWED = {
     "ops": {"backends", "core"},
     "nn": {"ops", "io", "core"},
     "models": {"nn", "ops", "io", "core"},
-    "sampling": {"core"},
+    # ops: the samplers' updates run on the chains' device (sampling/sampler.h).
+    "sampling": {"ops", "core"},
     "pipeline": {"models", "nn", "ops", "sampling", "io", "core"},
     # Not backends: above ops/ the device is reached through ops/device.h.
     "app": {"pipeline", "models", "nn", "ops", "sampling", "io", "core"},

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/log.h"
+#include "sampling/sampler.h"
 
 namespace wma::app {
 namespace {
@@ -154,6 +156,11 @@ FlagDef noise_flag() {
           "random draws: torch is upstream's torch.randn streams for --seed, fast a seeded Philox stream", "torch"};
 }
 FlagDef noise_file_flag() { return {"noise_file", "<safetensors>", "replay recorded draws instead of --noise"}; }
+FlagDef sampler_flag() {
+  return {"sampler", "ddim|dpmpp_2m|unipc",
+          "ddim: upstream's DDIM; dpmpp_2m: DPM-Solver++(2M); unipc: UniPC (bh2, order 2) (docs/sampling.md)",
+          "ddim"};
+}
 FlagDef quiet_flag() { return {"quiet", "", "no progress bars"}; }
 
 std::vector<FlagDef> sampling_flags(int default_steps, const std::string& default_spacing,
@@ -161,8 +168,11 @@ std::vector<FlagDef> sampling_flags(int default_steps, const std::string& defaul
   return {
       {"height", "N", "video height in pixels, a multiple of 16 equal to the model's", "320"},
       {"width", "N", "video width in pixels, a multiple of 16 equal to the model's", "512"},
-      {"ddim_steps", "N", "DDIM steps per sampling pass", std::to_string(default_steps)},
-      {"ddim_eta", "X", "DDIM eta (1: fresh noise at every step)", "1.0"},
+      sampler_flag(),
+      {"ddim_steps", "N", "denoising steps (model evaluations) per sampling pass, for every sampler",
+       std::to_string(default_steps)},
+      {"ddim_eta", "X", "DDIM eta (1: fresh noise at every step); ddim only, the other samplers are ODE solvers",
+       "1.0"},
       {"timestep_spacing", "uniform|uniform_trailing", "how the DDIM timesteps are spread", default_spacing},
       {"video_length", "N", "frames per video, the model's temporal_length", "16"},
       {"unconditional_guidance_scale", "X", "classifier-free guidance scale (1: none)", "1.0"},
@@ -197,6 +207,8 @@ std::vector<std::int64_t> Flags::integers(const std::string& n, std::int64_t fal
   for (const std::string& v : args_.at(n)) out.push_back(to_int(n, v));
   return out;
 }
+
+std::vector<std::string> Flags::strs(const std::string& n) const { return has(n) ? args_.at(n) : std::vector<std::string>{}; }
 
 long long Flags::to_int(const std::string& n, const std::string& v) const {
   char* end = nullptr;
@@ -250,8 +262,13 @@ std::pair<std::int64_t, std::int64_t> checked_video_size(const Flags& f, const p
 pipeline::PassOptions pass_options(const Flags& f, const pipeline::WorldModelConfig& config, int default_steps,
                                    const std::string& default_spacing, double default_guidance_rescale) {
   pipeline::PassOptions pass;
+  pass.sampler = sampling::parse_sampler(f.str("sampler", "ddim"));
   pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", default_steps));
   pass.ddim_eta = f.real("ddim_eta", 1.0);
+  // Upstream's run scripts pass --ddim_eta 1.0; say once that it does nothing here rather than refuse them.
+  if (pass.sampler != sampling::SamplerKind::Ddim && f.has("ddim_eta") && pass.ddim_eta != 0.0)
+    log_info("[sampling] ", sampling::sampler_name(pass.sampler),
+             " is deterministic: --ddim_eta applies to ddim only and is ignored");
   pass.timestep_spacing = sampling::parse_timestep_spacing(f.str("timestep_spacing", default_spacing));
   pass.video_length = static_cast<int>(f.integer("video_length", 16));
   pass.unconditional_guidance_scale = f.real("unconditional_guidance_scale", 1.0);

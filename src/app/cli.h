@@ -44,6 +44,8 @@ class Flags {
   long long integer(const std::string& n, long long fallback) const;
   double real(const std::string& n, double fallback) const;
   std::vector<std::int64_t> integers(const std::string& n, std::int64_t fallback) const;
+  // Every value of a multi flag (empty when absent).
+  std::vector<std::string> strs(const std::string& n) const;
   const std::vector<std::string>& positionals() const { return positionals_; }
   // -h or --help was given: the command prints help_text() to stdout and exits 0 without checking anything.
   bool help() const { return help_; }
@@ -71,7 +73,8 @@ FlagDef precision_flag(const std::string& fallback);
 FlagDef noise_flag();
 FlagDef noise_file_flag();
 FlagDef quiet_flag();
-// --height --width --ddim_steps --ddim_eta --timestep_spacing --video_length --unconditional_guidance_scale
+FlagDef sampler_flag();
+// --height --width --sampler --ddim_steps --ddim_eta --timestep_spacing --video_length --unconditional_guidance_scale
 // --guidance_rescale --seed, with the defaults given to pass_options.
 std::vector<FlagDef> sampling_flags(int default_steps, const std::string& default_spacing,
                                     double default_guidance_rescale);
@@ -86,7 +89,7 @@ std::string require_bpe(const Flags& f);
 // action heads take as observations. Returns {height, width}.
 std::pair<std::int64_t, std::int64_t> checked_video_size(const Flags& f, const pipeline::WorldModelConfig& config,
                                                          bool heads);
-// Upstream's sampling flags (--ddim_steps --ddim_eta --timestep_spacing --video_length
+// Upstream's sampling flags and ours (--sampler --ddim_steps --ddim_eta --timestep_spacing --video_length
 // --unconditional_guidance_scale --guidance_rescale) with each script's own defaults, checked against the model.
 pipeline::PassOptions pass_options(const Flags& f, const pipeline::WorldModelConfig& config, int default_steps,
                                    const std::string& default_spacing, double default_guidance_rescale);

@@ -1,9 +1,12 @@
 // `wma bench`: one interaction iteration (policy pass + world-model pass, each N DDIM steps and a VAE decode)
 // at the size of the given config, after warm-up iterations, with the profile table of `wma interact`, the
 // per-step time of the denoiser, the decode time and peak GPU memory, also written as JSON. Without a
-// checkpoint it runs the deterministic weights, so it needs nothing but the config.
+// checkpoint it runs the deterministic weights, so it needs nothing but the config. --accuracy measures instead
+// how far each sampler lands from a many-step DDIM reference (pipeline/sampler_accuracy.h, docs/sampling.md).
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,7 +23,9 @@
 #include "pipeline/interaction.h"
 #include "pipeline/outputs.h"
 #include "pipeline/replay.h"
+#include "pipeline/sampler_accuracy.h"
 #include "pipeline/session.h"
+#include "sampling/sampler.h"
 
 namespace wma::app {
 namespace {
@@ -32,7 +37,8 @@ FlagSpec flag_spec() {
            {"ckpt_path", "<ckpt|safetensors>", "the model's checkpoint (default: deterministic weights)"},
            device_flag("cuda"),
            precision_flag("fp16"),
-           {"ddim_steps", "N", "DDIM steps per sampling pass", "50"},
+           sampler_flag(),
+           {"ddim_steps", "N", "denoising steps (model evaluations) per sampling pass", "50"},
            {"warmup", "N", "untimed iterations first", "1"},
            {"iterations", "N", "timed iterations", "1"},
            {"seed", "N", "random seed", "123"},
@@ -53,7 +59,74 @@ FlagSpec flag_spec() {
            {"dump", "<safetensors>", "per-module tensors of the replayed iteration, for the full-size parity check"},
            {"check_noise", "<safetensors>",
             "compare the --noise torch --seed draws with the record's bit for bit (no construction draws: the "
-            "record's harness seeds right before the iteration), then exit"}}};
+            "record's harness seeds right before the iteration), then exit"},
+           {"accuracy", "",
+            "instead of timing an iteration: every sampler at every --accuracy_steps against a --reference_steps "
+            "DDIM eta 0 pass from the same x_T, printed as markdown tables"},
+           {"accuracy_steps", "N", "step counts of --accuracy", "6 8 10 12 16 20 25 50", true},
+           {"reference_steps", "N", "DDIM eta 0 steps of --accuracy's reference", "250"},
+           {"accuracy_modes", "world|decision", "passes --accuracy measures: the world-model pass, the server's "
+            "decision pass", "world decision", true},
+           {"accuracy_samplers", "ddim|dpmpp_2m|unipc", "samplers --accuracy compares", "ddim dpmpp_2m unipc", true},
+           {"timestep_spacing", "uniform|uniform_trailing", "how the timesteps are spread", "uniform_trailing"}}};
+}
+
+int run_accuracy(const Flags& f, const pipeline::WorldModel& model, const models::ClipTokenizer& tokenizer,
+                 sampling::TimestepSpacing spacing,
+                 const std::function<std::unique_ptr<pipeline::NoiseSource>()>& noise,
+                 const std::function<void()>& sync, const std::string& config, const std::string& precision) {
+  using namespace pipeline;
+  AccuracyOptions options;
+  options.spacing = spacing;
+  options.reference_steps = static_cast<int>(f.integer("reference_steps", 250));
+  if (f.has("accuracy_steps")) {
+    options.steps.clear();
+    for (const std::int64_t n : f.integers("accuracy_steps", 0)) {
+      WMA_CHECK(n >= 1, "--accuracy_steps must be positive, got ", n);
+      options.steps.push_back(static_cast<int>(n));
+    }
+  }
+  if (f.has("accuracy_samplers")) {
+    options.samplers.clear();
+    for (const std::string& name : f.strs("accuracy_samplers")) options.samplers.push_back(sampling::parse_sampler(name));
+  }
+  std::vector<AccuracyMode> modes = {AccuracyMode::WorldModel, AccuracyMode::Decision};
+  if (f.has("accuracy_modes")) {
+    modes.clear();
+    for (const std::string& name : f.strs("accuracy_modes")) {
+      WMA_CHECK(name == "world" || name == "decision", "--accuracy_modes expects world or decision, got '", name, "'");
+      modes.push_back(name == "world" ? AccuracyMode::WorldModel : AccuracyMode::Decision);
+    }
+  }
+  std::vector<AccuracyRow> rows;
+  for (const AccuracyMode mode : modes) {
+    const std::vector<AccuracyRow> part = measure_sampler_accuracy(model, tokenizer, mode, options, noise, sync);
+    rows.insert(rows.end(), part.begin(), part.end());
+  }
+  std::printf("wma bench --accuracy: %s, %s, %s, weights %s, seed %lld\n\n%s",
+              ops::device_description(model.options.device).c_str(), precision.c_str(), config.c_str(),
+              f.has("ckpt_path") ? f.str("ckpt_path").c_str() : "deterministic", f.integer("seed", 123),
+              accuracy_table(rows, options.reference_steps).c_str());
+  if (f.has("json")) {
+    io::json::Array list;
+    for (const AccuracyRow& r : rows)
+      list.push_back(io::json::Object{{"mode", accuracy_mode_name(r.mode)},
+                                      {"sampler", std::string(sampling::sampler_name(r.sampler))},
+                                      {"steps", r.steps},
+                                      {"latent_rel_l2", r.latent_rel_l2},
+                                      {"video_psnr_db", std::isinf(r.video_psnr_db) ? io::json::Value() : io::json::Value(r.video_psnr_db)},
+                                      {"actions_rms", r.actions_rms},
+                                      {"states_rms", r.states_rms},
+                                      {"sampling_s", r.sampling_s},
+                                      {"pass_s", r.pass_s}});
+    write_text_file(f.str("json"), io::json::dump(io::json::Object{{"command", "bench --accuracy"},
+                                                                   {"device", ops::device_description(model.options.device)},
+                                                                   {"precision", precision},
+                                                                   {"config", config},
+                                                                   {"reference_steps", options.reference_steps},
+                                                                   {"rows", std::move(list)}}));
+  }
+  return 0;
 }
 
 }  // namespace
@@ -67,6 +140,10 @@ int cmd_bench(int argc, char** argv) {
     c.perframe_ae = true;  // as upstream's run_world_model_interaction.sh passes --perframe_ae
     return c;
   }();
+  // Checked before the model loads, like every other flag.
+  const sampling::SamplerKind sampler = sampling::parse_sampler(f.str("sampler", "ddim"));
+  const sampling::TimestepSpacing spacing =
+      sampling::parse_timestep_spacing(f.str("timestep_spacing", "uniform_trailing"));
   const std::string precision = f.str("precision", "fp16");
   const nn::LoadOptions options = select_device(f.str("device", "cuda"), precision);
   if (f.has("check_noise")) {
@@ -99,9 +176,10 @@ int cmd_bench(int argc, char** argv) {
   const models::ClipTokenizer tokenizer = bpe.empty() ? demo_tokenizer() : models::ClipTokenizer::load(bpe);
 
   InteractionOptions loop;
+  loop.pass.sampler = sampler;
   loop.pass.ddim_steps = static_cast<int>(f.integer("ddim_steps", 50));
   loop.pass.ddim_eta = 1.0;
-  loop.pass.timestep_spacing = sampling::TimestepSpacing::UniformTrailing;
+  loop.pass.timestep_spacing = spacing;
   loop.pass.video_length = static_cast<int>(config.wma.unet.temporal_length);
   loop.n_iter = 1;
   loop.exe_steps = loop.pass.video_length;
@@ -121,6 +199,12 @@ int cmd_bench(int argc, char** argv) {
     if (noise_kind == "torch") return std::make_unique<TorchNoise>(seed, 0, gpu_geometry(options.device));
     return std::make_unique<PhiloxNoise>(static_cast<std::uint64_t>(seed));
   };
+
+  if (f.has("accuracy")) {
+    WMA_CHECK(!f.has("replay"), "--accuracy runs the synthetic scene; drop --replay");
+    return run_accuracy(f, *model, tokenizer, loop.pass.timestep_spacing, make_noise,
+                        [device = options.device] { synchronize_device(device); }, config.source, precision);
+  }
 
   std::unique_ptr<RecordedIteration> record;
   if (f.has("replay")) record = std::make_unique<RecordedIteration>(f.str("replay"), config);
@@ -145,6 +229,7 @@ int cmd_bench(int argc, char** argv) {
   io::json::Object extra{{"command", "bench"},
                          {"device", ops::device_description(options.device)},
                          {"precision", precision},
+                         {"sampler", std::string(sampling::sampler_name(loop.pass.sampler))},
                          {"ddim_steps", loop.pass.ddim_steps},
                          {"config", config.source},
                          {"weights", f.has("ckpt_path") ? f.str("ckpt_path") : "deterministic"}};
@@ -158,9 +243,9 @@ int cmd_bench(int argc, char** argv) {
     profiler.set_memory("gpu_allocated", m.peak_allocated_bytes);
     profiler.set_memory("gpu_device_used", m.device_used_bytes);
   }
-  std::printf("wma bench: %s, %s, %s, %d DDIM steps per pass, %d warm-up + %d timed iteration(s)\n",
+  std::printf("wma bench: %s, %s, %s, %d %s steps per pass, %d warm-up + %d timed iteration(s)\n",
               ops::device_description(options.device).c_str(), precision.c_str(), config.source.c_str(),
-              loop.pass.ddim_steps, warmup, iterations);
+              loop.pass.ddim_steps, std::string(sampling::sampler_name(loop.pass.sampler)).c_str(), warmup, iterations);
   std::printf("%s", profiler.table().c_str());
   std::printf("denoiser step (mean over both passes): %.2f ms\nVAE decode (16 frames, mean): %.3f s\n", step_ms, decode_s);
   const std::string ops_table = ops::op_profile_table(2 * iterations * loop.pass.ddim_steps);

@@ -22,6 +22,7 @@
 #include "pipeline/decision.h"
 #include "pipeline/example_data.h"
 #include "pipeline/session.h"
+#include "sampling/sampler.h"
 #if WMA_WITH_HTTP
 #include "app/serve/http_server.h"
 #endif
@@ -151,8 +152,8 @@ int cmd_serve(int argc, char** argv) {
   const WorldModel& model = *loaded.model;
   DecisionPolicy policy(model, tokenizer, std::move(stats), settings, std::move(noise));
   server.description = str_cat(f.has("ckpt_path") ? f.str("ckpt_path") : "demo weights", " (", config_path, "), ",
-                               device, " ", precision, ", dataset ", dataset, ", ", settings.pass.ddim_steps,
-                               " DDIM steps");
+                               device, " ", precision, ", dataset ", dataset, ", ", settings.pass.ddim_steps, " ",
+                               sampling::sampler_name(settings.pass.sampler), " steps");
 
   serve::PolicyServer http(policy, server);
   const int port = http.bind();

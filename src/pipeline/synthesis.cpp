@@ -1,11 +1,14 @@
-// image_guided_synthesis_sim_mode + DDIMSampler of upstream, wired from the model parts; the per-step
-// updates use ops in the float32 order of sampling/ddim.cpp's CPU reference.
+// image_guided_synthesis_sim_mode + DDIMSampler of upstream, wired from the model parts; the sampler itself
+// (upstream's DDIM, or a multistep ODE solver) is a free function of sampling/ over the denoiser.
 #include "pipeline/synthesis.h"
 
 #include "core/error.h"
 #include "ops/op_profile.h"
 #include "ops/ops.h"
 #include "pipeline/denoiser_runner.h"
+#include "sampling/ddim_sampler.h"
+#include "sampling/dpm_solver.h"
+#include "sampling/unipc.h"
 
 namespace wma::pipeline {
 namespace {
@@ -17,35 +20,17 @@ Tensor channels_last(const Tensor& t) {
 
 }  // namespace
 
-Tensor ddim_v_update(const sampling::DdimStepCoefficients& s, const Tensor& x, const Tensor& v, const Tensor& noise) {
-  const Tensor eps = ops::axpby(s.sqrt_alpha_cumprod, v, s.sqrt_one_minus_alpha_cumprod, x);
-  Tensor x0 = ops::axpby(s.sqrt_alpha_cumprod, x, -s.sqrt_one_minus_alpha_cumprod, v);
-  if (s.x0_rescale != 1.0f) x0 = ops::scale(x0, s.x0_rescale);
-  const Tensor mean = ops::axpby(s.sqrt_alpha_prev, x0, s.dir_coefficient, eps);
-  return ops::axpby(1.0f, mean, s.sigma, noise);
-}
-
-ops::EpsDdimStep eps_ddim_step_op(const sampling::DiffusersDdimStepCoefficients& c,
-                                  sampling::ScalarDivision division) {
-  ops::EpsDdimStep s;
-  s.sqrt_beta_prod = c.sqrt_beta_prod;
-  s.sqrt_alpha_prod = c.sqrt_alpha_prod;
-  s.inv_sqrt_alpha_prod = c.inv_sqrt_alpha_prod;
-  s.sqrt_alpha_prod_prev = c.sqrt_alpha_prod_prev;
-  s.dir_coefficient = c.dir_coefficient;
-  s.clip = c.clip;
-  s.clip_range = c.clip_range;
-  s.multiply_by_reciprocal = division == sampling::ScalarDivision::MultiplyByReciprocal;
-  return s;
-}
-
 Synthesizer::Synthesizer(const WorldModel& model, const models::ClipTokenizer& tokenizer, const PassOptions& options)
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),
       ddim_(sampling::make_ddim_schedule(model.schedule, options.timestep_spacing, options.ddim_steps,
                                          options.ddim_eta)),
-      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)) {}
+      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)) {
+  if (options.sampler != sampling::SamplerKind::Ddim)
+    multistep_ = sampling::make_multistep_schedule(model.schedule, head_scheduler_,
+                                                   {ddim_.timesteps.rbegin(), ddim_.timesteps.rend()});
+}
 
 Tensor Synthesizer::on_device(const Tensor& host) const {
   return host.device() == model_.options.device ? ops::contiguous(host) : ops::to_device(host, model_.options.device);
@@ -110,38 +95,49 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
   const Shape latent_shape = {1, c.latent_channels, T, pass.unet.height, pass.unet.width};
   const std::int64_t action_dim = c.projectors.agent_action_dim, state_dim = c.projectors.agent_state_dim;
   const Device device = model_.options.device;
-  Tensor x = channels_last(noise.randn_cuda_on(latent_shape, device));
-  Tensor actions = noise.randn_cuda_on({1, T, action_dim}, device);
-  Tensor states = noise.randn_cuda_on({1, T, state_dim}, device);
-  // Every step's noise and timestep prepared up front, so nothing is drawn or uploaded inside the loop.
+  sampling::JointSample start;
+  start.video = channels_last(noise.randn_cuda_on(latent_shape, device));
+  start.actions = noise.randn_cuda_on({1, T, action_dim}, device);
+  start.states = noise.randn_cuda_on({1, T, state_dim}, device);
+  // Every step's noise and timestep prepared up front, so nothing is drawn or uploaded inside the loop. The ODE
+  // solvers use no step noise but draw it all the same: the stream then goes on as with ddim, so every pass of
+  // a run (and every server request) starts from the same x_T whichever sampler is chosen.
   const int n = ddim_.num_steps();
   std::vector<Tensor> step_noise;
   for (int k = 0; k < n; ++k) step_noise.push_back(channels_last(noise.randn_cuda_on(latent_shape, device)));
 
-  // Upstream steps the heads' scheduler on CUDA, where torch multiplies by the reciprocal instead of dividing
-  // (sampling/diffusers_ddim.h); the CPU backend reproduces upstream's CPU fixtures, which divide.
-  const auto division = model_.options.device == Device::CPU ? sampling::ScalarDivision::Divide
-                                                             : sampling::ScalarDivision::MultiplyByReciprocal;
   std::vector<std::int64_t> timesteps;
   for (int k = 0; k < n; ++k) timesteps.push_back(ddim_.timesteps[n - 1 - k]);
   const Tensor all_t = on_device(Tensor::from_ints({n}, timesteps));
   DenoiserRunner denoiser(model_.diffusion, pass, model_.options.device, cuda_graphs_enabled());
-  for (int k = 0; k < n; ++k) {
-    const int i = n - 1 - k;
-    const sampling::DdimStepCoefficients s = sampling::ddim_step_coefficients(model_.schedule, ddim_, i);
-    const models::WMADenoised& out = denoiser(x, actions, states, all_t.slice(0, k, k + 1));
-
-    x = ddim_v_update(s, x, out.v, step_noise[k]);
-    const ops::EpsDdimStep h = eps_ddim_step_op(
-        sampling::diffusers_ddim_step_coefficients(head_scheduler_, s.timestep), division);
-    actions = ops::eps_ddim_step(out.action_eps, actions, h);
-    states = ops::eps_ddim_step(out.state_eps, states, h);
-    if (on_step) on_step();
+  const sampling::Denoise denoise = [&](const sampling::JointSample& at, int k) {
+    const models::WMADenoised& out = denoiser(at.video, at.actions, at.states, all_t.slice(0, k, k + 1));
+    return sampling::JointPrediction{out.v, out.action_eps, out.state_eps};
+  };
+  sampling::StepObserver observe;
+  if (on_step) observe = [&](int, const sampling::JointSample&) { on_step(); };
+  sampling::JointSample end;
+  switch (options_.sampler) {
+    case sampling::SamplerKind::Ddim: {
+      // Upstream steps the heads' scheduler on CUDA, where torch multiplies by the reciprocal instead of
+      // dividing (sampling/diffusers_ddim.h); the CPU backend reproduces upstream's CPU fixtures, which divide.
+      const auto division = device == Device::CPU ? sampling::ScalarDivision::Divide
+                                                  : sampling::ScalarDivision::MultiplyByReciprocal;
+      end = sampling::ddim_sample(model_.schedule, ddim_, head_scheduler_, start, denoise, step_noise, division,
+                                  observe);
+      break;
+    }
+    case sampling::SamplerKind::DpmSolverPP2M:
+      end = sampling::dpmpp_2m_sample(multistep_, start, denoise, observe);
+      break;
+    case sampling::SamplerKind::UniPC:
+      end = sampling::unipc_sample(multistep_, start, denoise, observe);
+      break;
   }
   PassOutput result;
-  result.latent = x;
-  result.actions = ops::to_device(actions, Device::CPU);
-  result.states = ops::to_device(states, Device::CPU);
+  result.latent = end.video;
+  result.actions = ops::to_device(end.actions, Device::CPU);
+  result.states = ops::to_device(end.states, Device::CPU);
   return result;
 }
 

@@ -16,12 +16,15 @@
 #include "pipeline/world_model.h"
 #include "sampling/ddim.h"
 #include "sampling/diffusers_ddim.h"
+#include "sampling/multistep.h"
+#include "sampling/sampler.h"
 
 namespace wma::pipeline {
 
 struct PassOptions {
-  int ddim_steps = 50;
-  double ddim_eta = 1.0;
+  sampling::SamplerKind sampler = sampling::SamplerKind::Ddim;
+  int ddim_steps = 50;    // denoiser calls per pass, whatever the sampler
+  double ddim_eta = 1.0;  // ddim only: the others are ODE solvers (docs/sampling.md)
   sampling::TimestepSpacing timestep_spacing = sampling::TimestepSpacing::UniformTrailing;
   int video_length = 16;
   // Upstream passes no unconditional conditioning, so classifier-free guidance and its rescale never run
@@ -62,14 +65,6 @@ struct PassOutput {
   Tensor states;   // [1, T, agent_state_dim], normalised
 };
 
-// One v-prediction DDIM step (p_sample_ddim) with device ops, in the float32 order of the CPU reference
-// sampling::ddim_v_step, so both agree bit for bit on the CPU backend.
-Tensor ddim_v_update(const sampling::DdimStepCoefficients& c, const Tensor& x, const Tensor& v, const Tensor& noise);
-// The heads' scheduler step (sampling::diffusers_ddim_step) as one op on the tensors' device
-// (ops::eps_ddim_step), bit-identical to the reference.
-ops::EpsDdimStep eps_ddim_step_op(const sampling::DiffusersDdimStepCoefficients& c,
-                                  sampling::ScalarDivision division);
-
 class Synthesizer {
  public:
   Synthesizer(const WorldModel& model, const models::ClipTokenizer& tokenizer, const PassOptions& options);
@@ -83,7 +78,9 @@ class Synthesizer {
   PassOutput sample(const models::WMAPass& pass, NoiseSource& noise, const std::function<void()>& on_step);
   Tensor decode(const Tensor& latent) const;
 
+  // The timesteps of every sampler (trailing or uniform, as upstream's DDIM spaces them).
   const sampling::DdimSchedule& ddim() const { return ddim_; }
+  const PassOptions& options() const { return options_; }
   const WorldModel& model() const { return model_; }
 
  private:
@@ -95,6 +92,7 @@ class Synthesizer {
   PassOptions options_;
   sampling::DdimSchedule ddim_;
   sampling::DiffusersDdimScheduler head_scheduler_;
+  sampling::MultistepSchedule multistep_;  // empty for ddim
   std::map<std::string, Tensor> text_cache_;  // the prompts repeat every iteration
 };
 

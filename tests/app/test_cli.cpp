@@ -12,6 +12,7 @@
 #include "app/cli.h"
 #include "app/device_choice.h"
 #include "core/error.h"
+#include "sampling/sampler.h"
 
 namespace wma::app {
 namespace {
@@ -122,10 +123,49 @@ TEST(WmaProgram, EveryCommandAnswersHelpWithItsFlags) {
     }
   }
   const Outcome interact = run_wma("interact -h");
-  for (const char* line : {"--ckpt_path", "--ddim_steps N", "DDIM steps per sampling pass (default: 50)",
+  for (const char* line : {"--ckpt_path", "--ddim_steps N", "model evaluations) per sampling pass, for every sampler",
                            "--frame_stride N [N ...]", "--clip_vocab, --clip-vocab, --bpe_path"})
     EXPECT_NE(interact.out.find(line), std::string::npos) << line;
   EXPECT_NE(run_wma("serve -h").out.find("--timestep_spacing uniform|uniform_trailing"), std::string::npos);
+  for (const char* command : {"interact", "serve", "generate", "bench"})
+    EXPECT_NE(run_wma(std::string(command) + " -h").out.find("--sampler ddim|dpmpp_2m|unipc"), std::string::npos)
+        << command;
+}
+
+// --sampler on every sampling command: an unknown name is refused with the accepted ones, before any model loads.
+TEST(WmaProgram, EveryCommandRefusesAnUnknownSampler) {
+  const char* src = std::getenv("WMA_SOURCE_DIR");
+  const std::string configs = std::string(src ? src : ".") + "/tests/fixtures/configs/";
+  const std::string tiny = "--config " + configs + "tiny.yaml --height 64 --width 64";
+  for (const std::string& args :
+       {"interact " + tiny, "serve " + tiny, "generate --config " + configs + "tiny_base.yaml --height 64 --width 64",
+        "bench --config " + configs + "tiny.yaml --device cpu --precision fp32"}) {
+    const Outcome r = run_wma(args + " --sampler euler");
+    EXPECT_NE(r.rc, 0) << args;
+    EXPECT_NE(r.out.find("unknown sampler 'euler' (expected ddim, dpmpp_2m or unipc)"), std::string::npos)
+        << args << ":\n" << r.out;
+  }
+}
+
+// The names reach PassOptions (what interact, serve and generate sample with), by prefix too; ddim by default.
+TEST(PassOptions, SamplerFlagNamesTheSolver) {
+  const char* src = std::getenv("WMA_SOURCE_DIR");
+  const pipeline::WorldModelConfig config =
+      pipeline::WorldModelConfig::load(std::string(src ? src : ".") + "/tests/fixtures/configs/tiny.yaml");
+  const auto options = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "test");
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    const Flags f(static_cast<int>(argv.size()), argv.data(),
+                  FlagSpec{"test", "[options]", sampling_flags(50, "uniform", 0.0)});
+    return pass_options(f, config, 50, "uniform", 0.0);
+  };
+  EXPECT_EQ(options({}).sampler, sampling::SamplerKind::Ddim);
+  EXPECT_EQ(options({"--sampler", "ddim"}).sampler, sampling::SamplerKind::Ddim);
+  EXPECT_EQ(options({"--sampler", "dpmpp_2m"}).sampler, sampling::SamplerKind::DpmSolverPP2M);
+  EXPECT_EQ(options({"--sampler=unipc"}).sampler, sampling::SamplerKind::UniPC);
+  EXPECT_EQ(options({"--samp", "unipc", "--ddim_steps", "8"}).ddim_steps, 8);
+  EXPECT_THROW(options({"--sampler", "unipc2"}), Error);
 }
 
 TEST(WmaProgram, TopLevelHelpAndVersion) {

@@ -7,6 +7,7 @@
 
 #include "io/weight_store.h"
 #include "pipeline/synthesis.h"
+#include "sampling/ddim_sampler.h"
 #include "pipeline_test_util.h"
 
 namespace wma::pipeline {
@@ -111,7 +112,7 @@ TEST(DdimUpdate, EqualsCpuReferenceBitForBit) {
   for (int i = ddim.num_steps() - 1; i >= 0; --i) {
     const sampling::DdimStepCoefficients c = sampling::ddim_step_coefficients(schedule, ddim, i);
     const Tensor v = gen.randn_cuda(shape), noise = gen.randn_cuda(shape);
-    const Tensor ours = ddim_v_update(c, x, v, noise);
+    const Tensor ours = sampling::ddim_v_update(c, x, v, noise);
     const Tensor reference = sampling::ddim_v_step(c, x, v, noise);
     ASSERT_EQ(ours.to_floats(), reference.to_floats()) << "step " << i;
     x = ours;
@@ -130,7 +131,7 @@ TEST(DiffusersDdim, StepOpMatchesReferenceBitForBit) {
   for (const auto div : {sampling::ScalarDivision::Divide, sampling::ScalarDivision::MultiplyByReciprocal})
     for (const std::int64_t t : {999, 519, 19}) {
       const auto c = sampling::diffusers_ddim_step_coefficients(sch, t);
-      EXPECT_EQ(ops::eps_ddim_step(eps_t, sample_t, eps_ddim_step_op(c, div)).to_floats(),
+      EXPECT_EQ(ops::eps_ddim_step(eps_t, sample_t, sampling::eps_ddim_step_op(c, div)).to_floats(),
                 sampling::diffusers_ddim_step(c, eps, sample, div))
           << "t " << t;
     }

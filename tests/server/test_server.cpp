@@ -922,21 +922,26 @@ TEST(JobQueue, BoundsWaitingJobsAndTellsThemOnClose) {
   }
 }
 
-// The program: flags, start-up, /health, a request, and a clean stop on SIGTERM.
-TEST(ServeCli, StartsAnswersAndStopsOnSigterm) {
+// The program: flags (`sampling`: the sampler's, which the start-up line names as `announced`), start-up,
+// /health, a request, and a clean stop on SIGTERM.
+void serve_one_request(const std::vector<std::string>& sampling, const std::string& announced) {
   const Workspace& ws = shared().workspace;
   const fs::path log = ws.root / "serve.log";
   const char* bin = std::getenv("WMA_BINARY");
   const std::string config = (source_dir() / "tests/fixtures/configs/tiny.yaml").string();
   const std::string data_dir = ws.root.string(), vocab = ws.vocab.string(), binary = bin ? bin : "wma";
-  const char* const argv[] = {"wma", "serve", "--config", config.c_str(), "--demo_weights", "--data_dir",
-                              data_dir.c_str(), "--dataset", "test_robot", "--clip-vocab", vocab.c_str(), "--height",
-                              "64", "--width", "64", "--ddim_steps", "1", "--port", "0", nullptr};
+  std::vector<std::string> args = {"wma", "serve", "--config", config, "--demo_weights", "--data_dir", data_dir,
+                                   "--dataset", "test_robot", "--clip-vocab", vocab, "--height", "64", "--width", "64",
+                                   "--port", "0"};
+  args.insert(args.end(), sampling.begin(), sampling.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, binary.c_str(), &actions, nullptr, const_cast<char* const*>(argv), environ);
+  const int spawned = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ASSERT_EQ(spawned, 0) << "cannot start " << binary;
   int port = 0;
@@ -963,6 +968,16 @@ TEST(ServeCli, StartsAnswersAndStopsOnSigterm) {
   int wstatus = 0;
   ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "exit status " << wstatus;
+  std::ifstream f(log);
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find(announced), std::string::npos) << text;
+}
+
+TEST(ServeCli, StartsAnswersAndStopsOnSigterm) { serve_one_request({"--ddim_steps", "1"}, ", 1 ddim steps"); }
+
+// The acceptance run at tiny size: a multistep solver end to end through the server.
+TEST(ServeCli, AnswersWithDpmSolverAtEightSteps) {
+  serve_one_request({"--sampler", "dpmpp_2m", "--ddim_steps", "8"}, ", 8 dpmpp_2m steps");
 }
 
 TEST(ServeCli, RefusesBadFlagsBeforeLoading) {
