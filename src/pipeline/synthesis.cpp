@@ -26,7 +26,8 @@ Synthesizer::Synthesizer(const WorldModel& model, const models::ClipTokenizer& t
       options_(options),
       ddim_(sampling::make_ddim_schedule(model.schedule, options.timestep_spacing, options.ddim_steps,
                                          options.ddim_eta)),
-      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)) {
+      head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)),
+      decoder_(model.vae, model.options.device, model.config.perframe_ae) {
   if (options.sampler != sampling::SamplerKind::Ddim)
     multistep_ = sampling::make_multistep_schedule(model.schedule, head_scheduler_,
                                                    {ddim_.timesteps.rbegin(), ddim_.timesteps.rend()});
@@ -141,9 +142,9 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
   return result;
 }
 
-Tensor Synthesizer::decode(const Tensor& latent) const {
+Tensor Synthesizer::decode(const Tensor& latent) {
   const ops::ScopedOpTag tag("decode");
-  return model_.vae.decode_first_stage(latent, model_.config.perframe_ae ? 1 : 0);
+  return decoder_(latent);
 }
 
 PassOutput Synthesizer::run(const PassInput& input, NoiseSource& noise, Profiler* profiler,

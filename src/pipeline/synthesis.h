@@ -13,6 +13,7 @@
 #include "ops/params.h"
 #include "pipeline/noise.h"
 #include "pipeline/profile.h"
+#include "pipeline/video_decoder.h"
 #include "pipeline/world_model.h"
 #include "sampling/ddim.h"
 #include "sampling/diffusers_ddim.h"
@@ -76,7 +77,7 @@ class Synthesizer {
   // The stages of run(), public for tests.
   models::WMAConditioning condition(const PassInput& input, NoiseSource& noise, ConditionParts* parts = nullptr);
   PassOutput sample(const models::WMAPass& pass, NoiseSource& noise, const std::function<void()>& on_step);
-  Tensor decode(const Tensor& latent) const;
+  Tensor decode(const Tensor& latent);
 
   // The timesteps of every sampler (trailing or uniform, as upstream's DDIM spaces them).
   const sampling::DdimSchedule& ddim() const { return ddim_; }
@@ -94,6 +95,7 @@ class Synthesizer {
   sampling::DiffusersDdimScheduler head_scheduler_;
   sampling::MultistepSchedule multistep_;  // empty for ddim
   std::map<std::string, Tensor> text_cache_;  // the prompts repeat every iteration
+  VideoDecoder decoder_;
 };
 
 }  // namespace wma::pipeline
