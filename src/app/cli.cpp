@@ -1,13 +1,17 @@
 #include "app/cli.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
+#include "app/device_choice.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "ops/device.h"
+#include "pipeline/session.h"
 #include "sampling/sampler.h"
 
 namespace wma::app {
@@ -40,6 +44,7 @@ std::string wrapped(const std::string& text, std::size_t indent, std::size_t wid
 }  // namespace
 
 Flags::Flags(int argc, char** argv, FlagSpec spec) : spec_(std::move(spec)) {
+  if (argc > 1) arguments_.assign(argv + 1, argv + argc);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
@@ -279,20 +284,70 @@ pipeline::PassOptions pass_options(const Flags& f, const pipeline::WorldModelCon
   return pass;
 }
 
-LoadedModel load_model(const Flags& f, const pipeline::WorldModelConfig& config, const nn::LoadOptions& options,
-                       pipeline::Profiler& profiler) {
-  const auto timer = pipeline::Profiler::scope(&profiler, "model_loading");
+TimedConfig load_config(const std::string& path) {
+  const auto start = std::chrono::steady_clock::now();
+  TimedConfig c{pipeline::WorldModelConfig::load(path), 0.0};
+  c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return c;
+}
+
+LoadedModel build_model(const std::function<std::unique_ptr<io::WeightStore>()>& open_store,
+                        const pipeline::WorldModelConfig& config, nn::LoadOptions options, pipeline::Profiler& profiler,
+                        double config_seconds) {
+  nn::LoadTimings timings;
+  options.timings = &timings;
+  const auto start = std::chrono::steady_clock::now();
   LoadedModel loaded;
+  loaded.store = open_store();
+  const double open_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  loaded.model = std::make_unique<pipeline::WorldModel>(*loaded.store, config, options);
+  pipeline::synchronize_device(options.device);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  profiler.add("model_loading", config_seconds + seconds);
+  profiler.sample_gpu_memory();
+  profiler.add("model_loading/config", config_seconds);
+  profiler.add("model_loading/checkpoint", open_seconds + timings.checkpoint_s);
+  if (options.device != Device::CPU) profiler.add("model_to_cuda", timings.to_device_s);
+  return loaded;
+}
+
+LoadedModel load_model(const Flags& f, const pipeline::WorldModelConfig& config, const nn::LoadOptions& options,
+                       pipeline::Profiler& profiler, double config_seconds) {
+  std::function<std::unique_ptr<io::WeightStore>()> open_store;
   if (f.has("ckpt_path")) {
     WMA_CHECK(!f.has("demo_weights"), "--ckpt_path and --demo_weights exclude each other");
     WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
-    loaded.store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
+    open_store = [&] { return std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path"))); };
   } else {
     WMA_CHECK(f.has("demo_weights"), "no --ckpt_path given (pass --demo_weights to run on deterministic weights)");
-    loaded.store = std::make_unique<io::WeightStore>(pipeline::deterministic_world_model_store(config));
+    open_store = [&] { return std::make_unique<io::WeightStore>(pipeline::deterministic_world_model_store(config)); };
   }
-  loaded.model = std::make_unique<pipeline::WorldModel>(*loaded.store, config, options);
-  return loaded;
+  return build_model(open_store, config, options, profiler, config_seconds);
+}
+
+namespace {
+std::string g_version = "unknown", g_commit = "unknown";
+}  // namespace
+
+void set_build_identity(std::string version, std::string commit) {
+  g_version = std::move(version);
+  g_commit = std::move(commit);
+}
+
+io::json::Object run_record(const Flags& f, const nn::LoadOptions& options, std::int64_t seed) {
+  io::json::Array arguments;
+  for (const std::string& a : f.arguments()) arguments.emplace_back(a);
+  const char* precision = options.dtype == DType::F16 ? "fp16" : options.dtype == DType::BF16 ? "bf16" : "fp32";
+  io::json::Object run{{"command", f.command()},
+                       {"arguments", std::move(arguments)},
+                       {"seed", seed},
+                       {"device", std::string(device_name(options.device))},
+                       {"precision", precision}};
+  if (options.device != Device::CPU) run.emplace_back("gpu", ops::device_description(options.device));
+  run.emplace_back("version", g_version);
+  run.emplace_back("commit", g_commit);
+  run.emplace_back("build", build_features());
+  return run;
 }
 
 std::unique_ptr<pipeline::NoiseSource> make_noise(const Flags& f, std::int64_t seed, std::uint64_t construction_draws,

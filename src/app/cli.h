@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "io/json.h"
 #include "io/weight_store.h"
 #include "pipeline/noise.h"
 #include "pipeline/profile.h"
@@ -49,6 +51,9 @@ class Flags {
   const std::vector<std::string>& positionals() const { return positionals_; }
   // -h or --help was given: the command prints help_text() to stdout and exits 0 without checking anything.
   bool help() const { return help_; }
+  const std::string& command() const { return spec_.command; }
+  // The command line after the command's name, as given.
+  const std::vector<std::string>& arguments() const { return arguments_; }
   std::string help_text() const;
 
  private:
@@ -58,6 +63,7 @@ class Flags {
   bool help_ = false;
   std::map<std::string, std::vector<std::string>> args_;
   std::vector<std::string> positionals_;
+  std::vector<std::string> arguments_;
 };
 
 // Prints the help of `f` to stdout when it was asked for; the command then returns 0.
@@ -98,9 +104,28 @@ struct LoadedModel {
   std::unique_ptr<io::WeightStore> store;  // the model reads from it
   std::unique_ptr<pipeline::WorldModel> model;
 };
-// --ckpt_path, or deterministic weights with --demo_weights; timed as "model_loading".
+// A config as read from its yaml, with the seconds that took (the profile's model_loading/config).
+struct TimedConfig {
+  pipeline::WorldModelConfig config;
+  double seconds = 0;
+};
+TimedConfig load_config(const std::string& path);
+
+// The model built from the store `open_store` returns, timed as "model_loading" (config_seconds included) and
+// split into "model_loading/config", "model_loading/checkpoint" (reading or generating the weights and
+// converting them on the host) and, on a GPU, "model_to_cuda" (the uploads).
+LoadedModel build_model(const std::function<std::unique_ptr<io::WeightStore>()>& open_store,
+                        const pipeline::WorldModelConfig& config, nn::LoadOptions options,
+                        pipeline::Profiler& profiler, double config_seconds);
+// build_model from --ckpt_path, or from deterministic weights with --demo_weights.
 LoadedModel load_model(const Flags& flags, const pipeline::WorldModelConfig& config, const nn::LoadOptions& options,
-                       pipeline::Profiler& profiler);
+                       pipeline::Profiler& profiler, double config_seconds);
+
+// Recorded once by main(): the engine's version and commit, for the profile's "run".
+void set_build_identity(std::string version, std::string commit);
+// The profile JSON's "run": command, arguments, seed, device, the GPU's description, precision, engine version,
+// commit and build features.
+io::json::Object run_record(const Flags& flags, const nn::LoadOptions& options, std::int64_t seed);
 
 // --noise_file (recorded draws), else --noise torch (default: upstream's torch streams, the CPU one moved past
 // `construction_draws`) or fast, seeded; `gpu` is the GPU's (pipeline::gpu_geometry).

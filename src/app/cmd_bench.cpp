@@ -135,11 +135,10 @@ int cmd_bench(int argc, char** argv) {
   const Flags f(argc, argv, flag_spec());
   if (print_help(f)) return 0;
   using namespace pipeline;
-  const WorldModelConfig config = [&] {
-    WorldModelConfig c = WorldModelConfig::load(f.required("config"));
-    c.perframe_ae = true;  // as upstream's run_world_model_interaction.sh passes --perframe_ae
-    return c;
-  }();
+  TimedConfig timed_config = load_config(f.required("config"));
+  WorldModelConfig& config = timed_config.config;
+  const double config_seconds = timed_config.seconds;
+  config.perframe_ae = true;  // as upstream's run_world_model_interaction.sh passes --perframe_ae
   // Checked before the model loads, like every other flag.
   const sampling::SamplerKind sampler = sampling::parse_sampler(f.str("sampler", "ddim"));
   const sampling::TimestepSpacing spacing =
@@ -156,19 +155,18 @@ int cmd_bench(int argc, char** argv) {
   const int warmup = static_cast<int>(f.integer("warmup", 1)), iterations = static_cast<int>(f.integer("iterations", 1));
   WMA_CHECK(warmup >= 0 && iterations >= 1, "--warmup must be >= 0 and --iterations >= 1");
 
-  Profiler profiler([device = options.device] { synchronize_device(device); });
-  std::unique_ptr<io::WeightStore> store;
-  std::unique_ptr<WorldModel> model;
-  {
-    const auto timer = Profiler::scope(&profiler, "model_loading");
-    if (f.has("ckpt_path")) {
-      WMA_CHECK(std::filesystem::exists(f.str("ckpt_path")), "checkpoint ", f.str("ckpt_path"), " not found");
-      store = std::make_unique<io::WeightStore>(io::WeightStore::open(f.str("ckpt_path")));
-    } else {
-      store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
-    }
-    model = std::make_unique<WorldModel>(*store, config, options);
-  }
+  Profiler profiler = device_profiler(options.device);
+  const std::int64_t seed = f.integer("seed", 123);
+  profiler.set_run(run_record(f, options, seed));
+  const std::string ckpt = f.str("ckpt_path");
+  WMA_CHECK(ckpt.empty() || std::filesystem::exists(ckpt), "checkpoint ", ckpt, " not found");
+  const LoadedModel loaded = build_model(
+      [&] {
+        return std::make_unique<io::WeightStore>(ckpt.empty() ? deterministic_world_model_store(config)
+                                                              : io::WeightStore::open(ckpt));
+      },
+      config, options, profiler, config_seconds);
+  WorldModel& model = *loaded.model;
   const std::string bpe = find_bpe(f);
   WMA_CHECK(!bpe.empty() || !f.has("replay"), "--replay needs OpenCLIP's vocabulary (--clip_vocab): the recorded ",
             "prompt must tokenize as upstream tokenized it");
@@ -192,7 +190,6 @@ int cmd_bench(int argc, char** argv) {
   const std::string noise_kind = f.str("noise", "torch");
   WMA_CHECK(!(f.has("replay") && f.has("noise")), "--replay takes its noise from the record; drop --noise");
   WMA_CHECK(noise_kind == "torch" || noise_kind == "fast", "--noise expects torch or fast, got '", noise_kind, "'");
-  const std::int64_t seed = f.integer("seed", 123);
   auto make_noise = [&]() -> std::unique_ptr<NoiseSource> {
     // The CPU stream is not moved past upstream's construction draws: only the timing matters here, and
     // --replay is how the bench reproduces upstream's noise exactly.
@@ -202,7 +199,7 @@ int cmd_bench(int argc, char** argv) {
 
   if (f.has("accuracy")) {
     WMA_CHECK(!f.has("replay"), "--accuracy runs the synthetic scene; drop --replay");
-    return run_accuracy(f, *model, tokenizer, loop.pass.timestep_spacing, make_noise,
+    return run_accuracy(f, model, tokenizer, loop.pass.timestep_spacing, make_noise,
                         [device = options.device] { synchronize_device(device); }, config.source, precision);
   }
 
@@ -210,7 +207,7 @@ int cmd_bench(int argc, char** argv) {
   if (f.has("replay")) record = std::make_unique<RecordedIteration>(f.str("replay"), config);
   WMA_CHECK(record || !f.has("dump"), "--dump needs --replay (the dump is of the recorded iteration)");
 
-  Synthesizer synth(*model, tokenizer, loop.pass);
+  Synthesizer synth(model, tokenizer, loop.pass);
   IterationResult last;
   auto run_iteration = [&](Profiler* timing) {
     if (record) {
@@ -238,11 +235,8 @@ int cmd_bench(int argc, char** argv) {
   const double decode_s = profiler.total("synthesis/decode_first_stage") / (2.0 * iterations);
   extra.emplace_back("denoiser_step_ms", step_ms);
   extra.emplace_back("decode_s", decode_s);
-  if (options.device == Device::CUDA) {
-    const ops::DeviceMemoryStats m = ops::memory_stats(options.device);
-    profiler.set_memory("gpu_allocated", m.peak_allocated_bytes);
-    profiler.set_memory("gpu_device_used", m.device_used_bytes);
-  }
+  if (options.device == Device::CUDA)
+    profiler.set_memory("gpu_device_used", ops::memory_stats(options.device).device_used_bytes);
   std::printf("wma bench: %s, %s, %s, %d %s steps per pass, %d warm-up + %d timed iteration(s)\n",
               ops::device_description(options.device).c_str(), precision.c_str(), config.source.c_str(),
               loop.pass.ddim_steps, std::string(sampling::sampler_name(loop.pass.sampler)).c_str(), warmup, iterations);

@@ -1,6 +1,7 @@
 // `wma demo`: the interaction loop of upstream's scripts/evaluation/world_model_interaction.py on a built-in
 // small model (the architecture at the fixtures' tiny sizes, deterministic weights) and a synthetic scene,
 // so the whole pipeline can be seen working without a checkpoint or example data.
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -46,20 +47,19 @@ int cmd_demo(int argc, char** argv) {
   const DeviceChoice choice = choose_device(f, gpu_usable());
   const nn::LoadOptions options = select_device(choice.device, choice.precision);
   std::fprintf(stderr, "%s\n", startup_line("demo", choice, gpu_description(options.device)).c_str());
-  Profiler profiler([d = options.device] { synchronize_device(d); });
+  Profiler profiler = device_profiler(options.device);
+  profiler.set_run(run_record(f, options, seed));
+  const auto config_start = std::chrono::steady_clock::now();
   const WorldModelConfig config = demo_config();
+  const double config_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - config_start).count();
   const models::ClipTokenizer tokenizer = demo_tokenizer();
   std::fprintf(stderr, "wma demo: UnifoLM-WMA-0 architecture at demo size (%lldx%lld video, %d frames), "
                        "deterministic weights, synthetic scene\n",
                static_cast<long long>(config.video_height()), static_cast<long long>(config.video_width()),
                config.wma.unet.temporal_length);
-  std::unique_ptr<io::WeightStore> store;
-  std::unique_ptr<WorldModel> model;
-  {
-    const auto timer = Profiler::scope(&profiler, "model_loading");
-    store = std::make_unique<io::WeightStore>(deterministic_world_model_store(config));
-    model = std::make_unique<WorldModel>(*store, config, options);
-  }
+  const LoadedModel loaded = build_model(
+      [&] { return std::make_unique<io::WeightStore>(deterministic_world_model_store(config)); }, config, options,
+      profiler, config_seconds);
   const DemoScene scene = make_demo_scene(config.video_height(), config.video_width(),
                                           config.projectors.agent_state_dim);
 
@@ -77,7 +77,7 @@ int cmd_demo(int argc, char** argv) {
   job.labels.dataset = "demo (synthetic scene)";
 
   PhiloxNoise noise(static_cast<std::uint64_t>(seed));
-  Synthesizer synth(*model, tokenizer, settings.loop.pass);
+  Synthesizer synth(*loaded.model, tokenizer, settings.loop.pass);
   const std::vector<std::string> written = run_session(synth, {job}, settings, noise, profiler);
   for (const std::string& file : written)
     if (file.find(".mp4") != std::string::npos || file.find("_frames") != std::string::npos ||

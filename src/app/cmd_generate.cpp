@@ -82,7 +82,9 @@ int cmd_generate(int argc, char** argv) {
   std::fprintf(stderr, "%s\n", startup_line("generate", choice, gpu_description(options.device)).c_str());
 
   // Everything is read and checked before the first output file is written.
-  WorldModelConfig config = WorldModelConfig::load(f.required("config"));
+  TimedConfig timed_config = load_config(f.required("config"));
+  WorldModelConfig& config = timed_config.config;
+  const double config_seconds = timed_config.seconds;
   WMA_CHECK(config.wma.unet.base_model_gen_only, config.source, " is not a base-model config (upstream's "
             "configs/inference/base_model_inference.yaml sets wma_config.params.base_model_gen_only: True)");
   config.perframe_ae = f.has("perframe_ae");
@@ -98,8 +100,8 @@ int cmd_generate(int argc, char** argv) {
   }
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
-  Profiler profiler([device = options.device] { synchronize_device(device); });
-  const LoadedModel loaded = load_model(f, config, options, profiler);
+  Profiler profiler = device_profiler(options.device);
+  const LoadedModel loaded = load_model(f, config, options, profiler, config_seconds);
   std::int64_t seed = f.integer("seed", 123);
   if (seed < 0 && !f.has("noise_file")) {
     // Upstream draws a seed in [0, 2^31] for a negative one.
@@ -107,6 +109,7 @@ int cmd_generate(int argc, char** argv) {
     seed = std::uniform_int_distribution<std::int64_t>(0, std::int64_t{1} << 31)(entropy);
     std::fprintf(stderr, "seed %lld\n", static_cast<long long>(seed));
   }
+  profiler.set_run(run_record(f, options, seed));
   const std::unique_ptr<NoiseSource> noise =
       make_noise(f, seed, config.construction_cpu_draws, gpu_geometry(options.device));
 

@@ -66,7 +66,9 @@ int cmd_interact(int argc, char** argv) {
   std::fprintf(stderr, "%s\n", startup_line("interact", choice, gpu_description(options.device)).c_str());
 
   // Everything is read and checked before the first output file is written.
-  WorldModelConfig config = WorldModelConfig::load(f.required("config"));
+  TimedConfig timed_config = load_config(f.required("config"));
+  WorldModelConfig& config = timed_config.config;
+  const double config_seconds = timed_config.seconds;
   config.perframe_ae = f.has("perframe_ae");  // upstream: model.perframe_ae = args.perframe_ae
   const auto [height, width] = checked_video_size(f, config, true);
   const PassOptions pass = pass_options(f, config, 50, "uniform", 0.0);
@@ -99,11 +101,13 @@ int cmd_interact(int argc, char** argv) {
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 
   // Before the model loads: TorchNoise moves the CPU stream past upstream's construction draws meanwhile.
+  const std::int64_t seed = f.integer("seed", 123);
   const std::unique_ptr<NoiseSource> noise =
-      make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_geometry(options.device));
+      make_noise(f, seed, config.construction_cpu_draws, gpu_geometry(options.device));
 
-  Profiler profiler([device = options.device] { synchronize_device(device); });
-  const LoadedModel loaded = load_model(f, config, options, profiler);
+  Profiler profiler = device_profiler(options.device);
+  profiler.set_run(run_record(f, options, seed));
+  const LoadedModel loaded = load_model(f, config, options, profiler, config_seconds);
   Synthesizer synth(*loaded.model, tokenizer, pass);
   const std::vector<std::string> written = run_session(synth, jobs, settings, *noise, profiler);
   std::fprintf(stderr, "wrote %zu files under %s/inference\n", written.size(), settings.savedir.c_str());

@@ -111,7 +111,9 @@ int cmd_serve(int argc, char** argv) {
 
   // Everything is read and checked before the model loads.
   const std::string config_path = f.required("config");
-  const WorldModelConfig config = WorldModelConfig::load(config_path);
+  TimedConfig timed_config = load_config(config_path);
+  const WorldModelConfig& config = timed_config.config;
+  const double config_seconds = timed_config.seconds;
   checked_video_size(f, config, true);
 
   DecisionSettings settings;
@@ -147,8 +149,11 @@ int cmd_serve(int argc, char** argv) {
   std::unique_ptr<NoiseSource> noise =
       make_noise(f, f.integer("seed", 123), config.construction_cpu_draws, gpu_geometry(options.device));
   std::fprintf(stderr, "wma serve: loading %s ...\n", f.has("ckpt_path") ? f.str("ckpt_path").c_str() : "demo weights");
-  Profiler loading;
-  const LoadedModel loaded = load_model(f, config, options, loading);
+  Profiler loading = device_profiler(options.device);
+  const LoadedModel loaded = load_model(f, config, options, loading, config_seconds);
+  std::fprintf(stderr, "wma serve: model loaded in %.1f s (config %.2f s, checkpoint %.1f s, to the GPU %.1f s)\n",
+               loading.total("model_loading"), loading.total("model_loading/config"),
+               loading.total("model_loading/checkpoint"), loading.total("model_to_cuda"));
   const WorldModel& model = *loaded.model;
   DecisionPolicy policy(model, tokenizer, std::move(stats), settings, std::move(noise));
   server.description = str_cat(f.has("ckpt_path") ? f.str("ckpt_path") : "demo weights", " (", config_path, "), ",

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string_view>
 
+#include "app/cli.h"
 #include "app/commands.h"
 #include "app/device_choice.h"
 #include "core/error.h"
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   for (const auto& c : kCommands) {
     if (name != c.name) continue;
     wma::io::install_temp_file_cleanup();
+    wma::app::set_build_identity(WMA_VERSION, WMA_GIT_COMMIT);
     try {
       return c.run(argc - 1, argv + 1);
     } catch (const wma::Error& e) {

@@ -1,5 +1,6 @@
 #include "nn/weights.h"
 
+#include <chrono>
 #include <sstream>
 
 #include "ops/ops.h"
@@ -46,19 +47,30 @@ Tensor WeightBinder::fetch_checked(const std::string& key, const Shape& expected
 }
 
 Tensor WeightBinder::take_host_f32(const std::string& name, const Shape& expected) const {
+  const auto start = std::chrono::steady_clock::now();
   Tensor t = fetch_checked(prefix_ + name, expected);
-  if (!t.defined()) return Tensor::zeros(expected);
-  return ops::contiguous(ops::cast(t, dtype_is_float(t.dtype()) ? DType::F32 : t.dtype()));
+  t = t.defined() ? ops::contiguous(ops::cast(t, dtype_is_float(t.dtype()) ? DType::F32 : t.dtype()))
+                  : Tensor::zeros(expected);
+  if (options_.timings != nullptr)
+    options_.timings->checkpoint_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return t;
 }
 
 Tensor WeightBinder::take_permuted(const std::string& name, const Shape& expected, const std::vector<int>& dims) const {
+  const auto start = std::chrono::steady_clock::now();
   Tensor t = fetch_checked(prefix_ + name, expected);
   if (!t.defined()) t = Tensor::zeros(expected);
   if (dtype_is_float(t.dtype())) t = ops::cast(t, DType::F32);
   if (!dims.empty()) t = t.permute(dims);
   t = ops::contiguous(t);
   if (dtype_is_float(t.dtype())) t = ops::cast(t, options_.dtype);
-  return options_.device == Device::CPU ? t : ops::to_device(t, options_.device);
+  const auto converted = std::chrono::steady_clock::now();
+  if (options_.device != Device::CPU) t = ops::to_device(t, options_.device);
+  if (options_.timings != nullptr) {
+    options_.timings->checkpoint_s += std::chrono::duration<double>(converted - start).count();
+    options_.timings->to_device_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - converted).count();
+  }
+  return t;
 }
 
 Tensor WeightBinder::take(const std::string& name, const Shape& expected) const {

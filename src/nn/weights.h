@@ -14,9 +14,17 @@
 
 namespace wma::nn {
 
+// Where a load's time goes, accumulated by every binder that is given it: reading (or generating) the stored
+// tensors and converting them on the host, and copying them to the device.
+struct LoadTimings {
+  double checkpoint_s = 0;
+  double to_device_s = 0;
+};
+
 struct LoadOptions {
   Device device = Device::CPU;
-  DType dtype = DType::F32;  // storage type of float weights on the device
+  DType dtype = DType::F32;         // storage type of float weights on the device
+  LoadTimings* timings = nullptr;  // optional, see LoadTimings
 };
 
 // Shared state of one load: which keys were taken and what went wrong.

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace wma::pipeline {
@@ -17,6 +18,15 @@ Profiler::Section::~Section() {
   if (!profiler_) return;
   if (profiler_->sync_) profiler_->sync_();
   profiler_->add(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  profiler_->sample_gpu_memory();
+}
+
+void Profiler::sample_gpu_memory() {
+  if (!gpu_read_) return;
+  const GpuMemoryReading r = gpu_read_();
+  gpu_peak_ = std::max({gpu_peak_, r.peak_allocated, r.allocated});
+  gpu_allocated_sum_ += static_cast<double>(r.allocated);
+  ++gpu_readings_;
 }
 
 void Profiler::add(const std::string& name, double seconds) {
@@ -40,6 +50,11 @@ std::string Profiler::table() const {
   }
   std::snprintf(line, sizeof line, "peak host memory: %.1f MiB\n", peak_host_memory_bytes() / 1048576.0);
   out += line;
+  if (gpu_readings_ > 0) {
+    std::snprintf(line, sizeof line, "peak gpu allocated: %.1f MiB\naverage gpu allocated: %.1f MiB\n",
+                  gpu_peak_ / 1048576.0, gpu_allocated_sum_ / static_cast<double>(gpu_readings_) / 1048576.0);
+    out += line;
+  }
   for (const auto& [name, bytes] : memory_) {
     std::snprintf(line, sizeof line, "peak %s: %.1f MiB\n", name.c_str(), bytes / 1048576.0);
     out += line;
@@ -56,8 +71,17 @@ io::json::Value Profiler::to_json() const {
                                                  {"average_s", s.total / static_cast<double>(s.count)}});
   }
   io::json::Object memory{{"peak_host_bytes", static_cast<std::int64_t>(peak_host_memory_bytes())}};
+  if (gpu_readings_ > 0) {
+    memory.emplace_back("peak_gpu_allocated_bytes", static_cast<std::int64_t>(gpu_peak_));
+    memory.emplace_back("average_gpu_allocated_bytes",
+                        static_cast<std::int64_t>(gpu_allocated_sum_ / static_cast<double>(gpu_readings_)));
+  }
   for (const auto& [name, bytes] : memory_) memory.emplace_back("peak_" + name + "_bytes", static_cast<std::int64_t>(bytes));
-  return io::json::Object{{"sections", std::move(sections)}, {"memory", std::move(memory)}};
+  io::json::Object doc;
+  if (!run_.empty()) doc.emplace_back("run", run_);
+  doc.emplace_back("sections", std::move(sections));
+  doc.emplace_back("memory", std::move(memory));
+  return doc;
 }
 
 std::uint64_t peak_host_memory_bytes() {

@@ -36,8 +36,20 @@ class Profiler {
   static Section scope(Profiler* profiler, std::string name) { return Section(profiler, std::move(name)); }
 
   void add(const std::string& name, double seconds);
-  // Extra peak-memory readings (e.g. the GPU's), shown under the table.
+  // Extra peak-memory readings (e.g. the whole GPU's), shown under the table.
   void set_memory(const std::string& name, std::uint64_t bytes) { memory_[name] = bytes; }
+
+  // The GPU's allocated memory as the caching allocator counts it: live bytes now and the peak so far.
+  struct GpuMemoryReading {
+    std::uint64_t allocated = 0, peak_allocated = 0;
+  };
+  // Read at the end of every section from now on: the table and the JSON show the peak, and the average of the
+  // live bytes over those readings.
+  void track_gpu_memory(std::function<GpuMemoryReading()> read) { gpu_read_ = std::move(read); }
+  // One such reading, for a section recorded with add().
+  void sample_gpu_memory();
+  // What ran (command, arguments, seed, device, precision, engine version): written as the JSON's "run".
+  void set_run(io::json::Object run) { run_ = std::move(run); }
 
   // Seconds recorded under `name` (0 when never).
   double total(const std::string& name) const {
@@ -56,6 +68,11 @@ class Profiler {
   std::vector<std::string> order_;
   std::map<std::string, Stat> stats_;
   std::map<std::string, std::uint64_t> memory_;
+  std::function<GpuMemoryReading()> gpu_read_;
+  std::uint64_t gpu_peak_ = 0;
+  double gpu_allocated_sum_ = 0;
+  std::int64_t gpu_readings_ = 0;
+  io::json::Object run_;
 };
 
 // Peak resident set size of this process (getrusage), in bytes.

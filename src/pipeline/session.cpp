@@ -39,6 +39,16 @@ GpuGeometry gpu_geometry(Device device) {
 
 void synchronize_device(Device device) { ops::synchronize(device); }
 
+Profiler device_profiler(Device device) {
+  Profiler profiler([device] { synchronize_device(device); });
+  if (device == Device::CUDA)
+    profiler.track_gpu_memory([device] {
+      const ops::DeviceMemoryStats m = ops::memory_stats(device);
+      return Profiler::GpuMemoryReading{m.allocated_bytes, m.peak_allocated_bytes};
+    });
+  return profiler;
+}
+
 std::vector<std::string> run_session(Synthesizer& synth, const std::vector<EpisodeJob>& episodes,
                                      const SessionSettings& settings, NoiseSource& noise, Profiler& profiler) {
   std::vector<std::string> written;

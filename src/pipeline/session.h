@@ -22,6 +22,8 @@ namespace wma::pipeline {
 nn::LoadOptions select_device(const std::string& device, const std::string& precision);
 // Waits for queued device work (for honest section timings); nothing on the CPU.
 void synchronize_device(Device device);
+// A profiler whose sections wait for `device` and, on CUDA, read the allocator's GPU memory at their end.
+Profiler device_profiler(Device device);
 // What torch's CUDA generator layout depends on: the GPU's geometry on CUDA, else an H100's/H200's.
 GpuGeometry gpu_geometry(Device device);
 
