@@ -57,7 +57,6 @@ class Graph {
   // Ends a capture without instantiating it, after an error inside the captured region.
   void abandon_capture() noexcept;
   void launch();
-  bool ready() const { return exec_ != nullptr; }
 
  private:
   void* graph_ = nullptr;  // cudaGraph_t

@@ -78,7 +78,7 @@ struct PoolAllocator::State {
   std::vector<std::shared_ptr<Storage>> slabs;
   // Free ranges per slab, keyed by offset -> length; neighbours are merged on free.
   std::vector<std::map<std::size_t, std::size_t>> free;
-  std::size_t in_use = 0, peak = 0;
+  std::size_t in_use = 0;
 
   void release(std::size_t slab, std::size_t offset, std::size_t length) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -129,7 +129,6 @@ std::shared_ptr<Storage> PoolAllocator::allocate(std::size_t bytes) {
     if (size > rounded) state_->free.back().emplace(rounded, size - rounded);
   }
   state_->in_use += rounded;
-  state_->peak = std::max(state_->peak, state_->in_use);
   auto storage = std::make_shared<Storage>();
   storage->data = static_cast<char*>(state_->slabs[slab]->data) + offset;
   storage->bytes = bytes;
@@ -139,23 +138,6 @@ std::shared_ptr<Storage> PoolAllocator::allocate(std::size_t bytes) {
     keep->release(slab, offset, rounded);
   });
   return storage;
-}
-
-std::size_t PoolAllocator::reserved() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  std::size_t total = 0;
-  for (const auto& s : state_->slabs) total += s->bytes;
-  return total;
-}
-
-std::size_t PoolAllocator::in_use() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->in_use;
-}
-
-std::size_t PoolAllocator::peak() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->peak;
 }
 
 }  // namespace wma

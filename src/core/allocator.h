@@ -77,9 +77,6 @@ class PoolAllocator : public Allocator {
   // While frozen, a request that fits no free block throws instead of taking a new slab (under graph capture a
   // new slab would be a graph-owned allocation).
   void set_frozen(bool frozen) { frozen_ = frozen; }
-  std::size_t reserved() const;  // bytes taken from the backing allocator
-  std::size_t in_use() const;
-  std::size_t peak() const;
 
  private:
   struct State;

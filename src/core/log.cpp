@@ -1,6 +1,5 @@
 #include "core/log.h"
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,15 +17,12 @@ LogLevel level_from_env() {
   return LogLevel::Info;
 }
 
-std::atomic<LogLevel>& threshold() {
-  static std::atomic<LogLevel> value{level_from_env()};
-  return value;
-}
-
 }  // namespace
 
-LogLevel log_threshold() { return threshold().load(std::memory_order_relaxed); }
-void set_log_threshold(LogLevel level) { threshold().store(level, std::memory_order_relaxed); }
+LogLevel log_threshold() {
+  static const LogLevel level = level_from_env();
+  return level;
+}
 
 void log_line(LogLevel level, const std::string& line) {
   static std::mutex mutex;

@@ -10,7 +10,6 @@ namespace wma {
 enum class LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 };
 
 LogLevel log_threshold();
-void set_log_threshold(LogLevel level);
 void log_line(LogLevel level, const std::string& line);
 
 template <typename... Args>

@@ -170,15 +170,6 @@ Tensor Tensor::unsqueeze(int d) const {
   return Tensor(storage_, s, st, offset_, dtype_);
 }
 
-Tensor Tensor::squeeze(int d) const {
-  d = wrap_dim(d, dim(), "squeeze");
-  WMA_CHECK(shape_[d] == 1, "[squeeze] dimension ", d, " of ", describe(), " is not 1");
-  Shape s = shape_, st = strides_;
-  s.erase(s.begin() + d);
-  st.erase(st.begin() + d);
-  return Tensor(storage_, s, st, offset_, dtype_);
-}
-
 Tensor Tensor::expand(const Shape& shape) const {
   WMA_CHECK(static_cast<int>(shape.size()) == dim(), "[expand] rank mismatch: ", describe(), " to ", shape_str(shape));
   Shape st = strides_;

@@ -61,7 +61,6 @@ class Tensor {
   Tensor slice(int dim, std::int64_t start, std::int64_t end) const;
   Tensor select(int dim, std::int64_t index) const;
   Tensor unsqueeze(int dim) const;
-  Tensor squeeze(int dim) const;
   // Stride-0 view repeating a size-1 dimension (no copy).
   Tensor expand(const Shape& shape) const;
 

@@ -83,12 +83,6 @@ CsvTable CsvTable::read(const std::string& path) {
   return parse(os.str(), path);
 }
 
-bool CsvTable::has_column(const std::string& column) const {
-  for (const auto& c : columns_)
-    if (c == column) return true;
-  return false;
-}
-
 const std::string& CsvTable::at(std::size_t row, const std::string& column) const {
   WMA_CHECK(row < rows_.size(), "[csv] ", source_, ": row ", row, " out of ", rows_.size());
   for (std::size_t c = 0; c < columns_.size(); ++c)

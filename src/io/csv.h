@@ -15,7 +15,6 @@ class CsvTable {
   std::size_t rows() const { return rows_.size(); }
   // The cell of `column` in row `row`; throws naming the file when the column is absent.
   const std::string& at(std::size_t row, const std::string& column) const;
-  bool has_column(const std::string& column) const;
 
  private:
   std::string source_;

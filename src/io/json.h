@@ -38,7 +38,6 @@ class Value {
 
   Kind kind() const { return kind_; }
   bool is_null() const { return kind_ == Kind::Null; }
-  bool is_bool() const { return kind_ == Kind::Bool; }
   bool is_number() const { return kind_ == Kind::Number; }
   // A number written without fraction or exponent that fits in int64.
   bool is_int() const { return kind_ == Kind::Number && is_int_; }

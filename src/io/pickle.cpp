@@ -641,13 +641,4 @@ Document unpickle(const std::uint8_t* data, std::size_t size, const std::string&
   return doc;
 }
 
-const std::vector<std::string>& allowed_globals() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> v;
-    for (const auto& a : kAllowed) v.emplace_back(a.name);
-    return v;
-  }();
-  return names;
-}
-
 }  // namespace wma::io::pickle

@@ -89,7 +89,4 @@ Document unpickle(const std::uint8_t* data, std::size_t size, const std::string&
 // stream to about 45 bytes of memory per byte of pickle (0.9 GB for 20 MB; docs/formats.md).
 std::size_t max_pickle_values(std::size_t size);
 
-// The dotted names of the globals a pickle may reference.
-const std::vector<std::string>& allowed_globals();
-
 }  // namespace wma::io::pickle

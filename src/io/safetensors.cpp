@@ -46,12 +46,6 @@ bool checked_numel(const Shape& shape, std::uint64_t* out) {
 
 }  // namespace
 
-bool looks_like_safetensors(const std::uint8_t* data, std::size_t size) {
-  if (size < 10) return false;
-  const std::uint64_t n = read_u64_le(data);
-  return n >= 2 && n <= size - 8 && data[8] == '{';
-}
-
 SafetensorsSource::SafetensorsSource(std::shared_ptr<MappedFile> file) : file_(std::move(file)) {
   const std::string& path = file_->path();
   const std::size_t size = file_->size();

@@ -17,9 +17,6 @@
 
 namespace wma::io {
 
-// True when the first bytes look like a safetensors header (u64 length, then '{').
-bool looks_like_safetensors(const std::uint8_t* data, std::size_t size);
-
 class SafetensorsSource : public TensorSource {
  public:
   // Maps and validates the whole header; throws naming the file and the problem.

@@ -265,8 +265,6 @@ AutoencoderKL::~AutoencoderKL() = default;
 AutoencoderKL::AutoencoderKL(AutoencoderKL&&) noexcept = default;
 AutoencoderKL& AutoencoderKL::operator=(AutoencoderKL&&) noexcept = default;
 
-int AutoencoderKL::downscale() const { return 1 << (config_.ch_mult.size() - 1); }
-
 DiagonalGaussian AutoencoderKL::encode(const Tensor& x) const {
   const Tensor moments = quant_conv_((*encoder_)(ops::cast(x, options_.dtype)));  // [N, h, w, 2 * embed_dim]
   // The clamp and exp run on the host: there is no device op for them, and this runs once per pass.

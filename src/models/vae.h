@@ -54,9 +54,6 @@ class AutoencoderKL {
   AutoencoderKL& operator=(AutoencoderKL&&) noexcept;
 
   const AutoencoderKLConfig& config() const { return config_; }
-  // Spatial downscale between images and latents (2^(levels-1)).
-  int downscale() const;
-
   // AutoencoderKL.encode: x [N, H, W, in_channels] in [-1, 1] -> posterior of quant_conv(encoder(x)).
   DiagonalGaussian encode(const Tensor& x) const;
   // AutoencoderKL.decode: z [N, h, w, embed_dim] (unscaled) -> decoder(post_quant_conv(z)) [N, H, W, out_ch],

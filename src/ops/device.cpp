@@ -125,14 +125,6 @@ void DeviceGraph::launch() {
 #endif
 }
 
-bool DeviceGraph::ready() const {
-#if WMA_WITH_CUDA
-  return impl_->graph.ready();
-#else
-  return false;
-#endif
-}
-
 void torch_randn(const Tensor& out, std::uint64_t seed, std::uint64_t philox_offset, std::uint32_t blocks,
                  std::uint32_t threads_per_block) {
 #if WMA_WITH_CUDA

@@ -53,7 +53,6 @@ class DeviceGraph {
   // Ends a capture without instantiating it, after an error inside the captured region.
   void abandon_capture() noexcept;
   void launch();
-  bool ready() const;
 
  private:
   // The CUDA graph; its type lives in backends/, which this header must not include.

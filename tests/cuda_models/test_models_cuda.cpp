@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <string>
 
-#include "../models/model_test_util.h"
 #include "backends/backend.h"
 #include "models/clip_text.h"
 #include "models/clip_vision.h"
@@ -31,6 +30,7 @@
 #include "models/vae.h"
 #include "models/wma_model.h"
 #include "ops/ops.h"
+#include "util/model_test_util.h"
 
 namespace wma::models {
 namespace {

@@ -3,8 +3,8 @@
 // are float32 axpbys, which the CUDA backend does not contract into FMAs).
 #include <gtest/gtest.h>
 
-#include "../sampling/multistep_fixture_check.h"
 #include "backends/backend.h"
+#include "util/multistep_fixture_check.h"
 
 namespace wma::sampling {
 namespace {

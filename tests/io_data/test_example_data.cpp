@@ -1,11 +1,11 @@
-// Reading upstream's example data as it is laid out (an upstream checkout's examples/, tests/test_data.h).
+// Reading upstream's example data as it is laid out (an upstream checkout's examples/, tests/util/test_data.h).
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "../test_data.h"
 #include "io/csv.h"
 #include "io/h5.h"
+#include "util/test_data.h"
 
 namespace wma::io {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "io/yaml.h"
-#include "../test_data.h"
+#include "util/test_data.h"
 
 namespace wma::io {
 namespace {

@@ -6,13 +6,13 @@
 #include <filesystem>
 #include <string>
 
-#include "../test_data.h"
 #include "io/json.h"
 #include "io/safetensors.h"
-#include "model_test_util.h"
 #include "models/clip_text.h"
 #include "models/clip_tokenizer.h"
 #include "ops/ops.h"
+#include "util/model_test_util.h"
+#include "util/test_data.h"
 
 namespace wma::models {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "model_test_util.h"
 #include "models/clip_vision.h"
+#include "util/model_test_util.h"
 
 namespace wma::models {
 namespace {

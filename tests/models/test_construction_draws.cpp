@@ -9,9 +9,9 @@
 #include <sstream>
 #include <string>
 
-#include "../test_data.h"
-#include "model_test_util.h"
 #include "models/construction_draws.h"
+#include "util/model_test_util.h"
+#include "util/test_data.h"
 
 namespace wma::models {
 namespace {

@@ -7,9 +7,9 @@
 #include <string>
 #include <tuple>
 
-#include "model_test_util.h"
 #include "models/conditional_unet1d.h"
 #include "ops/ops.h"
+#include "util/model_test_util.h"
 
 namespace wma::models {
 namespace {

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <string>
 
-#include "../test_data.h"
-#include "model_test_util.h"
 #include "models/model_config.h"
+#include "util/model_test_util.h"
+#include "util/test_data.h"
 
 namespace wma::models {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "model_test_util.h"
 #include "models/projectors.h"
 #include "models/sa_token_projector.h"
+#include "util/model_test_util.h"
 
 namespace wma::models {
 namespace {

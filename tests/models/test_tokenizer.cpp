@@ -8,11 +8,11 @@
 #include <fstream>
 #include <string>
 
-#include "../test_data.h"
 #include "io/gzip.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "models/clip_tokenizer.h"
+#include "util/test_data.h"
 
 namespace wma::models {
 namespace {

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <string>
 
-#include "model_test_util.h"
 #include "models/deterministic_weights.h"
 #include "models/wma_model.h"
 #include "ops/ops.h"
+#include "util/model_test_util.h"
 
 namespace wma::models {
 namespace {

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <string>
 
-#include "model_test_util.h"
 #include "models/vae.h"
 #include "ops/ops.h"
+#include "util/model_test_util.h"
 
 namespace wma::models {
 namespace {

@@ -1,5 +1,5 @@
-// Shared helpers of the pipeline tests: paths, the tiny fixture model (built once); the error measure is tests/models'.
-// Data outside the repository is found through tests/test_data.h.
+// Shared helpers of the pipeline tests: paths, the tiny fixture model (built once); the error measure is
+// tests/util/model_test_util.h's. Data outside the repository is found through tests/util/test_data.h.
 #pragma once
 
 #include <unistd.h>
@@ -11,12 +11,12 @@
 #include <memory>
 #include <string>
 
-#include "../models/model_test_util.h"
-#include "../test_data.h"
 #include "models/clip_tokenizer.h"
 #include "ops/ops.h"
 #include "pipeline/demo.h"
 #include "pipeline/world_model.h"
+#include "util/model_test_util.h"
+#include "util/test_data.h"
 
 namespace wma::pipeline::test {
 
@@ -67,6 +67,6 @@ inline const TinyModel& tiny_model() {
   return model;
 }
 
-using models::test::relative_error;  // tests/models/model_test_util (compiled in via model_test_util.cpp)
+using models::test::relative_error;
 
 }  // namespace wma::pipeline::test

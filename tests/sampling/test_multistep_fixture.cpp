@@ -6,11 +6,11 @@
 #include <cmath>
 #include <vector>
 
-#include "multistep_fixture_check.h"
 #include "sampling/ddim.h"
 #include "sampling/dpm_solver.h"
 #include "sampling/schedule.h"
 #include "sampling/unipc.h"
+#include "util/multistep_fixture_check.h"
 
 namespace wma::sampling {
 namespace {

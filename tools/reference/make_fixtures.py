@@ -95,7 +95,7 @@ def run_tiny(args: argparse.Namespace) -> None:
     if only == set(ALL_PARTS):
         writer.write_index(extra_files=[
             ("weight_checksums.txt", "Checksums of named tensors from the deterministic weight formula "
-             "(tests/fixtures/test_deterministic_weights.cpp regenerates them in C++)."),
+             "(tests/models/test_deterministic_weights.cpp regenerates them in C++)."),
             (TINY_CONFIG_NAME, "The tiny model as an upstream-style yaml (derived from upstream's "
              "configs/inference/world_model_interaction.yaml); tiny_meta.json is its observation shape meta."),
             (TINY_BASE_CONFIG_NAME, "The tiny base model: the same sizes applied to upstream's "

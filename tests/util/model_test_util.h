@@ -1,5 +1,5 @@
-// Shared helpers of the model tests (tests/models, tests/cuda_models): repository and fixture
-// paths, the tiny fixture config, deterministic weight stores, layout conversion and the error
+// Shared helpers of the model tests (tests/models, tests/cuda_models, tests/pipeline): repository and
+// fixture paths, the tiny fixture config, deterministic weight stores, layout conversion and the error
 // measure every parity check reports.
 #pragma once
 

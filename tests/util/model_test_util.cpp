@@ -1,4 +1,4 @@
-#include "model_test_util.h"
+#include "util/model_test_util.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
