@@ -1,6 +1,6 @@
-// Where a sampling pass gets its Gaussian draws. Upstream (scripts/evaluation/world_model_interaction.py)
-// draws from two torch generators: the CPU one for the VAE posterior samples and the CUDA one for the initial
-// latent/action/state noise and every DDIM step (spec §7.6). A NoiseSource serves both streams in call order.
+// Where a sampling pass gets its Gaussian draws. Upstream (scripts/evaluation/world_model_interaction.py) draws from
+// two torch generators: the CPU one for the VAE posterior samples and the CUDA one for the initial latent/action/state
+// noise and every DDIM step (docs/upstream.md#random-streams). A NoiseSource serves both streams in call order.
 #pragma once
 
 #include <atomic>
