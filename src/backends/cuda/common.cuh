@@ -184,6 +184,7 @@ constexpr int kThreads = 256;
 // Hardware limits every launch configuration must respect.
 constexpr std::int64_t kMaxGridX = 2147483647;
 constexpr std::int64_t kMaxGridY = 65535;
+constexpr std::int64_t kMaxGridZ = 65535;
 constexpr std::size_t kDefaultSharedMemory = 48 * 1024;  // above it a kernel must opt in
 
 inline unsigned grid_for(std::int64_t n, int threads = kThreads) {

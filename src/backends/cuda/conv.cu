@@ -156,7 +156,7 @@ void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, con
   const GemmArgs a = check_conv(out, x, weight, bias, residual, g);
   if (a.m == 0 || g.cout == 0) return;
   const dim3 grid(static_cast<unsigned>((a.m + kTileM - 1) / kTileM), static_cast<unsigned>((g.cout + kTileN - 1) / kTileN));
-  WMA_CHECK(grid.y <= 65535, "[conv] too many output channels: ", g.cout);
+  WMA_CHECK(grid.y <= kMaxGridY, "[conv] too many output channels: ", g.cout);
   dispatch_float(out.dtype(), "conv", [&]<typename T>() {
     implicit_gemm_kernel<T><<<grid, kGemmThreads, 0, stream()>>>(
         out.data<T>(), x.data<T>(), weight.data<T>(), bias ? bias->data<T>() : nullptr,
