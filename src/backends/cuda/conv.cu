@@ -235,8 +235,7 @@ __global__ void conv1d_im2col_kernel(T* __restrict__ cols, const T* __restrict__
     T e[kVec];
   };
   const int vecs = cin / kVec;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(total)) {
     const int cv = static_cast<int>(i % vecs);
     std::int64_t r = i / vecs;
     const int j = static_cast<int>(r % taps);

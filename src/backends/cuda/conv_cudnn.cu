@@ -238,9 +238,7 @@ PlanCache<ConvKey, ConvPlan> g_plans;
 // out[m, co] += bias[co] + residual[m, co], eight channels per thread when they line up.
 template <typename T, int kVec>
 __global__ void conv_epilogue_kernel(T* out, const T* bias, const T* residual, std::int64_t n, int cout) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kVec;
-  for (std::int64_t e = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; e < n;
-       e += stride) {
+  for (const std::int64_t e : grid_stride(n, kVec)) {
     const int c = static_cast<int>(e % cout);
     alignas(16) T o[kVec];
     alignas(16) T r[kVec];

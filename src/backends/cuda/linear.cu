@@ -194,8 +194,7 @@ void run_plan(const GemmPlan& plan, const void* pa, const void* pb, void* pc, co
 // out = act(out + bias) + residual over [rows, n]; residual may not alias out.
 template <typename T, ops::Activation kAct>
 __global__ void bias_act_residual_kernel(T* out, const T* bias, const T* residual, std::int64_t total, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(total)) {
     float v = to_float(out[i]);
     if (bias != nullptr) v += to_float(bias[i % n]);
     v = activate<kAct>(v);
