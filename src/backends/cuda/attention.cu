@@ -11,6 +11,7 @@ namespace {
 constexpr int kQueriesPerBlock = 8;  // one warp each
 constexpr int kKeysPerTile = 32;     // one key per lane when scoring
 constexpr int kMaxDvPerLane = 8;     // Dv <= 256
+static_assert(kKeysPerTile == 32, "scores and their broadcast to the PV loop are one per lane");
 
 struct AttnArgs {
   std::int64_t lq, lk;

@@ -14,6 +14,12 @@ constexpr int kTileK = 16;
 constexpr int kGemmThreads = 256;
 constexpr int kRowsPerThread = kTileM * kTileK / kGemmThreads;  // 4 A rows loaded per thread
 constexpr int kPad = 1;  // the A and B tiles are stored k-major; odd rows avoid bank conflicts
+static_assert(kGemmThreads % kTileK == 0 && kRowsPerThread * kGemmThreads == kTileM * kTileK,
+              "the loaders cover the A tile exactly, kGemmThreads / kTileK rows per pass");
+static_assert(kTileN == kTileM, "the B tile is loaded with the A tile's row indices");
+static_assert((kTileM / 4) * (kTileN / 4) == kGemmThreads, "one 4x4 block of outputs per thread");
+static_assert(sizeof(float) * kTileK * (kTileM + kPad + kTileN + kPad) <= kDefaultSharedMemory,
+              "the static shared memory needs no opt-in");
 
 struct GemmArgs {
   ConvGeometry g;

@@ -93,6 +93,7 @@ __global__ void binary_kernel(T* out, const T* a, const T* b, StridedMap m, std:
 // Same-shape contiguous operands (residual adds, branch sums): 16 bytes per operand per thread.
 template <typename T, int kVec>
 __global__ void binary_vec_kernel(T* out, const T* a, const T* b, std::int64_t vecs, BinaryOp op) {
+  static_assert(kVec * sizeof(T) == sizeof(uint4), "kVec elements are one 16-byte load");
   for (const std::int64_t i : grid_stride(vecs)) {
     alignas(16) T va[kVec], vb[kVec];
     *reinterpret_cast<uint4*>(va) = reinterpret_cast<const uint4*>(a)[i];
@@ -138,6 +139,7 @@ __global__ void geglu_kernel(T* out, const T* x, std::int64_t n, std::int64_t ha
 // 16 bytes of values and of gates per thread: the op is pure traffic (read 2N, write N per row).
 template <typename T, int kVec>
 __global__ void geglu_vec_kernel(T* out, const T* x, std::int64_t vecs, std::int64_t half_vecs) {
+  static_assert(kVec * sizeof(T) == sizeof(uint4), "kVec elements are one 16-byte load");
   for (const std::int64_t i : grid_stride(vecs)) {
     const std::int64_t row = i / half_vecs, j = i - row * half_vecs;
     const uint4* xr = reinterpret_cast<const uint4*>(x) + row * 2 * half_vecs;
@@ -172,6 +174,8 @@ constexpr int kMaxTimestepHalf = 2048;
 struct FreqTable {
   float f[kMaxTimestepHalf];
 };
+static_assert(sizeof(FreqTable) + 256 <= 32764,
+              "the table and the other parameters stay under the 32764-byte kernel-parameter limit (CUDA 12.1+)");
 
 template <typename TT>
 __global__ void timestep_kernel(float* out, const TT* t, std::int64_t t_stride, int batch, int dim, int half,
