@@ -241,7 +241,7 @@ __global__ void conv1d_im2col_kernel(T* __restrict__ cols, const T* __restrict__
     T e[kVec];
   };
   const int vecs = cin / kVec;
-  for (const std::int64_t i : grid_stride(total)) {
+  grid_stride_loop(total, [&](const std::int64_t i) {
     const int cv = static_cast<int>(i % vecs);
     std::int64_t r = i / vecs;
     const int j = static_cast<int>(r % taps);
@@ -258,7 +258,7 @@ __global__ void conv1d_im2col_kernel(T* __restrict__ cols, const T* __restrict__
     Vec v{};
     if (src >= 0 && src < length) v = reinterpret_cast<const Vec*>(x + (b * length + src) * cin)[cv];
     reinterpret_cast<Vec*>(cols)[i] = v;
-  }
+  });
 }
 
 // The heads' 1-D convs see 16 positions or fewer: as one GEMM over gathered taps they read each weight once

@@ -194,13 +194,13 @@ void run_plan(const GemmPlan& plan, const void* pa, const void* pb, void* pc, co
 // out = act(out + bias) + residual over [rows, n]; residual may not alias out.
 template <typename T, ops::Activation kAct>
 __global__ void bias_act_residual_kernel(T* out, const T* bias, const T* residual, std::int64_t total, std::int64_t n) {
-  for (const std::int64_t i : grid_stride(total)) {
+  grid_stride_loop(total, [&](const std::int64_t i) {
     float v = to_float(out[i]);
     if (bias != nullptr) v += to_float(bias[i % n]);
     v = activate<kAct>(v);
     if (residual != nullptr) v += to_float(residual[i]);
     out[i] = from_float<T>(v);
-  }
+  });
 }
 
 void bias_act_residual(const Tensor& out, const Tensor* bias, const Tensor* residual, ops::Activation act) {
