@@ -1,5 +1,5 @@
-// `wma generate`: upstream's scripts/evaluation/base_model_inference.py (spec §9.1) with the same flags, plus
-// --device, --precision, --demo_weights, --clip_vocab, --noise and --noise_file as `wma interact`.
+// `wma generate`: upstream's scripts/evaluation/base_model_inference.py (docs/upstream.md#base-model-generation) with
+// the same flags, plus --device, --precision, --demo_weights, --clip_vocab, --noise and --noise_file as `wma interact`.
 // For every picture of --prompt_dir that prompts.csv names: num_gen chunks of video from the picture and its
 // instruction, written as one <savedir>/samples/<name>.mp4 (8 fps, crf 0).
 #include <cmath>

@@ -1,6 +1,6 @@
-// `wma interact`: upstream's scripts/evaluation/world_model_interaction.py with the same flags (names and
-// meanings, spec §0), plus --device, --precision, --demo_weights (deterministic weights when there is no
-// checkpoint), --clip_vocab and --noise_file (replay recorded draws instead of the seeded generator).
+// `wma interact`: upstream's scripts/evaluation/world_model_interaction.py with the same flags (names and meanings,
+// docs/upstream.md#default-interaction-run), plus --device, --precision, --demo_weights (deterministic weights when
+// there is no checkpoint), --clip_vocab and --noise_file (replay recorded draws instead of the seeded generator).
 #include <cstdio>
 #include <cstdlib>
 #include <map>

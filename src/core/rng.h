@@ -59,6 +59,11 @@ struct CudaLaunch {
   std::uint64_t offset_increment = 0;  // added to the generator's Philox offset by the call
 };
 
+// The geometry assumed where no GPU is asked (CPU runs): an H100 SXM's or H200's, which pipeline-sized draws
+// share with every GPU of at least 80 SMs (docs/rng.md).
+constexpr int kDefaultSmCount = 132;
+constexpr int kDefaultMaxThreadsPerSm = 2048;
+
 // torch's default CUDA generator, emulated on the CPU: seed and Philox offset as in
 // CUDAGeneratorImpl, values as produced by curand_normal4 on the device (curand's Box-Muller with
 // libdevice logf and the sin.approx/cos.approx hardware approximations, modelled bit for bit).
@@ -67,7 +72,7 @@ struct CudaLaunch {
 // depend on the device (H100 SXM and H200: 132 SMs, 2048 threads per SM -> 270336 threads).
 class TorchCudaGenerator {
  public:
-  explicit TorchCudaGenerator(int sm_count = 132, int max_threads_per_sm = 2048,
+  explicit TorchCudaGenerator(int sm_count = kDefaultSmCount, int max_threads_per_sm = kDefaultMaxThreadsPerSm,
                               std::uint64_t seed = kTorchDefaultSeed);
 
   // torch.cuda.manual_seed: new seed, Philox offset back to 0.
@@ -99,7 +104,8 @@ struct SeededGenerators {
   TorchCpuGenerator cpu;
   TorchCudaGenerator cuda;
 };
-SeededGenerators seed_everything(std::int64_t seed, int sm_count = 132, int max_threads_per_sm = 2048);
+SeededGenerators seed_everything(std::int64_t seed, int sm_count = kDefaultSmCount,
+                                 int max_threads_per_sm = kDefaultMaxThreadsPerSm);
 
 // The float32 operations curand_normal4's Box-Muller performs on the device, exposed for tests.
 namespace cuda_math {

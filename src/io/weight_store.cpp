@@ -1,5 +1,5 @@
 // Format detection and the WeightStore's renaming of checkpoint keys to the names upstream's
-// modules expect (spec §1.2).
+// modules expect (docs/upstream.md#checkpoint-loading).
 #include "io/weight_store.h"
 
 #include <cerrno>

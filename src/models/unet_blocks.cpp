@@ -197,7 +197,8 @@ CrossAttentionCache CrossAttention::prepare(const Tensor& context, std::int64_t 
   auto segment = [&](std::int64_t begin, std::int64_t end) { return context.slice(1, begin, std::min(end, len)); };
   CrossAttentionCache cache;
   if (len == text + split_.video_length) {
-    // Base-model layout [text | image]: the text branch sees the image tokens too (pitfall 4).
+    // Base-model layout [text | image]: the text branch sees the image tokens too
+    // (docs/upstream.md#base-model-text-keys).
     cache.branches.push_back(project(to_k_, to_v_, context));
     cache.branches.push_back(project(to_k_ip_, to_v_ip_, segment(text, len)));
   } else if (len == state + text + split_.video_length) {
@@ -206,7 +207,8 @@ CrossAttentionCache CrossAttention::prepare(const Tensor& context, std::int64_t 
     cache.branches.push_back(project(to_k_as_, to_v_as_, segment(0, state)));
   } else {
     // [state | action | text | image] cut with this block's action length, which in the output
-    // blocks (16) differs from the context's real layout (256): pitfall 1, kept on purpose.
+    // blocks (16) differs from the context's real layout (256): kept on purpose
+    // (docs/upstream.md#output-block-action-length).
     cache.branches.push_back(project(to_k_, to_v_, segment(state + action, state + action + text)));
     cache.branches.push_back(project(to_k_ip_, to_v_ip_, segment(state + action + text, len)));
     cache.branches.push_back(project(to_k_as_, to_v_as_, segment(0, state)));

@@ -108,7 +108,8 @@ void WMAUNet::load(const nn::WeightBinder& w) {
   }
 
   // Input blocks 1.. use the split state | action (temporal_length * num_stem_token) | text | image;
-  // output blocks leave agent_action_context_len at its default 16 (pitfall 1).
+  // output blocks leave agent_action_context_len at its default 16
+  // (docs/upstream.md#output-block-action-length).
   const ContextSplit encoder_split{kTextTokens, c.temporal_length, c.n_obs_steps,
                                    std::int64_t{c.temporal_length} * c.num_stem_token};
   const ContextSplit decoder_split{kTextTokens, c.temporal_length, c.n_obs_steps, 16};

@@ -1,5 +1,5 @@
-// Front door of the sinusoidal timestep embeddings (spec §2.1 for the UNet, §4.2 for the
-// action/state heads).
+// Front door of the sinusoidal timestep embeddings; the UNet's and the heads' differ in order and divisor
+// (docs/upstream.md#timestep-embeddings).
 #include "ops/checks.h"
 #include "ops/ops.h"
 

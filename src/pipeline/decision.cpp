@@ -42,7 +42,8 @@ PassInput DecisionPolicy::prepare(const DecisionRequest& request) const {
             "[decision] expected states [", steps, ", ", shapes_.state_dim, "], got ", request.states.describe());
   const std::int64_t h = c.video_height(), w = c.video_width();
 
-  // Upstream resizes the request's int64 tensor, so torchvision rounds the resized pixels (spec §9.2).
+  // Upstream resizes the request's int64 tensor, so torchvision rounds the resized pixels
+  // (docs/upstream.md#policy-server).
   std::vector<Tensor> frames;
   for (std::int64_t o = 0; o < steps; ++o) {
     const Tensor planar = ops::contiguous(request.images.select(0, o));

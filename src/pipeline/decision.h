@@ -1,8 +1,8 @@
-// What upstream's policy server computes per request (scripts/evaluation/real_eval_server.py
-// Server.predict_action, spec §9.2): the observation frames through the server's image pipeline, the
-// states min-max normalised with the dataset stats and zero-padded, one decision-making pass whose context
-// is [state | text | image] (no action tokens), and the predicted actions cut to the robot's width and
-// un-normalised. No HTTP here: app/serve turns requests into DecisionRequest.
+// What upstream's policy server computes per request (scripts/evaluation/real_eval_server.py Server.predict_action,
+// docs/upstream.md#policy-server): the observation frames through the server's image pipeline, the states min-max
+// normalised with the dataset stats and zero-padded, one decision-making pass whose context is [state | text | image]
+// (no action tokens), and the predicted actions cut to the robot's width and un-normalised. No HTTP here: app/serve
+// turns requests into DecisionRequest.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,8 @@
-// Base-model video generation: upstream's scripts/evaluation/base_model_inference.py (image_guided_synthesis
-// and run_inference's chunk loop) with configs/inference/base_model_inference.yaml, spec §9.1. The conditioning
-// differs from the interaction pass (per-frame context [text 77 | image 16], the latent of the first input
-// frame as c_concat, no observations); the denoising loop and the decode are the Synthesizer's.
+// Base-model video generation: upstream's scripts/evaluation/base_model_inference.py (image_guided_synthesis and
+// run_inference's chunk loop) with configs/inference/base_model_inference.yaml
+// (docs/upstream.md#base-model-generation). The conditioning differs from the interaction pass (per-frame context
+// [text 77 | image 16], the latent of the first input frame as c_concat, no observations); the denoising loop and
+// the decode are the Synthesizer's.
 #pragma once
 
 #include <cstdint>

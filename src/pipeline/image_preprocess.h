@@ -1,4 +1,4 @@
-// Upstream's observation image pipeline (spec §8.3, pitfall 21): torchvision Resize(short side)
+// Upstream's observation image pipeline (docs/upstream.md#observation-image-pipeline): torchvision Resize(short side)
 // with antialiased bilinear on float data, CenterCrop (zero-padding when the crop is larger),
 // then (x / 255 - 0.5) * 2. Reproduces ATen's _upsample_bilinear2d_aa on the CPU in float32.
 #pragma once

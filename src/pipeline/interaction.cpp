@@ -35,7 +35,8 @@ Tensor stack_rows(const std::deque<std::vector<float>>& rows) {
                              flat);
 }
 
-// Row `idx` of a [1, T, D] tensor with dims >= keep zeroed (upstream zeroes them in place, pitfall 24).
+// Row `idx` of a [1, T, D] tensor with dims >= keep zeroed (upstream zeroes them in place,
+// docs/upstream.md#padding-zeroed-in-place).
 std::vector<float> row_with_padding_zeroed(const Tensor& t, std::int64_t idx, std::int64_t keep) {
   std::vector<float> row = t.select(0, 0).select(0, idx).to_floats();
   std::fill(row.begin() + std::min<std::int64_t>(keep, static_cast<std::int64_t>(row.size())), row.end(), 0.0f);

@@ -1,4 +1,4 @@
-// The interaction loop of upstream's scripts/evaluation/world_model_interaction.py (L494-673, spec §8.3-8.4):
+// The interaction loop of upstream's scripts/evaluation/world_model_interaction.py (docs/upstream.md#interaction-loop):
 // observation queues, a policy pass whose actions are fed forward, a world-model pass whose decoded frames
 // and predicted states are fed back, n_iter times.
 #pragma once

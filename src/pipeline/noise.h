@@ -1,6 +1,6 @@
-// Where a sampling pass gets its Gaussian draws. Upstream (scripts/evaluation/world_model_interaction.py)
-// draws from two torch generators: the CPU one for the VAE posterior samples and the CUDA one for the initial
-// latent/action/state noise and every DDIM step (spec §7.6). A NoiseSource serves both streams in call order.
+// Where a sampling pass gets its Gaussian draws. Upstream (scripts/evaluation/world_model_interaction.py) draws from
+// two torch generators: the CPU one for the VAE posterior samples and the CUDA one for the initial latent/action/state
+// noise and every DDIM step (docs/upstream.md#random-streams). A NoiseSource serves both streams in call order.
 #pragma once
 
 #include <atomic>
@@ -72,8 +72,8 @@ class PhiloxNoise : public NoiseSource {
 // The device properties ATen's launch grid for torch.randn depends on (TorchCudaGenerator): SMs and resident
 // threads per SM (2048 on A100 and Hopper, 1536 on sm_86/87/89); an H100's/H200's where there is no GPU.
 struct GpuGeometry {
-  int sm_count = 132;
-  int max_threads_per_sm = 2048;
+  int sm_count = kDefaultSmCount;
+  int max_threads_per_sm = kDefaultMaxThreadsPerSm;
 };
 
 // Upstream's own streams for a seed (docs/rng.md): torch's CUDA generator for the latent, action, state

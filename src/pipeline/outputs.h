@@ -1,4 +1,4 @@
-// Results on disk in upstream's layout (scripts/evaluation/world_model_interaction.py L640-673, spec §8.5):
+// Results on disk in upstream's layout (docs/upstream.md#output-files):
 // <savedir>/inference/sample_<videoid>/{dm,wm}/<fs>/itr-<k>.mp4 and <savedir>/inference/<videoid>_full_fs<fs>.mp4;
 // plus ours: per-iteration actions/states as JSON and CSV, and plots (PNG + SVG) of the actions and states of
 // every iteration and of the whole episode.

@@ -1,4 +1,4 @@
-// Profile table and progress bars of the interaction loop (our counterpart of the spec's profiling report).
+// Profile table and progress bars of the interaction loop (the sections of pipeline/profile.h).
 #include "pipeline/profile.h"
 
 #include <sys/resource.h>

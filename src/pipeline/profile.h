@@ -1,4 +1,4 @@
-// Timing sections and peak memory of a run, printed as the profile table of the spec's profiling report
+// Timing sections and peak memory of a run, printed as a profile table
 // (iteration_total, action_generation, world_model_interaction, synthesis/*, save_results, model_loading)
 // and written as JSON next to the outputs.
 #pragma once

@@ -29,12 +29,12 @@ struct PassOptions {
   sampling::TimestepSpacing timestep_spacing = sampling::TimestepSpacing::UniformTrailing;
   int video_length = 16;
   // Upstream passes no unconditional conditioning, so classifier-free guidance and its rescale never run
-  // whatever these are (spec §7.5); they are kept to report them.
+  // whatever these are (docs/upstream.md#guidance-never-runs); they are kept to report them.
   double unconditional_guidance_scale = 1.0;
   double guidance_rescale = 0.0;
 };
 
-// Which tokens the cross-attention context holds (spec §2.2): the interaction script's
+// Which tokens the cross-attention context holds (docs/upstream.md#context-layouts): the interaction script's
 // [state | action | text | image], or the decision-only server's [state | text | image] (upstream's
 // real_eval_server.py computes the action embedding and leaves it out).
 enum class ContextLayout { StateActionTextImage, StateTextImage };

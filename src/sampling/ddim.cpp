@@ -79,9 +79,9 @@ DdimStepCoefficients ddim_step_coefficients(const VideoSchedule& schedule, const
   const float a_prev = ddim.alphas_prev[index];
   const float sigma = ddim.sigmas[index];
   c.sqrt_alpha_prev = std::sqrt(a_prev);
-  // Pitfall 14: at t = 999 this is 2^-24 in float32 for 50 steps; in float64 the sqrt would visibly differ.
-  // Its exact value there is 0, and for some step counts (e.g. 25 trailing, eta 1) float32 rounding makes it
-  // -2^-24, where upstream's sqrt turns the whole latent into NaN; we take 0 instead.
+  // docs/upstream.md#ddim-coefficients-in-float32: at t = 999 this is 2^-24 in float32 for 50 steps; in float64 the
+  // sqrt would visibly differ. Its exact value there is 0, and for some step counts (e.g. 25 trailing, eta 1) float32
+  // rounding makes it -2^-24, where upstream's sqrt turns the whole latent into NaN; we take 0 instead.
   const float var = (1.0f - a_prev) - sigma * sigma;
   c.dir_coefficient = var > 0.0f ? std::sqrt(var) : 0.0f;
   c.sigma = sigma;

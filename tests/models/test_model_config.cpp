@@ -1,5 +1,5 @@
 // WmaConfig (models/model_config.h): upstream's inference yamls load, the released one gives the
-// spec's sizes, and the tiny fixture yaml gives the tiny sizes the fixtures were written with.
+// released model's sizes, and the tiny fixture yaml gives the tiny sizes the fixtures were written with.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,7 +14,7 @@ namespace {
 
 std::filesystem::path upstream_config(const std::string& name) { return test_data::upstream_configs() / name; }
 
-TEST(WmaConfig, UpstreamInteractionYamlGivesSpecSizes) {
+TEST(WmaConfig, UpstreamInteractionYamlGivesReleasedSizes) {
   const auto path = upstream_config("world_model_interaction.yaml");
   WMA_REQUIRE_UPSTREAM(path, "configs/inference/world_model_interaction.yaml");
   const WmaConfig c = WmaConfig::from_yaml(io::load_yaml(path.string()));

@@ -57,7 +57,8 @@ TEST(LoopFixture, TwoIterationsMatchUpstream) {
   const auto channels_first = [](const Tensor& t) { return t.permute({0, 4, 1, 2, 3}); };
   double worst = 0.0;
   // The loop zeroes the padding dims of the policy's actions and the world's states in place (upstream does,
-  // pitfall 24, after the fixture recorded them), so those are compared with the fixture's padding zeroed too.
+  // docs/upstream.md#padding-zeroed-in-place, after the fixture recorded them), so those are compared with the
+  // fixture's padding zeroed too.
   const auto check = [&](const std::string& key, const Tensor& value, std::int64_t keep = -1) {
     Tensor expected = fx.load(key);
     if (keep >= 0) {

@@ -1,5 +1,5 @@
-// Video schedule and DDIM parameters against the spec's reference numbers (§7.1, §7.2; pitfalls 14-16), which
-// were computed with upstream's numpy/torch code.
+// Video schedule and DDIM parameters against reference numbers computed with upstream's numpy/torch code
+// (docs/upstream.md#video-schedule, #ddim-parameters, #ddim-coefficients-in-float32).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,7 +16,7 @@ const VideoSchedule& schedule() {
   return s;
 }
 
-TEST(VideoSchedule, MatchesSpecReferenceValues) {
+TEST(VideoSchedule, MatchesReferenceValues) {
   const auto& s = schedule();
   ASSERT_EQ(s.num_timesteps(), 1000);
   EXPECT_EQ(s.alphas_cumprod[0], 0.99914998f);
@@ -108,15 +108,15 @@ TEST(DdimTimesteps, Uniform) {
   EXPECT_THROW(parse_timestep_spacing("leading"), Error);
 }
 
-struct SpecRow {
+struct ReferenceRow {
   int i;
   std::int64_t t;
   float a, a_prev, sigma, var;
   double rescale;
 };
 
-// §7.2's table (50 steps, uniform_trailing, eta 1).
-const SpecRow kRows[] = {
+// docs/upstream.md#ddim-parameters (50 steps, uniform_trailing, eta 1).
+const ReferenceRow kRows[] = {
     {49, 999, 0.0f, 8.57878404e-05f, 0.999957085f, 5.96046448e-08f, 1.0},
     {48, 979, 8.57878404e-05f, 0.000375153351f, 0.878124595f, 0.228522062f, 1.0},
     {25, 519, 0.216291919f, 0.242359161f, 0.322457403f, 0.653662086f, 1.0},
@@ -127,11 +127,11 @@ const SpecRow kRows[] = {
     {0, 19, 0.981010437f, 0.999149978f, 0.0285072532f, 3.73583753e-05f, 1.0},
 };
 
-TEST(DdimSchedule, MatchesSpecTable) {
+TEST(DdimSchedule, MatchesReferenceTable) {
   const auto& s = schedule();
   const DdimSchedule d = make_ddim_schedule(s, TimestepSpacing::UniformTrailing, 50, 1.0);
   ASSERT_EQ(d.num_steps(), 50);
-  for (const SpecRow& r : kRows) {
+  for (const ReferenceRow& r : kRows) {
     SCOPED_TRACE(r.i);
     EXPECT_EQ(d.timesteps[r.i], r.t);
     EXPECT_EQ(d.alphas[r.i], r.a);
@@ -148,7 +148,7 @@ TEST(DdimSchedule, MatchesSpecTable) {
   }
 }
 
-TEST(DdimSchedule, Pitfall14FinalStepAndFirstStepCoefficients) {
+TEST(DdimSchedule, FinalStepAndFirstStepCoefficients) {
   const auto& s = schedule();
   const DdimSchedule d = make_ddim_schedule(s, TimestepSpacing::UniformTrailing, 50, 1.0);
   // Final step: a_prev is ᾱ_0 (not 1), noise is still added, and the x0 rescale is 1.

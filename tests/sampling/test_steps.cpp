@@ -1,5 +1,6 @@
 // The per-step updates: video DDIM with v-prediction (upstream ddim.py p_sample_ddim) and the diffusers v0.30.2
-// DDIMScheduler used for actions and states, checked on exactly solvable denoisers and the spec's §7.4 numbers.
+// DDIMScheduler used for actions and states, checked on exactly solvable denoisers and the reference numbers of
+// docs/upstream.md#ddim-parameters.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -99,8 +100,8 @@ void run_oracle(bool dynamic_rescale) {
     }
     x = add_ddim_noise(r.x_prev_mean, 0.0f, std::vector<float>(n, 0.0f));
   }
-  // Without rescale the chain ends at q(x_0 | x0, ε); with it, x̂0 was scaled on steps 1..19, so only check that
-  // the last step keeps its scale of 1 (pitfall 15) and the result stays near x0.
+  // Without rescale the chain ends at q(x_0 | x0, ε); with it, x̂0 was scaled on steps 1..19, so only check that the
+  // last step keeps its scale of 1 (docs/upstream.md#dynamic-rescale-on-the-last-step) and the result stays near x0.
   const float a0 = s.alphas_cumprod[0];
   for (std::size_t k = 0; k < n; ++k) {
     const double expect = std::sqrt(static_cast<double>(a0)) * x0[k] + std::sqrt(1.0 - a0) * eps0[k];
@@ -123,10 +124,10 @@ TEST(DdimStep, EtaOneIsNoiseInjection) {
             0.0285072532f);
 }
 
-TEST(DiffusersDdim, CosineAlphasMatchSpecTable) {
+TEST(DiffusersDdim, CosineAlphasMatchReferenceTable) {
   const DiffusersDdimScheduler sch = make_diffusers_ddim_scheduler({}, 50);
   ASSERT_EQ(sch.alphas_cumprod.size(), 1000u);
-  // §7.2 table, "cos ᾱ_t" column.
+  // docs/upstream.md#ddim-parameters, the cos(t) column.
   EXPECT_EQ(sch.alphas_cumprod[999], 2.42873499e-09f);
   EXPECT_EQ(sch.alphas_cumprod[979], 0.000971192843f);
   EXPECT_EQ(sch.alphas_cumprod[959], 0.00388099928f);
@@ -154,7 +155,7 @@ TEST(DiffusersDdim, StepCoefficientsUseVideoTimestepMinusStride) {
   EXPECT_EQ(last.prev_timestep, -1);
   EXPECT_EQ(last.sqrt_alpha_prod_prev, 1.0f);
   EXPECT_EQ(last.dir_coefficient, 0.0f);
-  // 16 steps: stride 62, while the video's next timestep is 874 (spec §7.4's harmless mismatch).
+  // 16 steps: stride 62, while the video's next timestep is 874 (docs/upstream.md#action-and-state-scheduler).
   const auto c16 = diffusers_ddim_step_coefficients(make_diffusers_ddim_scheduler({}, 16), 937);
   EXPECT_EQ(c16.prev_timestep, 875);
   EXPECT_THROW(diffusers_ddim_step_coefficients(sch, 1000), Error);

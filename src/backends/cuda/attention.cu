@@ -11,7 +11,7 @@ namespace {
 constexpr int kQueriesPerBlock = 8;  // one warp each
 constexpr int kKeysPerTile = 32;     // one key per lane when scoring
 constexpr int kMaxDvPerLane = 8;     // Dv <= 256
-constexpr std::size_t kDefaultSmem = 48 * 1024;
+static_assert(kKeysPerTile == 32, "scores and their broadcast to the PV loop are one per lane");
 
 struct AttnArgs {
   std::int64_t lq, lk;
@@ -115,7 +115,7 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
             "[attention] q, k, v and out need a contiguous last dimension");
   WMA_CHECK(dv <= 32 * kMaxDvPerLane && d <= 256, "[attention] head dims above 256 are not supported (d ", d,
             ", dv ", dv, ")");
-  WMA_CHECK(heads <= 65535 && batch <= 65535, "[attention] grid too large: batch ", batch, ", heads ", heads);
+  WMA_CHECK(heads <= kMaxGridY && batch <= kMaxGridZ, "[attention] grid too large: batch ", batch, ", heads ", heads);
   AttnArgs a{};
   a.lq = lq;
   a.lk = lk;
@@ -149,7 +149,7 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
   const dim3 grid(static_cast<unsigned>((lq + kQueriesPerBlock - 1) / kQueriesPerBlock), static_cast<unsigned>(heads),
                   static_cast<unsigned>(batch));
   dispatch_float(out.dtype(), "attention", [&]<typename T>() {
-    if (smem > kDefaultSmem) {
+    if (smem > kDefaultSharedMemory) {
       WMA_CHECK(smem <= context().max_smem_per_block_, "[attention] needs ", smem, " bytes of shared memory");
       WMA_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(smem)));

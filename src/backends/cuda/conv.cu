@@ -14,6 +14,12 @@ constexpr int kTileK = 16;
 constexpr int kGemmThreads = 256;
 constexpr int kRowsPerThread = kTileM * kTileK / kGemmThreads;  // 4 A rows loaded per thread
 constexpr int kPad = 1;  // the A and B tiles are stored k-major; odd rows avoid bank conflicts
+static_assert(kGemmThreads % kTileK == 0 && kRowsPerThread * kGemmThreads == kTileM * kTileK,
+              "the loaders cover the A tile exactly, kGemmThreads / kTileK rows per pass");
+static_assert(kTileN == kTileM, "the B tile is loaded with the A tile's row indices");
+static_assert((kTileM / 4) * (kTileN / 4) == kGemmThreads, "one 4x4 block of outputs per thread");
+static_assert(sizeof(float) * kTileK * (kTileM + kPad + kTileN + kPad) <= kDefaultSharedMemory,
+              "the static shared memory needs no opt-in");
 
 struct GemmArgs {
   ConvGeometry g;
@@ -156,7 +162,7 @@ void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, con
   const GemmArgs a = check_conv(out, x, weight, bias, residual, g);
   if (a.m == 0 || g.cout == 0) return;
   const dim3 grid(static_cast<unsigned>((a.m + kTileM - 1) / kTileM), static_cast<unsigned>((g.cout + kTileN - 1) / kTileN));
-  WMA_CHECK(grid.y <= 65535, "[conv] too many output channels: ", g.cout);
+  WMA_CHECK(grid.y <= kMaxGridY, "[conv] too many output channels: ", g.cout);
   dispatch_float(out.dtype(), "conv", [&]<typename T>() {
     implicit_gemm_kernel<T><<<grid, kGemmThreads, 0, stream()>>>(
         out.data<T>(), x.data<T>(), weight.data<T>(), bias ? bias->data<T>() : nullptr,
@@ -235,8 +241,7 @@ __global__ void conv1d_im2col_kernel(T* __restrict__ cols, const T* __restrict__
     T e[kVec];
   };
   const int vecs = cin / kVec;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(total, [&](const std::int64_t i) {
     const int cv = static_cast<int>(i % vecs);
     std::int64_t r = i / vecs;
     const int j = static_cast<int>(r % taps);
@@ -253,7 +258,7 @@ __global__ void conv1d_im2col_kernel(T* __restrict__ cols, const T* __restrict__
     Vec v{};
     if (src >= 0 && src < length) v = reinterpret_cast<const Vec*>(x + (b * length + src) * cin)[cv];
     reinterpret_cast<Vec*>(cols)[i] = v;
-  }
+  });
 }
 
 // The heads' 1-D convs see 16 positions or fewer: as one GEMM over gathered taps they read each weight once

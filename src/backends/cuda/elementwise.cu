@@ -56,22 +56,20 @@ bool map_is_flat(const StridedMap& m, int n) {
 
 template <typename D, typename S>
 __global__ void copy_kernel(D* dst, const S* src, StridedMap m, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(n, [&](const std::int64_t i) {
     std::int64_t off[2];
     m.offsets(i, off, 2);
     dst[off[0]] = convert<D, S>(src[off[1]]);
-  }
+  });
 }
 
 template <typename T>
 __global__ void fill_kernel(T* dst, StridedMap m, std::int64_t n, T value) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(n, [&](const std::int64_t i) {
     std::int64_t off[1];
     m.offsets(i, off, 1);
     dst[off[0]] = value;
-  }
+  });
 }
 
 __device__ __forceinline__ float binary_apply(float a, float b, BinaryOp op) {
@@ -85,69 +83,66 @@ __device__ __forceinline__ float binary_apply(float a, float b, BinaryOp op) {
 
 template <typename T, bool Flat>
 __global__ void binary_kernel(T* out, const T* a, const T* b, StridedMap m, std::int64_t n, BinaryOp op) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(n, [&](const std::int64_t i) {
     std::int64_t off[3] = {i, i, i};
     if constexpr (!Flat) m.offsets(i, off, 3);
     out[off[0]] = from_float<T>(binary_apply(to_float(a[off[1]]), to_float(b[off[2]]), op));
-  }
+  });
 }
 
 // Same-shape contiguous operands (residual adds, branch sums): 16 bytes per operand per thread.
 template <typename T, int kVec>
 __global__ void binary_vec_kernel(T* out, const T* a, const T* b, std::int64_t vecs, BinaryOp op) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < vecs;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  static_assert(kVec * sizeof(T) == sizeof(uint4), "kVec elements are one 16-byte load");
+  grid_stride_loop(vecs, [&](const std::int64_t i) {
     alignas(16) T va[kVec], vb[kVec];
     *reinterpret_cast<uint4*>(va) = reinterpret_cast<const uint4*>(a)[i];
     *reinterpret_cast<uint4*>(vb) = reinterpret_cast<const uint4*>(b)[i];
 #pragma unroll
     for (int k = 0; k < kVec; ++k) va[k] = from_float<T>(binary_apply(to_float(va[k]), to_float(vb[k]), op));
     reinterpret_cast<uint4*>(out)[i] = *reinterpret_cast<const uint4*>(va);
-  }
+  });
 }
 
 template <typename T>
 __global__ void axpby_kernel(T* out, float alpha, const T* x, float beta, const T* y, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+  grid_stride_loop(n, [&](const std::int64_t i) {
     out[i] = from_float<T>(alpha * to_float(x[i]) + beta * to_float(y[i]));
+  });
 }
 
 // Explicit _rn intrinsics: torch runs these as separate float32 ops, so no multiply-add may be fused.
 __global__ void eps_ddim_step_kernel(float* out, const float* eps, const float* sample, std::int64_t n,
                                      ops::EpsDdimStep c) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(n, [&](const std::int64_t i) {
     const float num = __fsub_rn(sample[i], __fmul_rn(c.sqrt_beta_prod, eps[i]));
     float x0 = c.multiply_by_reciprocal ? __fmul_rn(num, c.inv_sqrt_alpha_prod) : __fdiv_rn(num, c.sqrt_alpha_prod);
     if (c.clip) x0 = x0 < -c.clip_range ? -c.clip_range : (x0 > c.clip_range ? c.clip_range : x0);
     out[i] = __fadd_rn(__fmul_rn(c.sqrt_alpha_prod_prev, x0), __fmul_rn(c.dir_coefficient, eps[i]));
-  }
+  });
 }
 
 template <typename T, ops::Activation kAct>
 __global__ void activation_kernel(T* out, const T* x, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+  grid_stride_loop(n, [&](const std::int64_t i) {
     out[i] = from_float<T>(activate<kAct>(to_float(x[i])));
+  });
 }
 
 template <typename T>
 __global__ void geglu_kernel(T* out, const T* x, std::int64_t n, std::int64_t half) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(n, [&](const std::int64_t i) {
     const std::int64_t row = i / half, j = i - row * half;
     const T* xr = x + row * 2 * half;
     out[i] = from_float<T>(to_float(xr[j]) * activate<ops::Activation::GELU>(to_float(xr[half + j])));
-  }
+  });
 }
 
 // 16 bytes of values and of gates per thread: the op is pure traffic (read 2N, write N per row).
 template <typename T, int kVec>
 __global__ void geglu_vec_kernel(T* out, const T* x, std::int64_t vecs, std::int64_t half_vecs) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < vecs;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  static_assert(kVec * sizeof(T) == sizeof(uint4), "kVec elements are one 16-byte load");
+  grid_stride_loop(vecs, [&](const std::int64_t i) {
     const std::int64_t row = i / half_vecs, j = i - row * half_vecs;
     const uint4* xr = reinterpret_cast<const uint4*>(x) + row * 2 * half_vecs;
     alignas(16) T value[kVec], gate[kVec];
@@ -157,14 +152,13 @@ __global__ void geglu_vec_kernel(T* out, const T* x, std::int64_t vecs, std::int
     for (int k = 0; k < kVec; ++k)
       value[k] = from_float<T>(to_float(value[k]) * activate<ops::Activation::GELU>(to_float(gate[k])));
     reinterpret_cast<uint4*>(out)[i] = *reinterpret_cast<const uint4*>(value);
-  }
+  });
 }
 
 template <typename T>
 __global__ void upsample2x_kernel(T* out, const T* x, std::int64_t n, std::int64_t h, std::int64_t w,
                                   std::int64_t c) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(n, [&](const std::int64_t i) {
     std::int64_t r = i;
     const std::int64_t ch = r % c;
     r /= c;
@@ -173,7 +167,7 @@ __global__ void upsample2x_kernel(T* out, const T* x, std::int64_t n, std::int64
     const std::int64_t oh = r % (2 * h);
     const std::int64_t nb = r / (2 * h);
     out[i] = x[((nb * h + oh / 2) * w + ow / 2) * c + ch];
-  }
+  });
 }
 
 // Frequencies are computed on the host (see timestep_embedding) and passed by value, so
@@ -182,13 +176,14 @@ constexpr int kMaxTimestepHalf = 2048;
 struct FreqTable {
   float f[kMaxTimestepHalf];
 };
+static_assert(sizeof(FreqTable) + 256 <= 32764,
+              "the table and the other parameters stay under the 32764-byte kernel-parameter limit (CUDA 12.1+)");
 
 template <typename TT>
 __global__ void timestep_kernel(float* out, const TT* t, std::int64_t t_stride, int batch, int dim, int half,
                                 bool cos_first, const __grid_constant__ FreqTable freqs) {
   const std::int64_t n = static_cast<std::int64_t>(batch) * dim;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(n, [&](const std::int64_t i) {
     const std::int64_t b = i / dim;
     const int j = static_cast<int>(i - b * dim);
     float v = 0.0f;  // the odd-dim pad column
@@ -199,7 +194,7 @@ __global__ void timestep_kernel(float* out, const TT* t, std::int64_t t_stride, 
       v = (first == cos_first) ? cosf(arg) : sinf(arg);
     }
     out[i] = v;
-  }
+  });
 }
 
 }  // namespace
@@ -211,11 +206,10 @@ namespace {
 __global__ void copy_rows_kernel(uint4* dst, const uint4* src, std::int64_t rows, std::int64_t row_vecs,
                                  std::int64_t dst_stride, std::int64_t src_stride) {
   const std::int64_t n = rows * row_vecs;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(n, [&](const std::int64_t i) {
     const std::int64_t r = i / row_vecs, j = i - r * row_vecs;
     dst[r * dst_stride + j] = src[r * src_stride + j];
-  }
+  });
 }
 
 // The rank-2 (after merging) same-dtype case whose rows are contiguous and 16-byte aligned.

@@ -26,6 +26,13 @@ constexpr float kLog2e = 1.4426950408889634f;
 
 constexpr int kMaxBranches = 4;
 static_assert(kRows == kKeys, "Q is loaded by the key-tile loader");
+static_assert(kRows == kWarps * 16, "each warp owns one 16-row mma tile of queries");
+static_assert(kKeys == 64 && kHeadDim == 64, "the fragments are sized for 64: s and o 8 column blocks of 8, qf and the "
+              "PV steps 4 k-steps of 16");
+static_assert(kMaxBranches <= kFlashThreads, "one thread sets up each branch's key range");
+static_assert(sizeof(__half) * (kRows + 4 * kKeys) * kHeadDim + kMaxBranches * (sizeof(std::int64_t) + sizeof(int)) <=
+                  kDefaultSharedMemory,
+              "the static shared memory (Q, two stages of K and V) needs no opt-in");
 
 struct FlashBranch {
   const void* k;

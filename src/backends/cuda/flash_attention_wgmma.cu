@@ -52,6 +52,18 @@ constexpr float kLog2e = 1.4426950408889634f;
 static_assert(kRowBytes == 128, "one swizzle row per head-dim row");
 static_assert(kRows * kRowBytes % kSwizzleAtom == 0 && kKeys * kRowBytes % kSwizzleAtom == 0,
               "every tile starts on a swizzle-atom boundary");
+static_assert(kAccumulators * 128 == kGroupRows * kKeys && kAccumulators * 128 == kGroupRows * kHeadDim,
+              "S and O are each one m64n64 wgmma accumulator per warpgroup");
+static_assert(kMaxBranches <= kBlockThreads, "one thread sets up each branch's key range");
+// Hopper's shared memory: 228 KB per SM, a block may opt in to 227 KB, and the system reserves 1 KB per block.
+constexpr std::size_t kHopperSmemPerSm = 228 * 1024;
+constexpr std::size_t kHopperSmemPerBlock = 227 * 1024;
+constexpr std::size_t kSmemReservedPerBlock = 1024;
+constexpr std::size_t kStaticSmemBytes = kMaxBranches * (sizeof(std::int64_t) + sizeof(int));  // keys_seen, tiles_of
+static_assert(kSmemBytes + kSumBytes + kStaticSmemBytes <= kHopperSmemPerBlock,
+              "the branched kernel's opt-in stays within a block's limit");
+static_assert(2 * (kSmemBytes + kSumBytes + kStaticSmemBytes + kSmemReservedPerBlock) <= kHopperSmemPerSm,
+              "two blocks per SM (__launch_bounds__) fit the SM's shared memory");
 
 __device__ int g_wgmma_code = WMA_WGMMA_CODE;
 

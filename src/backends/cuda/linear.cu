@@ -4,13 +4,14 @@
 // elementwise kernel for what cuBLASLt cannot fuse (exact GELU, SiLU, Mish, act + residual).
 #include <array>
 #include <limits>
-#include <mutex>
+#include <memory>
 #include <optional>
-#include <unordered_map>
+#include <type_traits>
 
 #include "backends/cuda/autotune.h"
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/implicit_gemm.h"
+#include "backends/cuda/plan_cache.h"
 
 namespace wma::cuda {
 namespace {
@@ -20,27 +21,45 @@ namespace {
 struct LtMatrix {
   bool trans = false;
   std::int64_t rows = 0, cols = 0, ld = 0, batch_stride = 0;
+
+  bool operator==(const LtMatrix&) const = default;
 };
 
+// cuBLASLt descriptors owned by unique_ptr, so a plan (or a failed build) frees what it created.
+struct LtDestroy {
+  void operator()(cublasLtMatmulDesc_t d) const { cublasLtMatmulDescDestroy(d); }
+  void operator()(cublasLtMatrixLayout_t l) const { cublasLtMatrixLayoutDestroy(l); }
+  void operator()(cublasLtMatmulPreference_t p) const { cublasLtMatmulPreferenceDestroy(p); }
+};
+template <typename Handle>
+using LtOwned = std::unique_ptr<std::remove_pointer_t<Handle>, LtDestroy>;
+
 struct GemmPlan {
-  cublasLtMatmulDesc_t op = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  LtOwned<cublasLtMatmulDesc_t> op;
+  LtOwned<cublasLtMatrixLayout_t> a, b, c;
   cublasLtMatmulAlgo_t algo{};
 };
 
 // Everything that selects a plan; the pointers only enter through their alignment.
-using PlanKey = std::array<std::int64_t, 22>;
+struct GemmKey {
+  DType dtype;
+  LtMatrix a, b;
+  std::int64_t m, n;
+  int batch;
+  std::int64_t c_batch_stride;
+  cublasLtEpilogue_t epilogue;
+  std::int64_t align_a, align_b, align_c;
+  int device;
 
-struct PlanKeyHash {
-  std::size_t operator()(const PlanKey& k) const {
-    std::size_t h = 1469598103934665603ull;
-    for (auto v : k) h = (h ^ static_cast<std::size_t>(v)) * 1099511628211ull;
-    return h;
+  bool operator==(const GemmKey&) const = default;
+  std::size_t hash() const {
+    return hash_fields({static_cast<std::int64_t>(dtype), a.trans, a.rows, a.cols, a.ld, a.batch_stride, b.trans,
+                        b.rows, b.cols, b.ld, b.batch_stride, m, n, batch, c_batch_stride,
+                        static_cast<std::int64_t>(epilogue), align_a, align_b, align_c, device});
   }
 };
 
-std::mutex g_plans_mutex;
-std::unordered_map<PlanKey, GemmPlan*, PlanKeyHash> g_plans;
+PlanCache<GemmKey, GemmPlan> g_plans;
 
 std::int64_t alignment_of(const void* p, std::int64_t batch_stride_bytes, int batch) {
   std::uint64_t v = reinterpret_cast<std::uintptr_t>(p);
@@ -59,16 +78,18 @@ cudaDataType_t lt_type(DType t) {
   }
 }
 
-cublasLtMatrixLayout_t make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                                   int batch, std::int64_t batch_stride) {
-  cublasLtMatrixLayout_t l = nullptr;
-  WMA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, type, static_cast<std::uint64_t>(rows),
+LtOwned<cublasLtMatrixLayout_t> make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols,
+                                            std::int64_t ld, int batch, std::int64_t batch_stride) {
+  cublasLtMatrixLayout_t raw = nullptr;
+  WMA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&raw, type, static_cast<std::uint64_t>(rows),
                                               static_cast<std::uint64_t>(cols), ld));
+  LtOwned<cublasLtMatrixLayout_t> l(raw);
   if (batch > 1) {
     const std::int32_t count = batch;
-    WMA_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
-    WMA_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &batch_stride,
-                                                      sizeof(batch_stride)));
+    WMA_CUBLAS_CHECK(
+        cublasLtMatrixLayoutSetAttribute(l.get(), CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+    WMA_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l.get(), CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                      &batch_stride, sizeof(batch_stride)));
   }
   return l;
 }
@@ -81,15 +102,15 @@ int fastest_algo(const GemmPlan& plan, const cublasLtMatmulHeuristicResult_t* ca
   WMA_CUDA_CHECK(cudaMallocAsync(&scratch, d_bytes, stream()));
   if (bias != nullptr)
     WMA_CUBLAS_CHECK(
-        cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+        cublasLtMatmulDescSetAttribute(plan.op.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   const float alpha = 1.0f, beta = 0.0f;
   int best = 0;
   float best_ms = std::numeric_limits<float>::infinity();
   for (int i = 0; i < count; ++i) {
     const float ms = best_time_ms([&] {
-      return cublasLtMatmul(context().lt_, plan.op, &alpha, pa, plan.a, pb, plan.b, &beta, scratch, plan.c, scratch,
-                            plan.c, &candidates[i].algo, context().workspace_, context().workspace_bytes_,
-                            stream()) == CUBLAS_STATUS_SUCCESS;
+      return cublasLtMatmul(context().lt_, plan.op.get(), &alpha, pa, plan.a.get(), pb, plan.b.get(), &beta,
+                            scratch, plan.c.get(), scratch, plan.c.get(), &candidates[i].algo, context().workspace_,
+                            context().workspace_bytes_, stream()) == CUBLAS_STATUS_SUCCESS;
     });
     if (ms < best_ms) best = i, best_ms = ms;
   }
@@ -97,95 +118,89 @@ int fastest_algo(const GemmPlan& plan, const cublasLtMatmulHeuristicResult_t* ca
   return best;
 }
 
-// Finds (once per shape, layout, epilogue and alignment) the algorithm for
-// D[m, n] = op(A) op(B) (+ beta C) (+ epilogue), with C and D sharing one layout: the fastest of the heuristic's
-// first candidates when tuning is allowed (autotune.h), else its first. Returns null when cuBLASLt has no
-// algorithm for the combination.
-GemmPlan* find_plan(DType dtype, const LtMatrix& a, const LtMatrix& b, std::int64_t m, std::int64_t n, int batch,
-                    std::int64_t c_batch_stride, cublasLtEpilogue_t epilogue, const void* pa, const void* pb,
-                    const void* pc, const void* bias) {
-  const std::int64_t es = static_cast<std::int64_t>(dtype_size(dtype));
-  const std::int64_t al_a = alignment_of(pa, a.batch_stride * es, batch);
-  const std::int64_t al_b = alignment_of(pb, b.batch_stride * es, batch);
-  const std::int64_t al_c = alignment_of(pc, c_batch_stride * es, batch);
-  const PlanKey key{static_cast<std::int64_t>(dtype), a.trans, a.rows, a.cols, a.ld, a.batch_stride, b.trans, b.rows,
-                    b.cols, b.ld, b.batch_stride, m, n, batch, c_batch_stride, static_cast<std::int64_t>(epilogue),
-                    al_a, al_b, al_c, context().device_, 0, 0};
-  std::lock_guard<std::mutex> lock(g_plans_mutex);
-  if (auto it = g_plans.find(key); it != g_plans.end()) return it->second;
-
-  const cudaDataType_t type = lt_type(dtype);
+// The algorithm for the key's D[m, n] = op(A) op(B) (+ beta C) (+ epilogue), with C and D sharing one layout: the
+// fastest of the heuristic's first candidates when tuning is allowed (autotune.h), else its first. Null when
+// cuBLASLt has no algorithm for the combination.
+std::unique_ptr<GemmPlan> build_plan(const GemmKey& key, const void* pa, const void* pb, const void* bias) {
+  const LtMatrix& a = key.a;
+  const LtMatrix& b = key.b;
+  const std::int64_t m = key.m, n = key.n, c_batch_stride = key.c_batch_stride;
+  const int batch = key.batch;
+  const cudaDataType_t type = lt_type(key.dtype);
   auto plan = std::make_unique<GemmPlan>();
-  WMA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  cublasLtMatmulDesc_t op = nullptr;
+  WMA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  plan->op.reset(op);
   const cublasOperation_t ta = a.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t tb = b.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
-  WMA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-  WMA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+  WMA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+  WMA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
   WMA_CUBLAS_CHECK(
-      cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)));
+      cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &key.epilogue, sizeof(key.epilogue)));
   plan->a = make_layout(type, a.rows, a.cols, a.ld, batch, a.batch_stride);
   plan->b = make_layout(type, b.rows, b.cols, b.ld, batch, b.batch_stride);
   plan->c = make_layout(type, m, n, m, batch, c_batch_stride);
 
-  cublasLtMatmulPreference_t pref = nullptr;
-  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  cublasLtMatmulPreference_t raw_pref = nullptr;
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&raw_pref));
+  const LtOwned<cublasLtMatmulPreference_t> pref(raw_pref);
   const std::uint64_t ws = context().workspace_bytes_;
   WMA_CUBLAS_CHECK(
-      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
-  const std::uint32_t aligns[3] = {static_cast<std::uint32_t>(al_a), static_cast<std::uint32_t>(al_b),
-                                   static_cast<std::uint32_t>(al_c)};
-  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aligns[0],
-                                                        sizeof(aligns[0])));
-  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &aligns[1],
-                                                        sizeof(aligns[1])));
-  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &aligns[2],
-                                                        sizeof(aligns[2])));
-  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &aligns[2],
-                                                        sizeof(aligns[2])));
+      cublasLtMatmulPreferenceSetAttribute(raw_pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+  const std::uint32_t aligns[3] = {static_cast<std::uint32_t>(key.align_a), static_cast<std::uint32_t>(key.align_b),
+                                   static_cast<std::uint32_t>(key.align_c)};
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                        &aligns[0], sizeof(aligns[0])));
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                        &aligns[1], sizeof(aligns[1])));
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                                        &aligns[2], sizeof(aligns[2])));
+  WMA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                                        &aligns[2], sizeof(aligns[2])));
   std::array<cublasLtMatmulHeuristicResult_t, kAutotuneCandidates> results{};
   int found = 0;
   const bool tune = autotune_allowed();
-  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(context().lt_, plan->op, plan->a, plan->b, plan->c,
-                                                           plan->c, pref, tune ? kAutotuneCandidates : 1,
-                                                           results.data(), &found);
-  cublasLtMatmulPreferenceDestroy(pref);
-  GemmPlan* out = nullptr;
-  if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
-    const std::size_t d_bytes = static_cast<std::size_t>((batch - 1) * c_batch_stride + m * n) * es;
-    plan->algo = results[found > 1 ? fastest_algo(*plan, results.data(), found, pa, pb, bias, d_bytes) : 0].algo;
-    out = plan.release();
-  } else {
-    cublasLtMatrixLayoutDestroy(plan->a);
-    cublasLtMatrixLayoutDestroy(plan->b);
-    cublasLtMatrixLayoutDestroy(plan->c);
-    cublasLtMatmulDescDestroy(plan->op);
-  }
-  // Failures are cached too, so a shape cuBLASLt rejects costs one heuristic query only.
-  g_plans.emplace(key, out);
-  return out;
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(context().lt_, op, plan->a.get(), plan->b.get(), plan->c.get(), plan->c.get(),
+                                     raw_pref, tune ? kAutotuneCandidates : 1, results.data(), &found);
+  if (st != CUBLAS_STATUS_SUCCESS || found == 0) return nullptr;
+  const std::int64_t es = static_cast<std::int64_t>(dtype_size(key.dtype));
+  const std::size_t d_bytes = static_cast<std::size_t>((batch - 1) * c_batch_stride + m * n) * es;
+  plan->algo = results[found > 1 ? fastest_algo(*plan, results.data(), found, pa, pb, bias, d_bytes) : 0].algo;
+  return plan;
 }
 
-void run_plan(GemmPlan* plan, const void* pa, const void* pb, void* pc, const void* bias, float beta) {
+// The plan for these operands, built once per shape, layout, epilogue and alignment (null when cuBLASLt has none).
+GemmPlan* find_plan(DType dtype, const LtMatrix& a, const LtMatrix& b, std::int64_t m, std::int64_t n, int batch,
+                    std::int64_t c_batch_stride, cublasLtEpilogue_t epilogue, const void* pa, const void* pb,
+                    const void* pc, const void* bias) {
+  const std::int64_t es = static_cast<std::int64_t>(dtype_size(dtype));
+  const GemmKey key{dtype, a, b, m, n, batch, c_batch_stride, epilogue, alignment_of(pa, a.batch_stride * es, batch),
+                    alignment_of(pb, b.batch_stride * es, batch), alignment_of(pc, c_batch_stride * es, batch),
+                    context().device_};
+  return g_plans.find_or_build(key, [&] { return build_plan(key, pa, pb, bias); });
+}
+
+void run_plan(const GemmPlan& plan, const void* pa, const void* pb, void* pc, const void* bias, float beta) {
   if (bias != nullptr)
     WMA_CUBLAS_CHECK(
-        cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+        cublasLtMatmulDescSetAttribute(plan.op.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   const float alpha = 1.0f;
-  WMA_CUBLAS_CHECK(cublasLtMatmul(context().lt_, plan->op, &alpha, pa, plan->a, pb, plan->b, &beta, pc, plan->c, pc,
-                                  plan->c, &plan->algo, context().workspace_, context().workspace_bytes_,
-                                  stream()));
+  WMA_CUBLAS_CHECK(cublasLtMatmul(context().lt_, plan.op.get(), &alpha, pa, plan.a.get(), pb, plan.b.get(), &beta, pc,
+                                  plan.c.get(), pc, plan.c.get(), &plan.algo, context().workspace_,
+                                  context().workspace_bytes_, stream()));
 }
 
 // out = act(out + bias) + residual over [rows, n]; residual may not alias out.
 template <typename T, ops::Activation kAct>
 __global__ void bias_act_residual_kernel(T* out, const T* bias, const T* residual, std::int64_t total, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  grid_stride_loop(total, [&](const std::int64_t i) {
     float v = to_float(out[i]);
     if (bias != nullptr) v += to_float(bias[i % n]);
     v = activate<kAct>(v);
     if (residual != nullptr) v += to_float(residual[i]);
     out[i] = from_float<T>(v);
-  }
+  });
 }
 
 void bias_act_residual(const Tensor& out, const Tensor* bias, const Tensor* residual, ops::Activation act) {
@@ -261,7 +276,7 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
         WMA_CHECK(!overlaps(*residual, out), "[linear] residual partially overlaps the output");
         copy_into(out, *residual);
       }
-      run_plan(plan, weight.data_ptr(), x.data_ptr(), out.data_ptr(), bias ? bias->data_ptr() : nullptr,
+      run_plan(*plan, weight.data_ptr(), x.data_ptr(), out.data_ptr(), bias ? bias->data_ptr() : nullptr,
                residual ? 1.0f : 0.0f);
       return;
     }
@@ -273,7 +288,7 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
   const Tensor target = residual_in_out ? Tensor::empty(out.shape(), dt, Device::CUDA) : out;
   if (GemmPlan* plan = find_plan(dt, ma, mb, n, m, 1, 0, CUBLASLT_EPILOGUE_DEFAULT, weight.data_ptr(), x.data_ptr(),
                                  target.data_ptr(), nullptr)) {
-    run_plan(plan, weight.data_ptr(), x.data_ptr(), target.data_ptr(), nullptr, 0.0f);
+    run_plan(*plan, weight.data_ptr(), x.data_ptr(), target.data_ptr(), nullptr, 0.0f);
   } else {
     // cuBLASLt declined (odd sizes or alignment): a linear layer is a 1x1 convolution.
     ConvGeometry g;
@@ -329,7 +344,7 @@ void matmul(const Tensor& out, const Tensor& a, const Tensor& b) {
                              bv.data_ptr(), av.data_ptr(), out.data_ptr(), nullptr);
   WMA_CHECK(plan != nullptr, "[matmul] cuBLASLt has no algorithm for a ", a.describe(), " x b ", b.describe(),
             " (strides ", shape_str(a.strides()), ", ", shape_str(b.strides()), ")");
-  run_plan(plan, bv.data_ptr(), av.data_ptr(), out.data_ptr(), nullptr, 0.0f);
+  run_plan(*plan, bv.data_ptr(), av.data_ptr(), out.data_ptr(), nullptr, 0.0f);
 }
 
 }  // namespace wma::cuda

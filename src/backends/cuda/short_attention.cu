@@ -22,6 +22,9 @@ constexpr int kMaxLen = 32;
 constexpr int kWarps = 4;  // independent (sequence, head) pairs per block
 constexpr int kShortThreads = kWarps * 32;
 constexpr float kLog2e = 1.4426950408889634f;
+static_assert(kMaxLen == 2 * 16, "two 16-row tiles hold the longest q, and KT = 2 16-key steps its keys");
+static_assert(sizeof(__half) * kWarps * (kMaxLen + 2 * kMaxLen) * kHeadDim <= kDefaultSharedMemory,
+              "every warp's q, k and v of the longest sequences fit without opt-in");
 
 struct ShortArgs {
   std::int64_t pairs;  // sequences x heads
@@ -196,7 +199,6 @@ bool short_attention(const Tensor& out, const Tensor& q, const Tensor& k, const 
   if (a.pairs == 0 || blocks > 0x7fffffff) return false;
   const int key_rows = lk <= 16 ? 16 : 32;
   auto launch = [&]<typename T>() {
-    // At most 4 warps x (32 + 2 x 32) rows x 128 bytes = 48 KB, within the default limit.
     const std::size_t smem = sizeof(T) * kWarps * (a.q_rows + 2 * key_rows) * kHeadDim;
     auto* kernel = key_rows == 16 ? short_attention_kernel<T, 1> : short_attention_kernel<T, 2>;
     kernel<<<static_cast<unsigned>(blocks), kShortThreads, smem, stream()>>>(out.data<T>(), q.data<T>(), k.data<T>(),
