@@ -23,7 +23,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 
 git rev-parse --short HEAD 2>/dev/null | tee -a "$out/card.txt"
 start=$(date +%s)
 (cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DWMA_BUILD_BENCH=ON -DWMA_GTEST_SOURCE_DIR="$gtest" &&
-  ninja -C build-gpu -j12 wma test_cuda test_cuda_models bench_ops) >"$out/build_new.log" 2>&1 &
+  ninja -C build-gpu -j12 wma test_cuda test_cuda_models test_cuda_pipeline bench_ops) >"$out/build_new.log" 2>&1 &
 new_pid=$!
 if [[ -d "$base_src" ]]; then
   (cmake -S "$base_src" -B build-base -G Ninja -DCMAKE_BUILD_TYPE=Release -DWMA_BUILD_BENCH=ON -DWMA_BUILD_TESTS=OFF &&
