@@ -1,8 +1,6 @@
-// Elementwise and data-movement kernels: copy_into (any dtype pair, any strides), fill,
-// binary ops over broadcast views, axpby, activations, GEGLU, nearest 2x upsampling and
-// the sinusoidal timestep embedding. All are memory-bound; this version favours generality
-// (strided index maps) with a flat fast path when every operand is contiguous.
-#include <type_traits>
+// Elementwise kernels: binary ops over broadcast views, axpby, the heads' DDIM step, activations and GEGLU,
+// plus the strided index map the data-movement kernels (movement.cu) share. All are memory-bound; they favour
+// generality (strided index maps) with a flat fast path when every operand is contiguous.
 
 #include "backends/cuda/common.cuh"
 
@@ -39,37 +37,11 @@ StridedMap make_strided_map(const Shape& shape, const Shape* const* strides, int
 
 namespace {
 
-template <typename D, typename S>
-__device__ __forceinline__ D convert(S v) {
-  if constexpr (std::is_integral_v<D> && std::is_integral_v<S>)
-    return static_cast<D>(v);
-  else
-    return from_float<D>(to_float<S>(v));
-}
-
 bool map_is_flat(const StridedMap& m, int n) {
   if (m.rank > 1) return false;
   for (int k = 0; k < n; ++k)
     if (m.rank == 1 && m.strides[k][0] != 1) return false;
   return true;
-}
-
-template <typename D, typename S>
-__global__ void copy_kernel(D* dst, const S* src, StridedMap m, std::int64_t n) {
-  grid_stride_loop(n, [&](const std::int64_t i) {
-    std::int64_t off[2];
-    m.offsets(i, off, 2);
-    dst[off[0]] = convert<D, S>(src[off[1]]);
-  });
-}
-
-template <typename T>
-__global__ void fill_kernel(T* dst, StridedMap m, std::int64_t n, T value) {
-  grid_stride_loop(n, [&](const std::int64_t i) {
-    std::int64_t off[1];
-    m.offsets(i, off, 1);
-    dst[off[0]] = value;
-  });
 }
 
 __device__ __forceinline__ float binary_apply(float a, float b, BinaryOp op) {
@@ -155,128 +127,7 @@ __global__ void geglu_vec_kernel(T* out, const T* x, std::int64_t vecs, std::int
   });
 }
 
-template <typename T>
-__global__ void upsample2x_kernel(T* out, const T* x, std::int64_t n, std::int64_t h, std::int64_t w,
-                                  std::int64_t c) {
-  grid_stride_loop(n, [&](const std::int64_t i) {
-    std::int64_t r = i;
-    const std::int64_t ch = r % c;
-    r /= c;
-    const std::int64_t ow = r % (2 * w);
-    r /= 2 * w;
-    const std::int64_t oh = r % (2 * h);
-    const std::int64_t nb = r / (2 * h);
-    out[i] = x[((nb * h + oh / 2) * w + ow / 2) * c + ch];
-  });
-}
-
-// Frequencies are computed on the host (see timestep_embedding) and passed by value, so
-// they are the CPU reference's float32 values bit for bit and the kernel stays capturable.
-constexpr int kMaxTimestepHalf = 2048;
-struct FreqTable {
-  float f[kMaxTimestepHalf];
-};
-static_assert(sizeof(FreqTable) + 256 <= 32764,
-              "the table and the other parameters stay under the 32764-byte kernel-parameter limit (CUDA 12.1+)");
-
-template <typename TT>
-__global__ void timestep_kernel(float* out, const TT* t, std::int64_t t_stride, int batch, int dim, int half,
-                                bool cos_first, const __grid_constant__ FreqTable freqs) {
-  const std::int64_t n = static_cast<std::int64_t>(batch) * dim;
-  grid_stride_loop(n, [&](const std::int64_t i) {
-    const std::int64_t b = i / dim;
-    const int j = static_cast<int>(i - b * dim);
-    float v = 0.0f;  // the odd-dim pad column
-    if (j < 2 * half) {
-      const int k = j < half ? j : j - half;
-      const float arg = to_float(t[b * t_stride]) * freqs.f[k];
-      const bool first = j < half;
-      v = (first == cos_first) ? cosf(arg) : sinf(arg);
-    }
-    out[i] = v;
-  });
-}
-
 }  // namespace
-
-namespace {
-
-// Rows of 16-byte vectors between two row-strided layouts (strides in vectors): the skip concatenations and
-// other slices along the last dimension, at copy bandwidth instead of one element per index computation.
-__global__ void copy_rows_kernel(uint4* dst, const uint4* src, std::int64_t rows, std::int64_t row_vecs,
-                                 std::int64_t dst_stride, std::int64_t src_stride) {
-  const std::int64_t n = rows * row_vecs;
-  grid_stride_loop(n, [&](const std::int64_t i) {
-    const std::int64_t r = i / row_vecs, j = i - r * row_vecs;
-    dst[r * dst_stride + j] = src[r * src_stride + j];
-  });
-}
-
-// The rank-2 (after merging) same-dtype case whose rows are contiguous and 16-byte aligned.
-bool copy_rows(const Tensor& dst, const Tensor& src, const StridedMap& m) {
-  if (dst.dtype() != src.dtype() || context().general_kernels_only_) return false;
-  const std::int64_t item = static_cast<std::int64_t>(dtype_size(dst.dtype()));
-  const std::int64_t rows = m.rank == 2 ? m.shape[0] : 1, cols = m.shape[m.rank - 1];
-  if (m.rank < 1 || m.rank > 2 || m.strides[0][m.rank - 1] != 1 || m.strides[1][m.rank - 1] != 1) return false;
-  const std::int64_t dst_stride = m.rank == 2 ? m.strides[0][0] * item : 0;
-  const std::int64_t src_stride = m.rank == 2 ? m.strides[1][0] * item : 0;
-  if ((cols * item) % 16 != 0 || dst_stride % 16 != 0 || src_stride % 16 != 0 ||
-      (reinterpret_cast<std::uintptr_t>(dst.data_ptr()) & 15u) != 0 ||
-      (reinterpret_cast<std::uintptr_t>(src.data_ptr()) & 15u) != 0)
-    return false;
-  const std::int64_t row_vecs = cols * item / 16;
-  copy_rows_kernel<<<grid_for(rows * row_vecs), kThreads, 0, stream()>>>(
-      static_cast<uint4*>(dst.data_ptr()), static_cast<const uint4*>(src.data_ptr()), rows, row_vecs,
-      dst_stride / 16, src_stride / 16);
-  WMA_CUDA_CHECK_LAUNCH();
-  return true;
-}
-
-}  // namespace
-
-void copy_into(const Tensor& dst, const Tensor& src) {
-  WMA_CHECK(dst.shape() == src.shape(), "[copy_into] shape mismatch: ", dst.describe(), " <- ", src.describe());
-  WMA_CHECK(dst.device() == Device::CUDA && src.device() == Device::CUDA, "[copy_into] both tensors must be on the GPU: ",
-            dst.describe(), " <- ", src.describe());
-  const std::int64_t n = dst.numel();
-  if (n == 0) return;
-  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
-    if (dst.data_ptr() != src.data_ptr())
-      WMA_CUDA_CHECK(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), dst.nbytes(), cudaMemcpyDeviceToDevice, stream()));
-    return;
-  }
-  const Shape* st[2] = {&dst.strides(), &src.strides()};
-  const StridedMap m = make_strided_map(dst.shape(), st, 2, "copy_into");
-  if (copy_rows(dst, src, m)) return;
-  dispatch_any(dst.dtype(), [&]<typename D>() {
-    dispatch_any(src.dtype(), [&]<typename S>() {
-      copy_kernel<D, S><<<grid_for(n), kThreads, 0, stream()>>>(dst.data<D>(), src.data<S>(), m, n);
-      WMA_CUDA_CHECK_LAUNCH();
-    });
-  });
-}
-
-void fill(const Tensor& dst, float value) {
-  WMA_CHECK(dst.device() == Device::CUDA, "[fill] expected a CUDA tensor, got ", dst.describe());
-  const std::int64_t n = dst.numel();
-  if (n == 0) return;
-  const Shape* st[1] = {&dst.strides()};
-  const StridedMap m = make_strided_map(dst.shape(), st, 1, "fill");
-  dispatch_any(dst.dtype(), [&]<typename T>() {
-    const T v = [&] {
-      if constexpr (std::is_integral_v<T>)
-        return static_cast<T>(value);
-      else if constexpr (std::is_same_v<T, float>)
-        return value;
-      else if constexpr (std::is_same_v<T, __half>)
-        return __float2half_rn(value);
-      else
-        return __float2bfloat16_rn(value);
-    }();
-    fill_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(dst.data<T>(), m, n, v);
-    WMA_CUDA_CHECK_LAUNCH();
-  });
-}
 
 void binary(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op) {
   check_float_same("binary", {&out, &a, &b});
@@ -357,55 +208,6 @@ void geglu(const Tensor& out, const Tensor& x) {
     } else {
       geglu_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, half);
     }
-    WMA_CUDA_CHECK_LAUNCH();
-  });
-}
-
-void upsample_nearest2x(const Tensor& out, const Tensor& x) {
-  check_float_same("upsample_nearest2x", {&out, &x});
-  check_contiguous("upsample_nearest2x", {&out, &x});
-  WMA_CHECK(x.dim() == 4 && out.dim() == 4 && out.size(1) == 2 * x.size(1) && out.size(2) == 2 * x.size(2) &&
-                out.size(0) == x.size(0) && out.size(3) == x.size(3),
-            "[upsample_nearest2x] ", x.describe(), " -> ", out.describe());
-  const std::int64_t n = out.numel();
-  if (n == 0) return;
-  dispatch_float(out.dtype(), "upsample_nearest2x", [&]<typename T>() {
-    upsample2x_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, x.size(1), x.size(2),
-                                                                  x.size(3));
-    WMA_CUDA_CHECK_LAUNCH();
-  });
-}
-
-void timestep_embedding(const Tensor& out, const Tensor& t, ops::TimestepStyle style) {
-  WMA_CHECK(out.device() == Device::CUDA && t.device() == Device::CUDA, "[timestep_embedding] expected CUDA tensors");
-  WMA_CHECK(out.dtype() == DType::F32 && out.dim() == 2 && out.is_contiguous() && t.dim() == 1 &&
-                t.size(0) == out.size(0),
-            "[timestep_embedding] t ", t.describe(), " -> out ", out.describe());
-  const int batch = static_cast<int>(out.size(0));
-  const int dim = static_cast<int>(out.size(1));
-  const int half = dim / 2;
-  WMA_CHECK(half <= kMaxTimestepHalf, "[timestep_embedding] dim ", dim, " above the CUDA limit ",
-            2 * kMaxTimestepHalf);
-  const bool cos_first = style == ops::TimestepStyle::CosSin;
-  const int denom = cos_first ? half : half - 1;
-  WMA_CHECK(denom > 0, "[timestep_embedding] dim ", dim, " too small for this style");
-  FreqTable freqs;
-  // The CPU reference's expressions (upstream's torch order), operation for operation in
-  // float32, so the frequencies agree bit for bit; only device cosf/sinf (<= 2 ulp) differ.
-  for (int i = 0; i < half; ++i) {
-    if (cos_first) {
-      const float scaled = static_cast<float>(-std::log(10000.0)) * static_cast<float>(i);
-      freqs.f[i] = std::exp(scaled / static_cast<float>(half));
-    } else {
-      const float step = static_cast<float>(-(std::log(10000.0) / static_cast<double>(denom)));
-      freqs.f[i] = std::exp(static_cast<float>(i) * step);
-    }
-  }
-  const std::int64_t n = static_cast<std::int64_t>(batch) * dim;
-  if (n == 0) return;
-  dispatch_any(t.dtype(), [&]<typename TT>() {
-    timestep_kernel<TT><<<grid_for(n), kThreads, 0, stream()>>>(out.data<float>(), t.data<TT>(), t.stride(0), batch,
-                                                                 dim, half, cos_first, freqs);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }
