@@ -14,10 +14,8 @@ namespace {
 
 Tensor last_dim_contiguous(const Tensor& t) { return t.stride(-1) == 1 || t.size(-1) == 1 ? t : contiguous(t); }
 
-// The GPU attention kernels take head dims up to 256. Wider heads (the VAE's single-head mid-block attention,
+// Heads wider than the backend's kernels take (on CUDA 256: the VAE's single-head mid-block attention has
 // d = 512) go through two batched GEMMs per head, with the logits and the softmax in f32.
-constexpr std::int64_t kMaxKernelHeadDim = 256;
-
 Tensor attention_by_gemm(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
   std::vector<Tensor> heads;
   for (std::int64_t h = 0; h < q.size(2); ++h) {
@@ -58,8 +56,16 @@ Shape check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const T
   return {b, lq, h, v.size(3)};
 }
 
+std::int64_t max_kernel_head_dim([[maybe_unused]] Device device) {
+#if WMA_WITH_CUDA
+  if (device != Device::CPU) return cuda::attention_max_head_dim();
+#endif
+  return cpu::attention_max_head_dim();
+}
+
 bool needs_gemm_path(const Tensor& q, const Tensor& v) {
-  return q.device() == Device::CUDA && (q.size(3) > kMaxKernelHeadDim || v.size(3) > kMaxKernelHeadDim);
+  const std::int64_t widest = max_kernel_head_dim(q.device());
+  return q.size(3) > widest || v.size(3) > widest;
 }
 
 // out is checked and non-empty.

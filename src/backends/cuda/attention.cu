@@ -10,7 +10,8 @@ namespace {
 
 constexpr int kQueriesPerBlock = 8;  // one warp each
 constexpr int kKeysPerTile = 32;     // one key per lane when scoring
-constexpr int kMaxDvPerLane = 8;     // Dv <= 256
+constexpr int kMaxDvPerLane = 8;
+constexpr int kMaxHeadDim = 32 * kMaxDvPerLane;  // a warp per query row
 static_assert(kKeysPerTile == 32, "scores and their broadcast to the PV loop are one per lane");
 
 struct AttnArgs {
@@ -100,6 +101,8 @@ __global__ void attention_kernel(T* out, const T* q, const T* k, const T* v, Att
 
 }  // namespace
 
+std::int64_t attention_max_head_dim() { return kMaxHeadDim; }
+
 void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
                float scale) {
   check_float_same("attention", {&out, &q, &k, &v});
@@ -113,8 +116,8 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
   WMA_CHECK((q.stride(3) == 1 || d == 1) && (k.stride(3) == 1 || d == 1) && (v.stride(3) == 1 || dv == 1) &&
                 (out.stride(3) == 1 || dv == 1),
             "[attention] q, k, v and out need a contiguous last dimension");
-  WMA_CHECK(dv <= 32 * kMaxDvPerLane && d <= 256, "[attention] head dims above 256 are not supported (d ", d,
-            ", dv ", dv, ")");
+  WMA_CHECK(dv <= kMaxHeadDim && d <= kMaxHeadDim, "[attention] head dims above ", kMaxHeadDim,
+            " are not supported (d ", d, ", dv ", dv, ")");
   WMA_CHECK(heads <= kMaxGridY && batch <= kMaxGridZ, "[attention] grid too large: batch ", batch, ", heads ", heads);
   AttnArgs a{};
   a.lq = lq;
@@ -141,8 +144,9 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
   if (!context().general_kernels_only_) {
     // Sequences of a few frames waste most of the flash kernel's 64-key tiles; they get a kernel of their own.
     if (short_attention(out, q, k, v, mask, scale)) return;
-    if (flash_attention_wgmma(out, q, k, v, mask, scale)) return;
-    if (flash_attention(out, q, k, v, mask, scale)) return;
+    const std::vector<ops::KeyValueBranch> branch{{k, v, mask}};
+    if (flash_attention_wgmma_sum(out, q, branch, scale)) return;
+    if (flash_attention_sum(out, q, branch, scale)) return;
   }
   const std::size_t smem = sizeof(float) * static_cast<std::size_t>(kQueriesPerBlock * d + kKeysPerTile * (d + 1) +
                                                                     kKeysPerTile * dv);

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "backends/backend.h"
@@ -53,28 +54,23 @@ void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, std::siz
 
 template <typename T>
 __device__ __forceinline__ float to_float(T v) {
-  return static_cast<float>(v);
-}
-template <>
-__device__ __forceinline__ float to_float<__half>(__half v) {
-  return __half2float(v);
-}
-template <>
-__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) {
-  return __bfloat162float(v);
+  if constexpr (std::is_same_v<T, __half>)
+    return __half2float(v);
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return __bfloat162float(v);
+  else
+    return static_cast<float>(v);
 }
 
+// Round to nearest even, as torch casts.
 template <typename T>
 __device__ __forceinline__ T from_float(float v) {
-  return static_cast<T>(v);
-}
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
+  if constexpr (std::is_same_v<T, __half>)
+    return __float2half_rn(v);
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return __float2bfloat16_rn(v);
+  else
+    return static_cast<T>(v);
 }
 
 // Loads element i of a buffer whose dtype is known only at run time (norm affine
@@ -141,6 +137,25 @@ void dispatch_float(DType t, const char* op, Fn&& fn) {
     case DType::BF16: fn.template operator()<__nv_bfloat16>(); return;
     default: fail("[", op, "] CUDA kernel needs f32, f16 or bf16, got ", dtype_name(t));
   }
+}
+
+// The tensor-core kernels' two types: fn.template operator()<__half>() for f16, <__nv_bfloat16> for bf16.
+template <typename Fn>
+void dispatch_half(DType t, Fn&& fn) {
+  WMA_CHECK(t == DType::F16 || t == DType::BF16, "expected f16 or bf16, got ", dtype_name(t));
+  if (t == DType::F16)
+    fn.template operator()<__half>();
+  else
+    fn.template operator()<__nv_bfloat16>();
+}
+
+// fn.template operator()<b>(): a kernel specialised on a flag known only at run time.
+template <typename Fn>
+void dispatch_bool(bool b, Fn&& fn) {
+  if (b)
+    fn.template operator()<true>();
+  else
+    fn.template operator()<false>();
 }
 
 template <typename Fn>
@@ -220,38 +235,39 @@ inline void check_contiguous(const char* op, std::initializer_list<const Tensor*
 
 // ---- block reductions --------------------------------------------------------------------
 
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+// A butterfly over the warp's 32 lanes: every lane ends with op folded over all of them.
+template <typename Op>
+__device__ __forceinline__ float warp_reduce(float v, Op op) {
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-// Sum over the block, returned to every thread. `scratch` holds 32 floats; the trailing
-// barrier lets the caller reuse it straight away.
-__device__ __forceinline__ float block_sum(float v, float* scratch) {
+// The same over the block, returned to every thread; `identity` pads the missing warps. `scratch` holds 32
+// floats; the trailing barrier lets the caller reuse it straight away.
+template <typename Op>
+__device__ __forceinline__ float block_reduce(float v, float* scratch, float identity, Op op) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-  v = warp_sum(v);
+  v = warp_reduce(v, op);
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  float r = lane < warps ? scratch[lane] : 0.0f;
-  r = warp_sum(r);
+  float r = lane < warps ? scratch[lane] : identity;
+  r = warp_reduce(r, op);
   __syncthreads();
   return r;
 }
 
+struct Plus {
+  __device__ __forceinline__ float operator()(float a, float b) const { return a + b; }
+};
+struct Max {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+__device__ __forceinline__ float warp_sum(float v) { return warp_reduce(v, Plus{}); }
+__device__ __forceinline__ float warp_max(float v) { return warp_reduce(v, Max{}); }
+__device__ __forceinline__ float block_sum(float v, float* scratch) { return block_reduce(v, scratch, 0.0f, Plus{}); }
 __device__ __forceinline__ float block_max(float v, float* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-  v = warp_max(v);
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  float r = lane < warps ? scratch[lane] : -INFINITY;
-  r = warp_max(r);
-  __syncthreads();
-  return r;
+  return block_reduce(v, scratch, -INFINITY, Max{});
 }
 
 }  // namespace wma::cuda

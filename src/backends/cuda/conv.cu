@@ -171,20 +171,31 @@ void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, con
   });
 }
 
-void conv2d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
-            const ops::Conv2dParams& params, const Tensor* residual) {
-  WMA_CHECK(x.dim() == 4 && weight.dim() == 4 && out.dim() == 4, "[conv2d] x ", x.describe(), ", weight ",
-            weight.describe(), ", out ", out.describe());
+namespace {
+
+// x [N, H, W, Cin] -> out [N, Ho, Wo, cout] under a kh x kw kernel; stride 1 and no padding until the caller
+// sets them.
+ConvGeometry nhwc_geometry(const Tensor& out, const Tensor& x, std::int64_t cout, std::int64_t kh, std::int64_t kw) {
   ConvGeometry g;
   g.n = x.size(0);
   g.h = static_cast<int>(x.size(1));
   g.w = static_cast<int>(x.size(2));
   g.cin = static_cast<int>(x.size(3));
-  g.cout = static_cast<int>(weight.size(0));
-  g.kh = static_cast<int>(weight.size(1));
-  g.kw = static_cast<int>(weight.size(2));
+  g.cout = static_cast<int>(cout);
+  g.kh = static_cast<int>(kh);
+  g.kw = static_cast<int>(kw);
   g.ho = static_cast<int>(out.size(1));
   g.wo = static_cast<int>(out.size(2));
+  return g;
+}
+
+}  // namespace
+
+void conv2d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+            const ops::Conv2dParams& params, const Tensor* residual) {
+  WMA_CHECK(x.dim() == 4 && weight.dim() == 4 && out.dim() == 4, "[conv2d] x ", x.describe(), ", weight ",
+            weight.describe(), ", out ", out.describe());
+  ConvGeometry g = nhwc_geometry(out, x, weight.size(0), weight.size(1), weight.size(2));
   g.stride_h = g.stride_w = params.stride;
   g.pad_h = g.pad_w = params.padding;
   convolve(out, x, weight, bias, residual, g);
@@ -196,15 +207,7 @@ void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, con
             weight.describe(), ", out ", out.describe());
   // Frames play the role of image rows and the spatial positions that of columns, with a
   // k x 1 kernel: [B, T, S, C] is already an NHWC image.
-  ConvGeometry g;
-  g.n = x.size(0);
-  g.h = static_cast<int>(x.size(1));
-  g.w = static_cast<int>(x.size(2));
-  g.cin = static_cast<int>(x.size(3));
-  g.cout = static_cast<int>(weight.size(0));
-  g.kh = static_cast<int>(weight.size(1));
-  g.ho = static_cast<int>(out.size(1));
-  g.wo = static_cast<int>(out.size(2));
+  ConvGeometry g = nhwc_geometry(out, x, weight.size(0), weight.size(1), 1);
   g.pad_h = padding;
   convolve(out, x, weight, bias, residual, g);
 }

@@ -55,10 +55,6 @@ struct FlashArgs {
   float scale_log2;  // scale * log2(e)
 };
 
-// Chunk c of row r lives at chunk c ^ (r % 8): the 8 rows an ldmatrix reads then hit 8
-// different bank groups instead of one.
-__device__ __forceinline__ int swizzle(int row, int chunk) { return row * kHeadDim + ((chunk ^ (row & 7)) << 3); }
-
 template <typename T>
 __device__ __forceinline__ void load_tile(T* tile, const T* src, std::int64_t ld, std::int64_t row0, std::int64_t len) {
   load_swizzled_rows<kFlashThreads, kKeys>(tile, src, ld, row0, len);
@@ -137,7 +133,7 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
     __syncthreads();
     if (j == 0) {
 #pragma unroll
-      for (int kk = 0; kk < 4; ++kk) ldmatrix_x4(qf[kk], sq + swizzle(warp * 16 + (lane & 15), 2 * kk + (lane >> 4)));
+      for (int kk = 0; kk < 4; ++kk) ldmatrix_x4(qf[kk], sq + swizzle64(warp * 16 + (lane & 15), 2 * kk + (lane >> 4)));
     }
 
     // S = Q K^T for this warp's 16 rows and the tile's 64 keys (8 column blocks of 8), as far as keys reach.
@@ -151,7 +147,7 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
       for (int nt = 0; nt < 8; ++nt) {
         if (nt >= column_blocks) continue;
         unsigned kf[4];
-        ldmatrix_x4(kf, sk[st] + swizzle(nt * 8 + (lane & 7), 2 * kk + (lane >> 3)));
+        ldmatrix_x4(kf, sk[st] + swizzle64(nt * 8 + (lane & 7), 2 * kk + (lane >> 3)));
         mma_16816<T>(s[nt], qf[kk], kf[0], kf[1]);
         mma_16816<T>(s[nt], qf[kk + 1], kf[2], kf[3]);
       }
@@ -216,22 +212,10 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
       o[nt][3] *= corr[1];
     }
 
-    // O += P V: the S accumulators of two adjacent column blocks are exactly the A
-    // fragment of one 16-key step.
+    // O += P V.
 #pragma unroll
-    for (int ks = 0; ks < 4; ++ks) {
-      if (ks >= pv_steps) continue;
-      const unsigned pa[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
-                              pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                              pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
-#pragma unroll
-      for (int dt = 0; dt < 8; dt += 2) {
-        unsigned vf[4];
-        ldmatrix_x4_trans(vf, sv[st] + swizzle(ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, dt + (lane >> 4)));
-        mma_16816<T>(o[dt], pa, vf[0], vf[1]);
-        mma_16816<T>(o[dt + 1], pa, vf[2], vf[3]);
-      }
-    }
+    for (int ks = 0; ks < 4; ++ks)
+      if (ks < pv_steps) accumulate_pv<T>(o, s[2 * ks], s[2 * ks + 1], sv[st], ks, lane);
     __syncthreads();  // this stage is refilled by the next iteration's prefetch
     if (jt + 1 < tiles_of[br]) {
       ++jt;
@@ -291,14 +275,7 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
 
 bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
                          float scale) {
-  const DType dt = out.dtype();
-  if (dt != DType::F16 && dt != DType::BF16) return false;
-  if (branches.empty() || branches.size() > kMaxBranches || q.size(3) != kHeadDim) return false;
-  // cp.async moves 16-byte chunks (8 elements); the output is stored as pairs of elements.
-  if (!rows_aligned(q, 8)) return false;
-  for (const ops::KeyValueBranch& kv : branches)
-    if (kv.v.size(3) != kHeadDim || kv.k.size(1) == 0 || !rows_aligned(kv.k, 8) || !rows_aligned(kv.v, 8)) return false;
-  if (!rows_aligned(out, 2)) return false;
+  if (!flash_operands_fit(out, q, branches, kMaxBranches, kHeadDim)) return false;
   FlashArgs a{};
   a.lq = q.size(1);
   a.heads = static_cast<int>(q.size(2));
@@ -308,11 +285,7 @@ bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<o
   for (std::size_t i = 0; i < branches.size(); ++i) {
     const ops::KeyValueBranch& kv = branches[i];
     FlashBranch& br = a.branch[i];
-    br.k = kv.k.data_ptr();
-    br.v = kv.v.data_ptr();
-    br.lk = kv.k.size(1);
-    br.k_sb = kv.k.stride(0), br.k_sl = kv.k.stride(1), br.k_sh = kv.k.stride(2);
-    br.v_sb = kv.v.stride(0), br.v_sl = kv.v.stride(1), br.v_sh = kv.v.stride(2);
+    set_key_values(br, kv);
     if (kv.mask != nullptr) {
       br.mask = kv.mask->data_ptr();
       br.mask_dtype = kv.mask->dtype();
@@ -320,29 +293,17 @@ bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<o
       br.m_sq = kv.mask->stride(1);
       br.m_sk = kv.mask->stride(2);
     }
-    WMA_CHECK(br.lk <= INT32_MAX / 2, "[attention] too many keys");
   }
   a.branches = static_cast<int>(branches.size());
   const dim3 grid(static_cast<unsigned>((a.lq + kRows - 1) / kRows), static_cast<unsigned>(q.size(2)),
                   static_cast<unsigned>(q.size(0)));
-  const bool summed = branches.size() > 1;
-  auto launch = [&]<typename T>() {
-    if (summed)
-      flash_attention_kernel<T, true><<<grid, kFlashThreads, 0, stream()>>>(out.data<T>(), q.data<T>(), a);
-    else
-      flash_attention_kernel<T, false><<<grid, kFlashThreads, 0, stream()>>>(out.data<T>(), q.data<T>(), a);
-  };
-  if (dt == DType::F16)
-    launch.template operator()<__half>();
-  else
-    launch.template operator()<__nv_bfloat16>();
+  dispatch_half(out.dtype(), [&]<typename T>() {
+    dispatch_bool(branches.size() > 1, [&]<bool kSum>() {
+      flash_attention_kernel<T, kSum><<<grid, kFlashThreads, 0, stream()>>>(out.data<T>(), q.data<T>(), a);
+    });
+  });
   WMA_CUDA_CHECK_LAUNCH();
   return true;
-}
-
-bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-                     float scale) {
-  return flash_attention_sum(out, q, {ops::KeyValueBranch{k, v, mask}}, scale);
 }
 
 }  // namespace wma::cuda

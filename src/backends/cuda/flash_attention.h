@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/error.h"
 #include "core/tensor.h"
 #include "ops/params.h"
 
@@ -19,21 +20,38 @@ inline bool rows_aligned(const Tensor& t, int elements) {
   return true;
 }
 
-// Same contract as cuda::attention (arguments already checked). Returns false, having done
-// nothing, when the shapes, dtypes, strides or alignment do not suit the kernel.
-bool flash_attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-                     float scale);
+// Whether out, q and the branches suit the tensor-core kernels: f16/bf16, 1 to max_branches branches, head dim
+// `head_dim` for q/k and v, keys present, rows aligned for cp.async's 16-byte chunks (8 elements) and for the
+// stores of element pairs (2).
+inline bool flash_operands_fit(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
+                               std::size_t max_branches, std::int64_t head_dim) {
+  if (out.dtype() != DType::F16 && out.dtype() != DType::BF16) return false;
+  if (branches.empty() || branches.size() > max_branches || q.size(3) != head_dim) return false;
+  if (!rows_aligned(q, 8) || !rows_aligned(out, 2)) return false;
+  for (const ops::KeyValueBranch& kv : branches)
+    if (kv.v.size(3) != head_dim || kv.k.size(1) == 0 || !rows_aligned(kv.k, 8) || !rows_aligned(kv.v, 8)) return false;
+  return true;
+}
 
-// The sum over branches of flash_attention(out, q, k_i, v_i, mask_i), one kernel reading q once (at most four
-// branches); same return convention.
+// The key/value pointers, key count and strides (elements) of either kernel's branch struct, from kv.
+template <typename Branch>
+void set_key_values(Branch& br, const ops::KeyValueBranch& kv) {
+  br.k = kv.k.data_ptr();
+  br.v = kv.v.data_ptr();
+  br.lk = kv.k.size(1);
+  br.k_sb = kv.k.stride(0), br.k_sl = kv.k.stride(1), br.k_sh = kv.k.stride(2);
+  br.v_sb = kv.v.stride(0), br.v_sl = kv.v.stride(1), br.v_sh = kv.v.stride(2);
+  WMA_CHECK(br.lk <= INT32_MAX / 2, "[attention] too many keys");
+}
+
+// The sum over branches of cuda::attention(out, q, k_i, v_i, mask_i) (arguments already checked), one kernel
+// reading q once (at most four branches; one is plain attention). Returns false, having done nothing, when the
+// shapes, dtypes, strides or alignment do not suit the kernel.
 bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
                          float scale);
 
-// Attention on Hopper's warpgroup MMA (flash_attention_wgmma.cu), where context().wgmma_ allows it. Same contracts
-// and return convention as flash_attention and flash_attention_sum; false for a mask that varies along the
-// queries.
-bool flash_attention_wgmma(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-                           float scale);
+// The same on Hopper's warpgroup MMA (flash_attention_wgmma.cu), where context().wgmma_ allows it; false also for
+// a mask that varies along the queries.
 bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
                                float scale);
 // Whether the code loaded for this device holds the wgmma kernel (sm_90a SASS, not a PTX or older-architecture
@@ -42,7 +60,7 @@ bool wgmma_attention_compiled();
 
 // Unmasked attention over short sequences (Lq, Lk <= 32; the UNet's temporal attention over 16
 // frames), head dim 64, f16/bf16, one warp per (sequence, head); short_attention.cu. Same
-// contract and return convention as flash_attention.
+// contract and return convention as flash_attention_sum with one branch.
 bool short_attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
                      float scale);
 

@@ -362,13 +362,9 @@ bool wgmma_attention_compiled() {
 bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
                                float scale) {
   const DType dt = out.dtype();
-  if (!context().wgmma_ || (dt != DType::F16 && dt != DType::BF16)) return false;
-  if (branches.empty() || branches.size() > kMaxBranches || q.size(3) != kHeadDim) return false;
-  // cp.async moves 16-byte chunks (8 elements); the output is stored in pairs.
-  if (!rows_aligned(q, 8) || !rows_aligned(out, 2)) return false;
+  if (!context().wgmma_ || !flash_operands_fit(out, q, branches, kMaxBranches, kHeadDim)) return false;
   bool masked = false;
   for (const ops::KeyValueBranch& kv : branches) {
-    if (kv.v.size(3) != kHeadDim || kv.k.size(1) == 0 || !rows_aligned(kv.k, 8) || !rows_aligned(kv.v, 8)) return false;
     // A mask that varies along the queries, or of another dtype, stays on the mma.sync kernel.
     if (kv.mask != nullptr && ((kv.mask->size(1) > 1 && kv.mask->stride(1) != 0) || kv.mask->dtype() != dt))
       return false;
@@ -382,17 +378,12 @@ bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::ve
   for (std::size_t i = 0; i < branches.size(); ++i) {
     const ops::KeyValueBranch& kv = branches[i];
     WgmmaBranch& br = a.branch[i];
-    br.k = kv.k.data_ptr();
-    br.v = kv.v.data_ptr();
-    br.lk = kv.k.size(1);
-    br.k_sb = kv.k.stride(0), br.k_sl = kv.k.stride(1), br.k_sh = kv.k.stride(2);
-    br.v_sb = kv.v.stride(0), br.v_sl = kv.v.stride(1), br.v_sh = kv.v.stride(2);
+    set_key_values(br, kv);
     if (kv.mask != nullptr) {
       br.mask = kv.mask->data_ptr();
       br.m_sb = kv.mask->size(0) == 1 ? 0 : kv.mask->stride(0);
       br.m_sk = kv.mask->stride(2);
     }
-    WMA_CHECK(br.lk <= INT32_MAX / 2, "[attention] too many keys");
   }
   a.branches = static_cast<int>(branches.size());
   const bool branched = branches.size() > 1 || masked;
@@ -409,23 +400,11 @@ bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::ve
     (void)configured;
     flash_attention_wgmma_kernel<T, kBranched><<<grid, kBlockThreads, smem, stream()>>>(out.data<T>(), q.data<T>(), a);
   };
-  auto launch_typed = [&]<typename T>() {
-    if (branched)
-      launch.template operator()<T, true>();
-    else
-      launch.template operator()<T, false>();
-  };
-  if (dt == DType::F16)
-    launch_typed.template operator()<__half>();
-  else
-    launch_typed.template operator()<__nv_bfloat16>();
+  dispatch_half(dt, [&]<typename T>() {
+    dispatch_bool(branched, [&]<bool kBranched>() { launch.template operator()<T, kBranched>(); });
+  });
   WMA_CUDA_CHECK_LAUNCH();
   return true;
-}
-
-bool flash_attention_wgmma(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-                           float scale) {
-  return flash_attention_wgmma_sum(out, q, {ops::KeyValueBranch{k, v, mask}}, scale);
 }
 
 }  // namespace wma::cuda

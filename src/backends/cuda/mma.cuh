@@ -97,4 +97,25 @@ __device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float lo, float hi) {
   return *reinterpret_cast<const unsigned*>(&h);
 }
 
+// Element offset of 16-byte chunk `chunk` of row `row` in a [rows][64] tile of 16-bit elements stored with chunk
+// c of row r at chunk c ^ (r % 8): the eight rows one ldmatrix phase reads (and the eight rows output fragments
+// write) then fall in eight different bank groups instead of one.
+__device__ __forceinline__ int swizzle64(int row, int chunk) { return row * 64 + ((chunk ^ (row & 7)) << 3); }
+
+// o += P V for 16-key step `ks` of one warp's 16 query rows over 64 value columns. The S accumulators of two
+// adjacent 8-key column blocks (s0, s1) are exactly the A fragment of the step; V is a swizzle64 [keys][64] tile.
+template <typename T>
+__device__ __forceinline__ void accumulate_pv(float (&o)[8][4], const float (&s0)[4], const float (&s1)[4], const T* sv,
+                                              int ks, int lane) {
+  const unsigned pa[4] = {pack2<T>(s0[0], s0[1]), pack2<T>(s0[2], s0[3]), pack2<T>(s1[0], s1[1]),
+                          pack2<T>(s1[2], s1[3])};
+#pragma unroll
+  for (int dt = 0; dt < 8; dt += 2) {
+    unsigned vf[4];
+    ldmatrix_x4_trans(vf, sv + swizzle64(ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, dt + (lane >> 4)));
+    mma_16816<T>(o[dt], pa, vf[0], vf[1]);
+    mma_16816<T>(o[dt + 1], pa, vf[2], vf[3]);
+  }
+}
+
 }  // namespace wma::cuda::mma

@@ -37,9 +37,6 @@ struct ShortArgs {
   float scale_log2;  // scale * log2(e)
 };
 
-// Chunk c of row r lives at chunk c ^ (r % 8), so the eight rows one ldmatrix phase reads (and
-// the eight rows the output fragments write) fall in eight different bank groups.
-__device__ __forceinline__ int swizzle(int row, int chunk) { return row * kHeadDim + ((chunk ^ (row & 7)) << 3); }
 
 // Rows [0, rows) of a [len, 64] slice (row stride `ld`) into a swizzled tile, by the 32 lanes of
 // one warp; rows past `len` become zeros, so padding keys add exact zeros to PV and padding
@@ -49,7 +46,7 @@ __device__ __forceinline__ void load_rows(T* tile, const T* src, std::int64_t ld
   for (int e = lane; e < rows * kChunks; e += 32) {
     const int r = e / kChunks, c = e % kChunks;
     const bool valid = r < len;
-    cp_async_16(tile + swizzle(r, c), valid ? src + r * ld + c * 8 : src, valid);
+    cp_async_16(tile + swizzle64(r, c), valid ? src + r * ld + c * 8 : src, valid);
   }
 }
 
@@ -81,7 +78,7 @@ __global__ void __launch_bounds__(kShortThreads) short_attention_kernel(T* out, 
   for (int m0 = 0; m0 < a.q_rows; m0 += 16) {
     unsigned qf[4][4];
 #pragma unroll
-    for (int kk = 0; kk < 4; ++kk) ldmatrix_x4(qf[kk], sq + swizzle(m0 + (lane & 15), 2 * kk + (lane >> 4)));
+    for (int kk = 0; kk < 4; ++kk) ldmatrix_x4(qf[kk], sq + swizzle64(m0 + (lane & 15), 2 * kk + (lane >> 4)));
 
     // S = Q K^T for these 16 query rows against all keys (2 KT column blocks of 8).
     float s[2 * KT][4] = {};
@@ -90,7 +87,7 @@ __global__ void __launch_bounds__(kShortThreads) short_attention_kernel(T* out, 
 #pragma unroll
       for (int nt = 0; nt < 2 * KT; ++nt) {
         unsigned kf[4];
-        ldmatrix_x4(kf, sk + swizzle(nt * 8 + (lane & 7), 2 * kk + (lane >> 3)));
+        ldmatrix_x4(kf, sk + swizzle64(nt * 8 + (lane & 7), 2 * kk + (lane >> 3)));
         mma_16816<T>(s[nt], qf[kk], kf[0], kf[1]);
         mma_16816<T>(s[nt], qf[kk + 1], kf[2], kf[3]);
       }
@@ -131,22 +128,10 @@ __global__ void __launch_bounds__(kShortThreads) short_attention_kernel(T* out, 
       l[r] = 1.0f / l[r];
     }
 
-    // O = P V: the S accumulators of two adjacent column blocks are exactly the A fragment of
-    // one 16-key step.
+    // O = P V.
     float o[8][4] = {};
 #pragma unroll
-    for (int ks = 0; ks < KT; ++ks) {
-      const unsigned pa[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
-                              pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                              pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
-#pragma unroll
-      for (int dt = 0; dt < 8; dt += 2) {
-        unsigned vf[4];
-        ldmatrix_x4_trans(vf, sv + swizzle(ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, dt + (lane >> 4)));
-        mma_16816<T>(o[dt], pa, vf[0], vf[1]);
-        mma_16816<T>(o[dt + 1], pa, vf[2], vf[3]);
-      }
-    }
+    for (int ks = 0; ks < KT; ++ks) accumulate_pv<T>(o, s[2 * ks], s[2 * ks + 1], sv, ks, lane);
 
     // The fragments hold 4-byte pieces of two rows per lane; staged in this tile's own query
     // rows (already in registers, so no other lane still reads them) they leave as whole rows.
@@ -154,15 +139,15 @@ __global__ void __launch_bounds__(kShortThreads) short_attention_kernel(T* out, 
     __syncwarp();
 #pragma unroll
     for (int dt = 0; dt < 8; ++dt) {
-      *reinterpret_cast<unsigned*>(so + swizzle(g, dt) + 2 * t) = pack2<T>(o[dt][0] * l[0], o[dt][1] * l[0]);
-      *reinterpret_cast<unsigned*>(so + swizzle(g + 8, dt) + 2 * t) = pack2<T>(o[dt][2] * l[1], o[dt][3] * l[1]);
+      *reinterpret_cast<unsigned*>(so + swizzle64(g, dt) + 2 * t) = pack2<T>(o[dt][0] * l[0], o[dt][1] * l[0]);
+      *reinterpret_cast<unsigned*>(so + swizzle64(g + 8, dt) + 2 * t) = pack2<T>(o[dt][2] * l[1], o[dt][3] * l[1]);
     }
     __syncwarp();
 #pragma unroll
     for (int e = lane; e < 16 * kChunks; e += 32) {
       const int r = e / kChunks, c = e % kChunks;
       if (m0 + r < a.lq)
-        *reinterpret_cast<uint4*>(ob + (m0 + r) * a.o_sl + c * 8) = *reinterpret_cast<const uint4*>(so + swizzle(r, c));
+        *reinterpret_cast<uint4*>(ob + (m0 + r) * a.o_sl + c * 8) = *reinterpret_cast<const uint4*>(so + swizzle64(r, c));
     }
   }
 }
