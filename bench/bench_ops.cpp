@@ -53,7 +53,7 @@ Tensor random_on_gpu(const Shape& shape, DType dtype, std::uint64_t seed, float 
 
 struct Case {
   std::string op, shape;
-  double flops = 0;  // 0: report bandwidth instead
+  double flops = 0;           // 0: report bandwidth instead
   double bytes_per_elem = 0;  // bytes moved per element of one dtype byte, times dtype size
   std::function<std::vector<Tensor>(DType)> make;
   std::function<Tensor(const std::vector<Tensor>&)> run;
@@ -179,7 +179,8 @@ std::vector<Case> build_cases() {
       for (std::int64_t f = 0; f < b; ++f)
         for (std::int64_t j = (f + 1) * (action / 16); j < action; ++j)
           mask[static_cast<std::size_t>(f * action + j)] = -INFINITY;
-      in.push_back(wma::ops::cast(wma::ops::to_device(Tensor::from_floats({b, 1, action}, mask), wma::Device::CUDA), t));
+      in.push_back(
+          wma::ops::cast(wma::ops::to_device(Tensor::from_floats({b, 1, action}, mask), wma::Device::CUDA), t));
       return in;
     };
     c.run = [=](const std::vector<Tensor>& x) {
@@ -264,7 +265,8 @@ std::vector<Case> build_cases() {
     c.shape = what + " " + dims({16, positions, maps});
     c.bytes_per_elem = 16.0 * positions * maps;  // one read of the logits
     c.make = [=](DType t) {
-      return std::vector<Tensor>{random_on_gpu({16, positions, maps}, t, 19, 3.0f), random_on_gpu({positions, 2}, t, 20)};
+      return std::vector<Tensor>{random_on_gpu({16, positions, maps}, t, 19, 3.0f),
+                                 random_on_gpu({positions, 2}, t, 20)};
     };
     c.run = [](const std::vector<Tensor>& x) { return wma::ops::spatial_softmax(x[0], x[1]); };
     cs.push_back(c);
@@ -359,8 +361,8 @@ int main(int argc, char** argv) {
         return std::string(buf);
       };
       std::printf("%-14s %-38s %-5s %10.3f %10.3f %7.2fx %12s %12s\n", c.op.c_str(), c.shape.c_str(),
-                  std::string(wma::dtype_name(t)).c_str(), old_t.median_ms, new_t.median_ms, old_t.median_ms / new_t.median_ms,
-                  rate(old_t.median_ms).c_str(), rate(new_t.median_ms).c_str());
+                  std::string(wma::dtype_name(t)).c_str(), old_t.median_ms, new_t.median_ms,
+                  old_t.median_ms / new_t.median_ms, rate(old_t.median_ms).c_str(), rate(new_t.median_ms).c_str());
       std::fflush(stdout);
       json << (first ? "" : ",\n") << "  {\"op\": \"" << c.op << "\", \"shape\": \"" << c.shape << "\", \"dtype\": \""
            << wma::dtype_name(t) << "\", \"old_ms\": " << old_t.median_ms << ", \"new_ms\": " << new_t.median_ms

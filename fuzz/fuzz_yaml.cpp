@@ -15,13 +15,25 @@ void read_all(const wma::io::YamlNode& root, const wma::io::YamlNode& node, int 
     root.find_path(node.path());
     if (node.is_scalar()) {
       node.as_string();
-      try { node.as_int(); } catch (const Error&) {}
-      try { node.as_double(); } catch (const Error&) {}
-      try { node.as_bool(); } catch (const Error&) {}
+      try {
+        node.as_int();
+      } catch (const Error&) {
+      }
+      try {
+        node.as_double();
+      } catch (const Error&) {
+      }
+      try {
+        node.as_bool();
+      } catch (const Error&) {
+      }
       return;
     }
     if (node.is_sequence()) {
-      try { node.as_double_list(); } catch (const Error&) {}
+      try {
+        node.as_double_list();
+      } catch (const Error&) {
+      }
       for (const auto& e : node.elements()) read_all(root, e, depth + 1);
     } else if (node.is_mapping()) {
       for (const auto& [key, value] : node.items()) {

@@ -145,7 +145,8 @@ FlagDef demo_weights_flag() {
   return {"demo_weights", "", "deterministic weights instead of a checkpoint (videos are noise)"};
 }
 FlagDef clip_vocab_flag() {
-  return {"clip_vocab", "<file>",
+  return {"clip_vocab",
+          "<file>",
           "OpenCLIP's bpe_simple_vocab_16e6.txt.gz (default: $WMA_BPE_PATH, else next to --ckpt_path, else in an "
           "installed open_clip package)",
           "",
@@ -163,8 +164,7 @@ FlagDef noise_flag() {
 FlagDef noise_file_flag() { return {"noise_file", "<safetensors>", "replay recorded draws instead of --noise"}; }
 FlagDef sampler_flag() {
   return {"sampler", "ddim|dpmpp_2m|unipc",
-          "ddim: upstream's DDIM; dpmpp_2m: DPM-Solver++(2M); unipc: UniPC (bh2, order 2) (docs/sampling.md)",
-          "ddim"};
+          "ddim: upstream's DDIM; dpmpp_2m: DPM-Solver++(2M); unipc: UniPC (bh2, order 2) (docs/sampling.md)", "ddim"};
 }
 FlagDef quiet_flag() { return {"quiet", "", "no progress bars"}; }
 
@@ -195,7 +195,9 @@ std::string Flags::required(const std::string& n) const {
   return str(n);
 }
 
-long long Flags::integer(const std::string& n, long long fallback) const { return has(n) ? to_int(n, str(n)) : fallback; }
+long long Flags::integer(const std::string& n, long long fallback) const {
+  return has(n) ? to_int(n, str(n)) : fallback;
+}
 
 double Flags::real(const std::string& n, double fallback) const {
   if (!has(n)) return fallback;
@@ -213,7 +215,9 @@ std::vector<std::int64_t> Flags::integers(const std::string& n, std::int64_t fal
   return out;
 }
 
-std::vector<std::string> Flags::strs(const std::string& n) const { return has(n) ? args_.at(n) : std::vector<std::string>{}; }
+std::vector<std::string> Flags::strs(const std::string& n) const {
+  return has(n) ? args_.at(n) : std::vector<std::string>{};
+}
 
 long long Flags::to_int(const std::string& n, const std::string& v) const {
   char* end = nullptr;
@@ -255,8 +259,8 @@ std::pair<std::int64_t, std::int64_t> checked_video_size(const Flags& f, const p
                                                          bool heads) {
   const std::int64_t height = f.integer("height", 320), width = f.integer("width", 512);
   WMA_CHECK(height % 16 == 0 && width % 16 == 0, "image size ", height, "x", width, " must be multiples of 16");
-  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ",
-            width, " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
+  WMA_CHECK(height == config.video_height() && width == config.video_width(), "--height ", height, " --width ", width,
+            " do not match the model of ", config.source, ", which generates ", config.video_height(), "x",
             config.video_width(), " (pass --height ", config.video_height(), " --width ", config.video_width(), ")");
   WMA_CHECK(!heads || (height == config.obs_image_height && width == config.obs_image_width), "the action heads of ",
             config.source, " take ", config.obs_image_height, "x", config.obs_image_width, " observations, not ",

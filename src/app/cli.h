@@ -21,20 +21,20 @@
 namespace wma::app {
 
 struct FlagDef {
-  std::string name;                        // without the leading "--"; the key of Flags::has/str
-  std::string value;                       // placeholder in the help ("N", "<yaml>"); empty: a switch
-  std::string help;                        // what it means
-  std::string fallback = "";               // the default the help shows; empty: none
-  bool multi = false;                      // one or more values (argparse nargs='+')
-  std::vector<std::string> aliases = {};   // other accepted spellings
+  std::string name;                       // without the leading "--"; the key of Flags::has/str
+  std::string value;                      // placeholder in the help ("N", "<yaml>"); empty: a switch
+  std::string help;                       // what it means
+  std::string fallback = "";              // the default the help shows; empty: none
+  bool multi = false;                     // one or more values (argparse nargs='+')
+  std::vector<std::string> aliases = {};  // other accepted spellings
 };
 
 struct FlagSpec {
-  std::string command;                     // "interact": named in the help and in errors
-  std::string synopsis;                    // usage lines after "usage: wma <command> "
+  std::string command;   // "interact": named in the help and in errors
+  std::string synopsis;  // usage lines after "usage: wma <command> "
   std::vector<FlagDef> flags;
   std::vector<std::pair<std::string, std::string>> positionals = {};  // {name, meaning}, in order
-  std::string notes = "";                  // printed after the flags
+  std::string notes = "";                                             // printed after the flags
 };
 
 class Flags {
@@ -115,8 +115,8 @@ TimedConfig load_config(const std::string& path);
 // split into "model_loading/config", "model_loading/checkpoint" (reading or generating the weights and
 // converting them on the host) and, on a GPU, "model_to_cuda" (the uploads).
 LoadedModel build_model(const std::function<std::unique_ptr<io::WeightStore>()>& open_store,
-                        const pipeline::WorldModelConfig& config, nn::LoadOptions options,
-                        pipeline::Profiler& profiler, double config_seconds);
+                        const pipeline::WorldModelConfig& config, nn::LoadOptions options, pipeline::Profiler& profiler,
+                        double config_seconds);
 // build_model from --ckpt_path, or from deterministic weights with --demo_weights.
 LoadedModel load_model(const Flags& flags, const pipeline::WorldModelConfig& config, const nn::LoadOptions& options,
                        pipeline::Profiler& profiler, double config_seconds);

@@ -43,7 +43,8 @@ FlagSpec flag_spec() {
            {"iterations", "N", "timed iterations", "1"},
            {"seed", "N", "random seed", "123"},
            noise_flag(),
-           {"clip_vocab", "<file>",
+           {"clip_vocab",
+            "<file>",
             "OpenCLIP's bpe_simple_vocab_16e6.txt.gz (default: found as by `wma interact`, else a byte-level "
             "tokenizer of the same cost)",
             "",
@@ -65,8 +66,10 @@ FlagSpec flag_spec() {
             "DDIM eta 0 pass from the same x_T, printed as markdown tables"},
            {"accuracy_steps", "N", "step counts of --accuracy", "6 8 10 12 16 20 25 50", true},
            {"reference_steps", "N", "DDIM eta 0 steps of --accuracy's reference", "250"},
-           {"accuracy_modes", "world|decision", "passes --accuracy measures: the world-model pass, the server's "
-            "decision pass", "world decision", true},
+           {"accuracy_modes", "world|decision",
+            "passes --accuracy measures: the world-model pass, the server's "
+            "decision pass",
+            "world decision", true},
            {"accuracy_samplers", "ddim|dpmpp_2m|unipc", "samplers --accuracy compares", "ddim dpmpp_2m unipc", true},
            {"timestep_spacing", "uniform|uniform_trailing", "how the timesteps are spread", "uniform_trailing"}}};
 }
@@ -88,7 +91,8 @@ int run_accuracy(const Flags& f, const pipeline::WorldModel& model, const models
   }
   if (f.has("accuracy_samplers")) {
     options.samplers.clear();
-    for (const std::string& name : f.strs("accuracy_samplers")) options.samplers.push_back(sampling::parse_sampler(name));
+    for (const std::string& name : f.strs("accuracy_samplers"))
+      options.samplers.push_back(sampling::parse_sampler(name));
   }
   std::vector<AccuracyMode> modes = {AccuracyMode::WorldModel, AccuracyMode::Decision};
   if (f.has("accuracy_modes")) {
@@ -114,17 +118,19 @@ int run_accuracy(const Flags& f, const pipeline::WorldModel& model, const models
                                       {"sampler", std::string(sampling::sampler_name(r.sampler))},
                                       {"steps", r.steps},
                                       {"latent_rel_l2", r.latent_rel_l2},
-                                      {"video_psnr_db", std::isinf(r.video_psnr_db) ? io::json::Value() : io::json::Value(r.video_psnr_db)},
+                                      {"video_psnr_db", std::isinf(r.video_psnr_db) ? io::json::Value()
+                                                                                    : io::json::Value(r.video_psnr_db)},
                                       {"actions_rms", r.actions_rms},
                                       {"states_rms", r.states_rms},
                                       {"sampling_s", r.sampling_s},
                                       {"pass_s", r.pass_s}});
-    write_text_file(f.str("json"), io::json::dump(io::json::Object{{"command", "bench --accuracy"},
-                                                                   {"device", ops::device_description(model.options.device)},
-                                                                   {"precision", precision},
-                                                                   {"config", config},
-                                                                   {"reference_steps", options.reference_steps},
-                                                                   {"rows", std::move(list)}}));
+    write_text_file(f.str("json"),
+                    io::json::dump(io::json::Object{{"command", "bench --accuracy"},
+                                                    {"device", ops::device_description(model.options.device)},
+                                                    {"precision", precision},
+                                                    {"config", config},
+                                                    {"reference_steps", options.reference_steps},
+                                                    {"rows", std::move(list)}}));
   }
   return 0;
 }
@@ -152,7 +158,8 @@ int cmd_bench(int argc, char** argv) {
     std::printf("%s%s\n", c.report.c_str(), c.all_equal ? "every draw equal bit for bit" : "DRAWS DIFFER");
     return c.all_equal ? 0 : 1;
   }
-  const int warmup = static_cast<int>(f.integer("warmup", 1)), iterations = static_cast<int>(f.integer("iterations", 1));
+  const int warmup = static_cast<int>(f.integer("warmup", 1)),
+            iterations = static_cast<int>(f.integer("iterations", 1));
   WMA_CHECK(warmup >= 0 && iterations >= 1, "--warmup must be >= 0 and --iterations >= 1");
 
   Profiler profiler = device_profiler(options.device);
@@ -184,7 +191,8 @@ int cmd_bench(int argc, char** argv) {
   loop.model_fs = 7;  // unitree_z1_stackbox at frame stride 4, as upstream's interaction script derives it
   loop.progress = false;
 
-  const DemoScene scene = make_demo_scene(config.video_height(), config.video_width(), config.projectors.agent_state_dim);
+  const DemoScene scene =
+      make_demo_scene(config.video_height(), config.video_width(), config.projectors.agent_state_dim);
   const EpisodeStart start{scene.image, scene.state, scene.instruction, scene.state_dim, scene.action_dim};
 
   const std::string noise_kind = f.str("noise", "torch");
@@ -199,8 +207,9 @@ int cmd_bench(int argc, char** argv) {
 
   if (f.has("accuracy")) {
     WMA_CHECK(!f.has("replay"), "--accuracy runs the synthetic scene; drop --replay");
-    return run_accuracy(f, model, tokenizer, loop.pass.timestep_spacing, make_noise,
-                        [device = options.device] { synchronize_device(device); }, config.source, precision);
+    return run_accuracy(
+        f, model, tokenizer, loop.pass.timestep_spacing, make_noise,
+        [device = options.device] { synchronize_device(device); }, config.source, precision);
   }
 
   std::unique_ptr<RecordedIteration> record;
@@ -241,7 +250,8 @@ int cmd_bench(int argc, char** argv) {
               ops::device_description(options.device).c_str(), precision.c_str(), config.source.c_str(),
               loop.pass.ddim_steps, std::string(sampling::sampler_name(loop.pass.sampler)).c_str(), warmup, iterations);
   std::printf("%s", profiler.table().c_str());
-  std::printf("denoiser step (mean over both passes): %.2f ms\nVAE decode (16 frames, mean): %.3f s\n", step_ms, decode_s);
+  std::printf("denoiser step (mean over both passes): %.2f ms\nVAE decode (16 frames, mean): %.3f s\n", step_ms,
+              decode_s);
   const std::string ops_table = ops::op_profile_table(2 * iterations * loop.pass.ddim_steps);
   if (!ops_table.empty()) std::printf("\n%s", ops_table.c_str());
 

@@ -31,8 +31,7 @@ int cmd_convert(int argc, char** argv) {
                  {{"dtype", "fp32|fp16|bf16", "storage type of the floating-point tensors", "bf16"}},
                  {{"IN", "a .ckpt or .safetensors checkpoint"}, {"OUT.safetensors", "the file written"}}});
   if (print_help(f)) return 0;
-  WMA_CHECK(f.positionals().size() == 2,
-            "[convert] usage: wma convert IN OUT.safetensors [--dtype fp32|fp16|bf16]");
+  WMA_CHECK(f.positionals().size() == 2, "[convert] usage: wma convert IN OUT.safetensors [--dtype fp32|fp16|bf16]");
   const std::string in = f.positionals()[0], out = f.positionals()[1];
   const std::string dtype_arg = f.str("dtype", "bf16");
   const DType target = parse_dtype(dtype_arg);

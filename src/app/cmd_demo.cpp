@@ -6,8 +6,8 @@
 #include <string>
 
 #include "app/cli.h"
-#include "app/device_choice.h"
 #include "app/commands.h"
+#include "app/device_choice.h"
 #include "core/error.h"
 #include "pipeline/demo.h"
 #include "pipeline/session.h"
@@ -37,7 +37,8 @@ int cmd_demo(int argc, char** argv) {
   const Flags f(argc, argv, flag_spec());
   if (print_help(f)) return 0;
   const std::string savedir = f.str("savedir", "wma_demo");
-  const int n_iter = static_cast<int>(f.integer("n_iter", 2)), ddim_steps = static_cast<int>(f.integer("ddim_steps", 4));
+  const int n_iter = static_cast<int>(f.integer("n_iter", 2)),
+            ddim_steps = static_cast<int>(f.integer("ddim_steps", 4));
   const long long seed = f.integer("seed", 123);
   const int save_fps = static_cast<int>(f.integer("save_fps", 8));
   const bool quiet = f.has("quiet");
@@ -53,15 +54,16 @@ int cmd_demo(int argc, char** argv) {
   const WorldModelConfig config = demo_config();
   const double config_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - config_start).count();
   const models::ClipTokenizer tokenizer = demo_tokenizer();
-  std::fprintf(stderr, "wma demo: UnifoLM-WMA-0 architecture at demo size (%lldx%lld video, %d frames), "
-                       "deterministic weights, synthetic scene\n",
+  std::fprintf(stderr,
+               "wma demo: UnifoLM-WMA-0 architecture at demo size (%lldx%lld video, %d frames), "
+               "deterministic weights, synthetic scene\n",
                static_cast<long long>(config.video_height()), static_cast<long long>(config.video_width()),
                config.wma.unet.temporal_length);
-  const LoadedModel loaded = build_model(
-      [&] { return std::make_unique<io::WeightStore>(deterministic_world_model_store(config)); }, config, options,
-      profiler, config_seconds);
-  const DemoScene scene = make_demo_scene(config.video_height(), config.video_width(),
-                                          config.projectors.agent_state_dim);
+  const LoadedModel loaded =
+      build_model([&] { return std::make_unique<io::WeightStore>(deterministic_world_model_store(config)); }, config,
+                  options, profiler, config_seconds);
+  const DemoScene scene =
+      make_demo_scene(config.video_height(), config.video_width(), config.projectors.agent_state_dim);
 
   SessionSettings settings;
   settings.savedir = savedir;

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "app/cli.h"
-#include "app/device_choice.h"
 #include "app/commands.h"
+#include "app/device_choice.h"
 #include "core/error.h"
 #include "io/image_read.h"
 #include "io/video.h"
@@ -85,7 +85,8 @@ int cmd_generate(int argc, char** argv) {
   TimedConfig timed_config = load_config(f.required("config"));
   WorldModelConfig& config = timed_config.config;
   const double config_seconds = timed_config.seconds;
-  WMA_CHECK(config.wma.unet.base_model_gen_only, config.source, " is not a base-model config (upstream's "
+  WMA_CHECK(config.wma.unet.base_model_gen_only, config.source,
+            " is not a base-model config (upstream's "
             "configs/inference/base_model_inference.yaml sets wma_config.params.base_model_gen_only: True)");
   config.perframe_ae = f.has("perframe_ae");
   const auto [height, width] = checked_video_size(f, config, false);
@@ -124,8 +125,8 @@ int cmd_generate(int argc, char** argv) {
     const auto model_fs = static_cast<std::int64_t>(std::floor(s.fps / s.frame_stride));
     const std::string prompt = f.has("text_input") ? s.instruction : "";
     if (!f.has("quiet"))
-      std::fprintf(stderr, ">>> %s, frame_stride:%g, and %d generation ...\n", s.instruction.c_str(),
-                   s.frame_stride, s.num_gen);
+      std::fprintf(stderr, ">>> %s, frame_stride:%g, and %d generation ...\n", s.instruction.c_str(), s.frame_stride,
+                   s.num_gen);
     std::vector<ChunkOutput> chunks;
     {
       ProgressBar bar(s.filename, pass.ddim_steps * s.num_gen, !f.has("quiet"));

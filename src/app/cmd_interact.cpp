@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "app/cli.h"
-#include "app/device_choice.h"
 #include "app/commands.h"
+#include "app/device_choice.h"
 #include "core/error.h"
 #include "pipeline/example_data.h"
 #include "pipeline/session.h"
@@ -95,8 +95,11 @@ int cmd_interact(int argc, char** argv) {
     const InitialObservation obs =
         load_initial_observation(spec, stats, height, width, max_fs, pass.video_length,
                                  config.projectors.agent_state_dim, config.projectors.agent_action_dim);
-    jobs.push_back({spec.videoid, spec.fps, {obs.image, obs.state, spec.instruction, obs.state_dim, obs.action_dim},
-                    stats, read_trajectory_labels(prompt_dir, dataset, spec.transition_path)});
+    jobs.push_back({spec.videoid,
+                    spec.fps,
+                    {obs.image, obs.state, spec.instruction, obs.state_dim, obs.action_dim},
+                    stats,
+                    read_trajectory_labels(prompt_dir, dataset, spec.transition_path)});
   }
   const models::ClipTokenizer tokenizer = models::ClipTokenizer::load(require_bpe(f));
 

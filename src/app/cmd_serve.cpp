@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "app/cli.h"
-#include "app/device_choice.h"
 #include "app/commands.h"
+#include "app/device_choice.h"
 #include "core/error.h"
 #include "io/yaml.h"
 #include "pipeline/decision.h"
@@ -36,13 +36,16 @@ FlagSpec flag_spec() {
                 {config_flag("the model's yaml (upstream's configs/inference/world_model_decision_making.yaml)"),
                  ckpt_flag(),
                  demo_weights_flag(),
-                 {"savedir", "<dir>", "where imagined videos are saved, as <date>_<time>_<request>.mp4 (default: none saved)"},
+                 {"savedir", "<dir>",
+                  "where imagined videos are saved, as <date>_<time>_<request>.mp4 (default: none saved)"},
                  {"frame_stride", "N", "frame stride; the model's fps is 30 / N", "2"},
                  {"bs", "N", "batch size; upstream supports 1 only", "1"},
                  {"perframe_ae", "", "accepted for upstream's command lines"},
-                 {"data_dir", "<dir>", "dataset statistics root (default: the yaml's data.params.test.params.data_dir)"},
-                 {"dataset", "<name>", "dataset whose stats normalise requests (default: the yaml's last "
-                                       "dataset_and_weights entry)"},
+                 {"data_dir", "<dir>",
+                  "dataset statistics root (default: the yaml's data.params.test.params.data_dir)"},
+                 {"dataset", "<name>",
+                  "dataset whose stats normalise requests (default: the yaml's last "
+                  "dataset_and_weights entry)"},
                  clip_vocab_flag(),
                  auto_device_flag(),
                  auto_precision_flag(),
@@ -54,9 +57,8 @@ FlagSpec flag_spec() {
                  {"request_timeout", "S", "seconds a client has to send a request, or to read its answer", "30"},
                  {"save_fps", "N", "frame rate of saved videos", "8"}}};
   for (FlagDef& flag : sampling_flags(16, "uniform_trailing", 0.7)) spec.flags.push_back(std::move(flag));
-  spec.notes =
-      "Defaults are run_real_eval_server.sh's values; guidance never runs upstream. Stats are read from\n"
-      "<data_dir>/transitions/<dataset>/meta_data/stats.safetensors. Protocol: docs/server.md.\n";
+  spec.notes = "Defaults are run_real_eval_server.sh's values; guidance never runs upstream. Stats are read from\n"
+               "<data_dir>/transitions/<dataset>/meta_data/stats.safetensors. Protocol: docs/server.md.\n";
   return spec;
 }
 

@@ -5,7 +5,6 @@
 
 #include "ops/device.h"
 
-
 namespace wma::app {
 
 DeviceChoice choose_device(const Flags& f, bool gpu_usable) {

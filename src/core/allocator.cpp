@@ -106,7 +106,8 @@ PoolAllocator::PoolAllocator(Allocator& backing, std::size_t slab_bytes)
 PoolAllocator::~PoolAllocator() = default;
 
 std::shared_ptr<Storage> PoolAllocator::allocate(std::size_t bytes) {
-  const std::size_t rounded = std::max<std::size_t>(kTensorAlignment, (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment);
+  const std::size_t rounded =
+      std::max<std::size_t>(kTensorAlignment, (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment);
   std::lock_guard<std::mutex> lock(state_->mutex);
   std::size_t slab = 0, offset = 0;
   bool found = false;

@@ -29,7 +29,7 @@ template <typename... Args>
 }  // namespace wma
 
 // WMA_CHECK(cond, "[op] message ", value, ...) throws wma::Error with the streamed message.
-#define WMA_CHECK(cond, ...)              \
-  do {                                    \
+#define WMA_CHECK(cond, ...)               \
+  do {                                     \
     if (!(cond)) ::wma::fail(__VA_ARGS__); \
   } while (0)

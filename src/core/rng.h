@@ -109,9 +109,9 @@ SeededGenerators seed_everything(std::int64_t seed, int sm_count = kDefaultSmCou
 
 // The float32 operations curand_normal4's Box-Muller performs on the device, exposed for tests.
 namespace cuda_math {
-float logf(float x);          // libdevice __nv_logf, for normal positive finite x
-float sin_approx(float x);    // PTX sin.approx.f32 (MUFU.SIN), for normal positive x below 2^33
-float cos_approx(float x);    // PTX cos.approx.f32 (MUFU.COS), same domain
+float logf(float x);        // libdevice __nv_logf, for normal positive finite x
+float sin_approx(float x);  // PTX sin.approx.f32 (MUFU.SIN), for normal positive x below 2^33
+float cos_approx(float x);  // PTX cos.approx.f32 (MUFU.COS), same domain
 // _curand_box_muller(x, y) as compiled for the device: {s * sin(v), s * cos(v)} with
 // s = box_muller_radius(x) and v = box_muller_angle(y).
 float box_muller_radius(std::uint32_t x);

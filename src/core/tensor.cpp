@@ -31,7 +31,10 @@ Shape contiguous_strides(const Shape& shape) {
 }
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, std::int64_t offset, DType dtype)
-    : storage_(std::move(storage)), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset),
+    : storage_(std::move(storage)),
+      shape_(std::move(shape)),
+      strides_(std::move(strides)),
+      offset_(offset),
       dtype_(dtype) {
   WMA_CHECK(shape_.size() == strides_.size(), "[tensor] shape ", shape_str(shape_), " and strides ",
             shape_str(strides_), " differ in rank");
@@ -70,10 +73,8 @@ Tensor Tensor::from_ints(const Shape& shape, const std::vector<std::int64_t>& va
   WMA_CHECK(dtype == DType::I64 || dtype == DType::I32, "[tensor] from_ints needs an integer dtype");
   Tensor t = empty(shape, dtype, Device::CPU);
   for (std::size_t i = 0; i < values.size(); ++i) {
-    if (dtype == DType::I64)
-      t.data<std::int64_t>()[i] = values[i];
-    else
-      t.data<std::int32_t>()[i] = static_cast<std::int32_t>(values[i]);
+    if (dtype == DType::I64) t.data<std::int64_t>()[i] = values[i];
+    else t.data<std::int32_t>()[i] = static_cast<std::int32_t>(values[i]);
   }
   return t;
 }
@@ -228,7 +229,8 @@ std::vector<std::int64_t> Tensor::to_ints() const {
   const char* base = static_cast<const char*>(data_ptr());
   for_each_offset(shape_, strides_, [&](std::int64_t i, std::int64_t off) {
     const char* p = base + off * static_cast<std::int64_t>(dtype_size(dtype_));
-    out[i] = dtype_ == DType::I64 ? *reinterpret_cast<const std::int64_t*>(p) : *reinterpret_cast<const std::int32_t*>(p);
+    out[i] =
+        dtype_ == DType::I64 ? *reinterpret_cast<const std::int64_t*>(p) : *reinterpret_cast<const std::int32_t*>(p);
   });
   return out;
 }

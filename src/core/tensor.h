@@ -74,7 +74,7 @@ class Tensor {
  private:
   std::shared_ptr<Storage> storage_;
   Shape shape_;
-  Shape strides_;  // in elements
+  Shape strides_;            // in elements
   std::int64_t offset_ = 0;  // in elements
   DType dtype_ = DType::F32;
 };

@@ -41,11 +41,13 @@ CkptSource::CkptSource(std::shared_ptr<MappedFile> file) : file_(std::move(file)
   if (const auto it = entries_.find("byteorder"); it != entries_.end()) {
     const std::string order(reinterpret_cast<const char*>(file_->data() + it->second.data_offset),
                             static_cast<std::size_t>(it->second.size));
-    WMA_CHECK(order == "little", "[ckpt] ", path, ": storages are '", order, "'-endian; only little-endian is supported");
+    WMA_CHECK(order == "little", "[ckpt] ", path, ": storages are '", order,
+              "'-endian; only little-endian is supported");
   }
   const std::uint8_t* pkl_data = file_->data() + pkl->data_offset;
   const auto pkl_size = static_cast<std::size_t>(pkl->size);
-  WMA_CHECK(crc32(pkl_data, pkl_size) == pkl->crc32, "[ckpt] ", path, ": ", pkl->name, " fails its CRC check (corrupt file)");
+  WMA_CHECK(crc32(pkl_data, pkl_size) == pkl->crc32, "[ckpt] ", path, ": ", pkl->name,
+            " fails its CRC check (corrupt file)");
 
   const pickle::Document doc = pickle::unpickle(pkl_data, pkl_size, path + ": " + pkl->name);
   const pickle::Object* top = doc.root();
@@ -77,10 +79,8 @@ void CkptSource::flatten(const pickle::Object* obj, const std::string& prefix, i
     const std::string key = key_text(k);
     if (key.empty()) continue;  // tuple or None keys never name tensors
     const std::string name = prefix.empty() ? key : prefix + "." + key;
-    if (v->kind == pickle::Object::Kind::Tensor)
-      add_tensor(name, v->tensor());
-    else if (v->kind == pickle::Object::Kind::Dict)
-      flatten(v, name, depth + 1);
+    if (v->kind == pickle::Object::Kind::Tensor) add_tensor(name, v->tensor());
+    else if (v->kind == pickle::Object::Kind::Dict) flatten(v, name, depth + 1);
   }
 }
 

@@ -81,10 +81,12 @@ class Huffman {
 
 constexpr int kLengthBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
                                  31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
-constexpr int kLengthExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+constexpr int kLengthExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                  2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
 constexpr int kDistBase[30] = {1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
                                193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
-constexpr int kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+constexpr int kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 
 [[noreturn]] void output_too_long(std::size_t max_output) {
   fail("[gzip] deflate stream decodes to more than ", max_output, " bytes");
@@ -113,7 +115,8 @@ void inflate_block(BitReader& in, const Huffman& lit, const Huffman& dist, std::
   }
 }
 
-void read_dynamic_tables(BitReader& in, std::vector<std::uint8_t>& lit_lengths, std::vector<std::uint8_t>& dist_lengths) {
+void read_dynamic_tables(BitReader& in, std::vector<std::uint8_t>& lit_lengths,
+                         std::vector<std::uint8_t>& dist_lengths) {
   const int hlit = static_cast<int>(in.bits(5)) + 257;
   const int hdist = static_cast<int>(in.bits(5)) + 1;
   const int hclen = static_cast<int>(in.bits(4)) + 4;

@@ -68,8 +68,8 @@ Tensor read_h5_dataset(const std::string& path, const std::string& dataset) {
   Shape shape(dims.begin(), dims.end());
   Tensor out = Tensor::empty(shape, DType::F32);
   if (out.numel() > 0)
-    WMA_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr()) >= 0, "[h5] ",
-              path, ": cannot read dataset '", dataset, "'");
+    WMA_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr()) >= 0, "[h5] ", path,
+              ": cannot read dataset '", dataset, "'");
   return out;
 }
 

@@ -16,8 +16,8 @@ void check_image_size(std::uint64_t width, std::uint64_t height, const char* tag
   WMA_CHECK(width > 0 && height > 0, tag, source, ": empty image ", width, "x", height);
   WMA_CHECK(width <= kImageMaxSide && height <= kImageMaxSide, tag, source, ": image is ", width, "x", height,
             "; each side may be at most ", kImageMaxSide, " pixels");
-  WMA_CHECK(width * height <= kImageMaxPixels, tag, source, ": image is ", width, "x", height, " = ",
-            width * height, " pixels; at most ", kImageMaxPixels, " are decoded");
+  WMA_CHECK(width * height <= kImageMaxPixels, tag, source, ": image is ", width, "x", height, " = ", width * height,
+            " pixels; at most ", kImageMaxPixels, " are decoded");
 }
 
 ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size) {
@@ -36,10 +36,8 @@ Rgb8Image decode_image(const std::uint8_t* data, std::size_t size, const std::st
 #else
       return decode_png(data, size, source);
 #endif
-    case ImageFormat::Jpeg:
-      return decode_jpeg(data, size, source);
-    case ImageFormat::Unknown:
-      break;
+    case ImageFormat::Jpeg: return decode_jpeg(data, size, source);
+    case ImageFormat::Unknown: break;
   }
   fail("[image] ", source, ": neither a PNG nor a JPEG file (the first bytes decide, not the name)");
 }

@@ -118,7 +118,8 @@ Rgb8Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::str
 namespace wma::io {
 
 Rgb8Image decode_jpeg(const std::uint8_t*, std::size_t, const std::string& source) {
-  fail("[jpeg] ", source, ": this build reads no JPEG: it needs libjpeg (Debian's libjpeg62-turbo-dev, "
+  fail("[jpeg] ", source,
+       ": this build reads no JPEG: it needs libjpeg (Debian's libjpeg62-turbo-dev, "
        "tools/install_deps.sh) at configure time; or convert the picture to PNG");
 }
 

@@ -104,7 +104,8 @@ class Parser {
       case '[': return "an array";
       case '{': return "an object";
       case '"': return "a string";
-      case 't': case 'f': return "a boolean";
+      case 't':
+      case 'f': return "a boolean";
       case 'n': return "null";
       default:
         if (peek() == '-' || (peek() >= '0' && peek() <= '9')) return "a number";
@@ -133,7 +134,8 @@ class Parser {
       for (;;) {
         if (size >= 0 && n == size) {
           position.pop_back();
-          structure_error(position, str_cat("has more than ", size, " entries, the size of the first array at its depth"));
+          structure_error(position,
+                          str_cat("has more than ", size, " entries, the size of the first array at its depth"));
         }
         position.back() = n;
         skip_ws();

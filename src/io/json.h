@@ -28,8 +28,7 @@ class Value {
   Value(bool b) : kind_(Kind::Bool), bool_(b) {}
   Value(double d) : kind_(Kind::Number), number_(d) {}
   template <typename T>
-    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  Value(T i) : Value(static_cast<std::int64_t>(i)) {}
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) Value(T i) : Value(static_cast<std::int64_t>(i)) {}
   Value(std::int64_t i) : kind_(Kind::Number), number_(static_cast<double>(i)), int_(i), is_int_(true) {}
   Value(std::string s) : kind_(Kind::String), string_(std::move(s)) {}
   Value(const char* s) : Value(std::string(s)) {}

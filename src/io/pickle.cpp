@@ -14,13 +14,13 @@ namespace {
 
 // How an allowed global behaves when called.
 enum class Role {
-  OrderedDict,     // builds a dict
-  RebuildTensor,   // torch._utils._rebuild_tensor_v2
-  RebuildParam,    // torch._utils._rebuild_parameter*: unwraps the tensor
-  Size,            // torch.Size(tuple)
-  CodecsEncode,    // _codecs.encode(str, 'latin1'): how protocol 2 stores bytes
-  StorageType,     // only meaningful inside a persistent id
-  Opaque,          // harmless metadata that is kept as a placeholder
+  OrderedDict,    // builds a dict
+  RebuildTensor,  // torch._utils._rebuild_tensor_v2
+  RebuildParam,   // torch._utils._rebuild_parameter*: unwraps the tensor
+  Size,           // torch.Size(tuple)
+  CodecsEncode,   // _codecs.encode(str, 'latin1'): how protocol 2 stores bytes
+  StorageType,    // only meaningful inside a persistent id
+  Opaque,         // harmless metadata that is kept as a placeholder
 };
 
 struct Allowed {
@@ -412,7 +412,7 @@ class Machine {
     switch (op) {
       case 0x80: byte(); break;  // PROTO
       case 0x95: le(8); break;   // FRAME: framing is only a read-ahead hint
-      case '(':  // MARK
+      case '(':                  // MARK
         if (marks_.size() >= max_values_) error("more than ", max_values_, " open MARKs");
         marks_.push_back(stack_.size());
         break;
@@ -454,24 +454,24 @@ class Machine {
         push(o);
         break;
       }
-      case 'X': push(make_string(Object::Kind::String, le(4))); break;     // BINUNICODE
-      case 0x8c: push(make_string(Object::Kind::String, le(1))); break;    // SHORT_BINUNICODE
-      case 0x8d: push(make_string(Object::Kind::String, le(8))); break;    // BINUNICODE8
-      case 'T': push(make_string(Object::Kind::String, le(4))); break;     // BINSTRING
-      case 'U': push(make_string(Object::Kind::String, le(1))); break;     // SHORT_BINSTRING
-      case 'B': push(make_string(Object::Kind::Bytes, le(4))); break;      // BINBYTES
-      case 'C': push(make_string(Object::Kind::Bytes, le(1))); break;      // SHORT_BINBYTES
-      case 0x8e: push(make_string(Object::Kind::Bytes, le(8))); break;     // BINBYTES8
-      case 0x96: push(make_string(Object::Kind::Bytes, le(8))); break;     // BYTEARRAY8
-      case 'q': memo_put(le(1)); break;                                    // BINPUT
-      case 'r': memo_put(le(4)); break;                                    // LONG_BINPUT
-      case 0x94: memo_put(memo_.size()); break;                            // MEMOIZE
-      case 'h': push(memo_get(le(1))); break;                              // BINGET
-      case 'j': push(memo_get(le(4))); break;                              // LONG_BINGET
-      case '0': pop(); break;                                              // POP
-      case '1': pop_mark(); break;                                         // POP_MARK
-      case '2': push(top()); break;                                        // DUP
-      case 't': push(tuple(pop_mark())); break;                            // TUPLE
+      case 'X': push(make_string(Object::Kind::String, le(4))); break;   // BINUNICODE
+      case 0x8c: push(make_string(Object::Kind::String, le(1))); break;  // SHORT_BINUNICODE
+      case 0x8d: push(make_string(Object::Kind::String, le(8))); break;  // BINUNICODE8
+      case 'T': push(make_string(Object::Kind::String, le(4))); break;   // BINSTRING
+      case 'U': push(make_string(Object::Kind::String, le(1))); break;   // SHORT_BINSTRING
+      case 'B': push(make_string(Object::Kind::Bytes, le(4))); break;    // BINBYTES
+      case 'C': push(make_string(Object::Kind::Bytes, le(1))); break;    // SHORT_BINBYTES
+      case 0x8e: push(make_string(Object::Kind::Bytes, le(8))); break;   // BINBYTES8
+      case 0x96: push(make_string(Object::Kind::Bytes, le(8))); break;   // BYTEARRAY8
+      case 'q': memo_put(le(1)); break;                                  // BINPUT
+      case 'r': memo_put(le(4)); break;                                  // LONG_BINPUT
+      case 0x94: memo_put(memo_.size()); break;                          // MEMOIZE
+      case 'h': push(memo_get(le(1))); break;                            // BINGET
+      case 'j': push(memo_get(le(4))); break;                            // LONG_BINGET
+      case '0': pop(); break;                                            // POP
+      case '1': pop_mark(); break;                                       // POP_MARK
+      case '2': push(top()); break;                                      // DUP
+      case 't': push(tuple(pop_mark())); break;                          // TUPLE
       case 0x85: {
         Object* a = pop();
         push(tuple({a}));
@@ -564,7 +564,7 @@ class Machine {
         break;
       }
       case 0x92: {  // NEWOBJ_EX
-        pop();  // kwargs
+        pop();      // kwargs
         Object* args = pop();
         Object* cls = pop();
         push(call(cls, args, true));

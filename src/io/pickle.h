@@ -47,7 +47,19 @@ struct Children {
 // One value of the document, 64 bytes: a large pickle holds millions of them (limits in docs/formats.md).
 struct Object {
   enum class Kind : std::uint8_t {
-    None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Opaque
+    None,
+    Bool,
+    Int,
+    Float,
+    String,
+    Bytes,
+    Tuple,
+    List,
+    Dict,
+    Global,
+    Storage,
+    Tensor,
+    Opaque
   };
   Kind kind = Kind::None;
   bool boolean = false;

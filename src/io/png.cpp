@@ -78,7 +78,8 @@ std::uint32_t crc32(const std::uint8_t* data, std::size_t size, std::uint32_t cr
 void write_png(const std::string& path, const Rgb8Image& image) {
   WMA_CHECK(image.width > 0 && image.height > 0 &&
                 image.pixels.size() == static_cast<std::size_t>(image.width) * image.height * 3,
-            "[png] ", path, ": invalid image ", image.width, "x", image.height, " with ", image.pixels.size(), " bytes");
+            "[png] ", path, ": invalid image ", image.width, "x", image.height, " with ", image.pixels.size(),
+            " bytes");
   const std::size_t pixels = static_cast<std::size_t>(image.width) * image.height;
   // Up to 256 colours (plots): a palette image, a third of the bytes to compress, rows unfiltered as the PNG
   // specification recommends for palettes. Otherwise truecolour with adaptive filters.

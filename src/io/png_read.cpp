@@ -105,17 +105,15 @@ void png_row_to_rgb8(const PngSampleFormat& format, const std::uint8_t* row, std
     switch (format.color_type) {
       case 3: {
         const std::size_t index = sample(k);
-        if (index * 3 + 2 < format.palette.size())
-          std::memcpy(out, &format.palette[index * 3], 3);
-        else
-          out[0] = out[1] = out[2] = 0;
+        if (index * 3 + 2 < format.palette.size()) std::memcpy(out, &format.palette[index * 3], 3);
+        else out[0] = out[1] = out[2] = 0;
         break;
       }
       case 0:
       case 4: {
         const unsigned v = sample(k);
-        const unsigned grey = depth == 16 ? (format.color_type == 0 ? std::min(v, 255u) : v >> 8)
-                                          : v * (255u / ((1u << depth) - 1));
+        const unsigned grey =
+            depth == 16 ? (format.color_type == 0 ? std::min(v, 255u) : v >> 8) : v * (255u / ((1u << depth) - 1));
         out[0] = out[1] = out[2] = static_cast<std::uint8_t>(grey);
         break;
       }
@@ -155,8 +153,8 @@ Rgb8Image decode_png(const std::uint8_t* data, std::size_t size, const std::stri
       format.color_type = body[9];
       WMA_CHECK(channels_of(format.color_type) > 0, "[png] ", source, ": colour type ", format.color_type,
                 " is invalid");
-      WMA_CHECK(depth_allowed(format.color_type, format.bit_depth), "[png] ", source, ": bit depth ",
-                format.bit_depth, " is invalid for colour type ", format.color_type);
+      WMA_CHECK(depth_allowed(format.color_type, format.bit_depth), "[png] ", source, ": bit depth ", format.bit_depth,
+                " is invalid for colour type ", format.color_type);
       WMA_CHECK(body[10] == 0 && body[11] == 0, "[png] ", source, ": unknown compression or filter method");
       WMA_CHECK(body[12] <= 1, "[png] ", source, ": unknown interlace method ", int{body[12]});
       interlaced = body[12] == 1;
@@ -197,8 +195,8 @@ Rgb8Image decode_png(const std::uint8_t* data, std::size_t size, const std::stri
     fail("[png] ", source, ": image data of the ", width, "x", height, " image (", expected,
          " bytes once inflated): ", e.what());
   }
-  WMA_CHECK(raw.size() == expected, "[png] ", source, ": image data has ", raw.size(), " bytes, ", width, "x",
-            height, " needs ", expected);
+  WMA_CHECK(raw.size() == expected, "[png] ", source, ": image data has ", raw.size(), " bytes, ", width, "x", height,
+            " needs ", expected);
 
   Rgb8Image image;
   image.width = static_cast<int>(width);

@@ -88,7 +88,8 @@ SafetensorsSource::SafetensorsSource(std::shared_ptr<MappedFile> file) : file_(s
     if (!sh->is_array()) bad("shape is not an array");
     Shape shape;
     for (const auto& d : sh->as_array()) {
-      if (!d.is_int() || d.as_int() < 0) bad(str_cat("shape ", json::dump(*sh), " holds a non-integer or negative size"));
+      if (!d.is_int() || d.as_int() < 0)
+        bad(str_cat("shape ", json::dump(*sh), " holds a non-integer or negative size"));
       shape.push_back(d.as_int());
     }
     if (!offs->is_array() || offs->as_array().size() != 2 || !offs->as_array()[0].is_int() ||

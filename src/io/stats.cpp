@@ -26,8 +26,8 @@ NormalizationStats NormalizationStats::read(const std::string& path) {
     (stat == "min" ? stats.features_[feature].min : stats.features_[feature].max) = std::move(values);
   }
   for (const auto& [feature, mm] : stats.features_)
-    WMA_CHECK(!mm.min.empty() && mm.min.size() == mm.max.size(), "[stats] ", path, ": '", feature,
-              "' has min of ", mm.min.size(), " and max of ", mm.max.size(), " values");
+    WMA_CHECK(!mm.min.empty() && mm.min.size() == mm.max.size(), "[stats] ", path, ": '", feature, "' has min of ",
+              mm.min.size(), " and max of ", mm.max.size(), " values");
   return stats;
 }
 

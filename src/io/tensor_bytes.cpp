@@ -165,8 +165,7 @@ Tensor contiguous_as(const Tensor& t, DType dtype) {
   WMA_CHECK(t.device() == Device::CPU, "[convert] needs a CPU tensor, got ", t.describe());
   if (t.dtype() == dtype && t.is_contiguous()) return t;
   const bool from_float = dtype_is_float(t.dtype());
-  WMA_CHECK(from_float == dtype_is_float(dtype), "[convert] cannot convert ", t.describe(), " to ",
-            dtype_name(dtype));
+  WMA_CHECK(from_float == dtype_is_float(dtype), "[convert] cannot convert ", t.describe(), " to ", dtype_name(dtype));
   Tensor out = Tensor::empty(t.shape(), dtype, Device::CPU);
   const auto* src = static_cast<const std::uint8_t*>(t.storage()->data);
   auto* dst = static_cast<std::uint8_t*>(out.data_ptr());

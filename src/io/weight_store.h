@@ -56,8 +56,8 @@ class WeightStore {
 
  private:
   std::unique_ptr<TensorSource> source_;
-  std::vector<TensorInfo> renamed_;       // index under the names models use
-  std::vector<std::string> source_names_;  // parallel to renamed_: the name in the file
+  std::vector<TensorInfo> renamed_;           // index under the names models use
+  std::vector<std::string> source_names_;     // parallel to renamed_: the name in the file
   std::map<std::string, std::size_t> index_;  // model name -> position in renamed_
 };
 

@@ -255,7 +255,9 @@ class YamlBuilder {
         case '"': out.push_back('"'); break;
         case '/': out.push_back('/'); break;
         case ' ': out.push_back(' '); break;
-        case 'x': case 'u': case 'U': {
+        case 'x':
+        case 'u':
+        case 'U': {
           const int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
           std::uint64_t code = 0;
           WMA_CHECK(i + digits < s.size() && parse_unsigned(std::string_view(s).substr(i + 1, digits), 16, &code),
@@ -357,7 +359,8 @@ class YamlBuilder {
     node.text_ = text;
     node.quoted_ = quoted;
     if (quoted) node.kind_ = YamlNode::Kind::String;
-    else if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") node.kind_ = YamlNode::Kind::Null;
+    else if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL")
+      node.kind_ = YamlNode::Kind::Null;
     else if (text.size() > kMaxTypedScalar) node.kind_ = YamlNode::Kind::String;
     else if (std::regex_match(text, kBool)) node.kind_ = YamlNode::Kind::Bool;
     else if (std::regex_match(text, kInt)) node.kind_ = YamlNode::Kind::Int;
@@ -550,7 +553,8 @@ const YamlNode* YamlNode::find(std::string_view key) const {
 
 const YamlNode& YamlNode::operator[](std::string_view key) const {
   const YamlNode* n = find(key);
-  WMA_CHECK(n != nullptr, "[yaml] missing key '", path_.empty() ? std::string(key) : path_ + "." + std::string(key), "'");
+  WMA_CHECK(n != nullptr, "[yaml] missing key '", path_.empty() ? std::string(key) : path_ + "." + std::string(key),
+            "'");
   return *n;
 }
 
@@ -597,7 +601,8 @@ const YamlNode* YamlNode::find_path(std::string_view dotted) const {
     if (n != nullptr && i < d.size() && d[i] == '[') {
       const std::size_t close = d.find(']', i);
       const std::string_view index = std::string_view(d).substr(i + 1, close == std::string::npos ? 0 : close - i - 1);
-      WMA_CHECK(close != std::string::npos && !index.empty() && index.find_first_not_of("0123456789") == std::string::npos,
+      WMA_CHECK(close != std::string::npos && !index.empty() &&
+                    index.find_first_not_of("0123456789") == std::string::npos,
                 "[yaml] bad path '", d, "'");
       std::uint64_t idx = 0;
       if (n->kind() != Kind::Sequence || !parse_unsigned(index, 10, &idx) || idx >= n->elements_.size()) return nullptr;
@@ -611,7 +616,8 @@ const YamlNode* YamlNode::find_path(std::string_view dotted) const {
 
 const YamlNode& YamlNode::at_path(std::string_view dotted) const {
   const YamlNode* n = find_path(dotted);
-  WMA_CHECK(n != nullptr, "[yaml] missing key '", path_.empty() ? std::string(dotted) : path_ + "." + std::string(dotted), "'");
+  WMA_CHECK(n != nullptr, "[yaml] missing key '",
+            path_.empty() ? std::string(dotted) : path_ + "." + std::string(dotted), "'");
   return *n;
 }
 
@@ -651,7 +657,8 @@ double YamlNode::as_double() const {
     if (c != '_') t.push_back(c);
   const bool neg = !t.empty() && t[0] == '-';
   const std::string body = (!t.empty() && (t[0] == '-' || t[0] == '+')) ? t.substr(1) : t;
-  if (body == ".inf" || body == ".Inf" || body == ".INF") return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  if (body == ".inf" || body == ".Inf" || body == ".INF")
+    return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   if (body == ".nan" || body == ".NaN" || body == ".NAN") return std::numeric_limits<double>::quiet_NaN();
   // strtod, not std::stod: 1e999 is inf and 1e-320 a denormal, as in Python, where stod throws out_of_range.
   return std::strtod(t.c_str(), nullptr);

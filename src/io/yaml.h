@@ -40,7 +40,7 @@ class YamlNode {
   // Typed scalars; each throws naming the path on a kind mismatch.
   bool as_bool() const;
   std::int64_t as_int() const;
-  double as_double() const;  // Int or Float
+  double as_double() const;              // Int or Float
   const std::string& as_string() const;  // the scalar's text (any scalar kind; quotes removed)
   std::vector<std::int64_t> as_int_list() const;
   std::vector<double> as_double_list() const;

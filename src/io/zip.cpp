@@ -103,8 +103,8 @@ std::vector<ZipEntry> read_zip_index(const std::uint8_t* data, std::size_t size,
   }
   r.need(cd_offset, cd_size, "central directory");
   // Each central entry takes at least 46 bytes, which bounds `count` before we reserve.
-  WMA_CHECK(count <= cd_size / kCentralSize, "[zip] ", path, ": central directory of ", cd_size,
-            " bytes cannot hold ", count, " entries");
+  WMA_CHECK(count <= cd_size / kCentralSize, "[zip] ", path, ": central directory of ", cd_size, " bytes cannot hold ",
+            count, " entries");
 
   std::vector<ZipEntry> entries;
   entries.reserve(static_cast<std::size_t>(count));
@@ -112,8 +112,8 @@ std::vector<ZipEntry> read_zip_index(const std::uint8_t* data, std::size_t size,
   const std::uint64_t cd_end = cd_offset + cd_size;
   for (std::uint64_t i = 0; i < count; ++i) {
     WMA_CHECK(o + kCentralSize <= cd_end, "[zip] ", path, ": central directory entry ", i, " overruns the directory");
-    WMA_CHECK(r.u32(o) == kCentralSig, "[zip] ", path, ": bad central directory signature for entry ", i,
-              " at offset ", o);
+    WMA_CHECK(r.u32(o) == kCentralSig, "[zip] ", path, ": bad central directory signature for entry ", i, " at offset ",
+              o);
     const std::uint16_t flags = r.u16(o + 8);
     const std::uint16_t method = r.u16(o + 10);
     ZipEntry e;
@@ -150,14 +150,13 @@ std::vector<ZipEntry> read_zip_index(const std::uint8_t* data, std::size_t size,
     WMA_CHECK((flags & 1) == 0, "[zip] ", path, ": entry '", e.name, "' is encrypted");
     WMA_CHECK(method == 0, "[zip] ", path, ": entry '", e.name, "' is compressed (method ", method,
               "); only stored entries are supported, as torch.save writes them");
-    WMA_CHECK(comp == uncomp, "[zip] ", path, ": stored entry '", e.name, "' has compressed size ", comp,
-              " != size ", uncomp);
+    WMA_CHECK(comp == uncomp, "[zip] ", path, ": stored entry '", e.name, "' has compressed size ", comp, " != size ",
+              uncomp);
 
     r.need(local, kLocalSize, "local file header");
     WMA_CHECK(r.u32(local) == kLocalSig, "[zip] ", path, ": bad local header signature for entry '", e.name,
               "' at offset ", local);
-    WMA_CHECK(r.u16(local + 8) == 0, "[zip] ", path, ": local header of entry '", e.name,
-              "' says it is compressed");
+    WMA_CHECK(r.u16(local + 8) == 0, "[zip] ", path, ": local header of entry '", e.name, "' says it is compressed");
     const std::uint16_t lname = r.u16(local + 26);
     const std::uint16_t lextra = r.u16(local + 28);
     r.need(local + kLocalSize, lname, "local file name");

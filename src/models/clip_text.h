@@ -40,9 +40,9 @@ class ClipTextEncoder {
  private:
   ClipTextConfig config_;
   nn::LoadOptions options_;
-  Tensor token_embedding_;       // [vocab_size, width]
-  Tensor positional_embedding_;  // [context_length, width]
-  Tensor causal_mask_;           // [1, L, L]: 0 on and below the diagonal, -inf above
+  Tensor token_embedding_;                     // [vocab_size, width]
+  Tensor positional_embedding_;                // [context_length, width]
+  Tensor causal_mask_;                         // [1, L, L]: 0 on and below the diagonal, -inf above
   std::vector<OpenClipResidualBlock> blocks_;  // resblocks 0 .. layers-2
   nn::LayerNorm ln_final_;
 };

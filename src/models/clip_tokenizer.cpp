@@ -92,8 +92,9 @@ std::string encode_utf8(const std::u32string& s) {
 const char* find_entity(const std::u32string& name) {
   const std::string key = encode_utf8(name);
   const HtmlEntity* end = std::end(kHtmlEntities);
-  const HtmlEntity* it = std::lower_bound(std::begin(kHtmlEntities), end, key,
-                                          [](const HtmlEntity& e, const std::string& k) { return std::strcmp(e.name, k.c_str()) < 0; });
+  const HtmlEntity* it =
+      std::lower_bound(std::begin(kHtmlEntities), end, key,
+                       [](const HtmlEntity& e, const std::string& k) { return std::strcmp(e.name, k.c_str()) < 0; });
   return it != end && key == it->name ? it->value : nullptr;
 }
 
@@ -244,7 +245,8 @@ std::size_t match_literal(const std::u32string& s, std::size_t i, const char* li
 }
 
 void pretokenize(const std::u32string& s, std::vector<std::u32string>& pieces) {
-  static constexpr const char* kLiterals[] = {"<start_of_text>", "<end_of_text>", "'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
+  static constexpr const char* kLiterals[] =
+      {"<start_of_text>", "<end_of_text>", "'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
   std::size_t i = 0;
   while (i < s.size()) {
     std::size_t len = 0;

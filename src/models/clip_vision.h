@@ -57,8 +57,8 @@ class ClipImageEmbedder {
  public:
   // Loads the `visual.*` keys under `prefix` strictly; the tower's unused parts (ln_post, proj) and
   // the text leftovers upstream keeps in the checkpoint are accepted and ignored.
-  ClipImageEmbedder(const io::WeightStore& store, const ClipVisionConfig& config,
-                    const nn::LoadOptions& options = {}, const std::string& prefix = "embedder.model.");
+  ClipImageEmbedder(const io::WeightStore& store, const ClipVisionConfig& config, const nn::LoadOptions& options = {},
+                    const std::string& prefix = "embedder.model.");
 
   const ClipVisionConfig& config() const { return config_; }
   // image [N, H, W, 3] in [-1, 1] -> tokens [N, grid^2 + 1, width] (class token first).

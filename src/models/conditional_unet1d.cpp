@@ -21,8 +21,8 @@ ConditionalUnet1DConfig ConditionalUnet1DConfig::from_yaml(const io::YamlNode& m
   const io::YamlNode& wma = model_params.at_path("wma_config.params");
   const io::YamlNode& head = wma.at_path("unet_head_config.params");
   auto require = [&](const char* key, bool expected) {
-    WMA_CHECK(head.get_bool(key, !expected) == expected, "[ConditionalUnet1D] ", head[key].path(), " = ",
-              !expected, " is not supported");
+    WMA_CHECK(head.get_bool(key, !expected) == expected, "[ConditionalUnet1D] ", head[key].path(), " = ", !expected,
+              " is not supported");
   };
   require("use_linear_act_proj", true);
   require("cond_predict_scale", true);
@@ -41,7 +41,8 @@ ConditionalUnet1DConfig ConditionalUnet1DConfig::from_yaml(const io::YamlNode& m
   c.horizon = head.get_int("horizon", 16);
   c.act_proj_dim = head.get_int("act_proj_dim", 32);
   c.context_dims.clear();
-  for (std::int64_t mult : wma["channel_mult"].as_int_list()) c.context_dims.push_back(mult * wma["model_channels"].as_int());
+  for (std::int64_t mult : wma["channel_mult"].as_int_list())
+    c.context_dims.push_back(mult * wma["model_channels"].as_int());
   const std::vector<std::int64_t> size = head["image_size"].as_int_list();
   WMA_CHECK(size.size() == 2, "[ConditionalUnet1D] ", head["image_size"].path(), " must be [h, w]");
   c.image_height = size[0];
@@ -50,10 +51,11 @@ ConditionalUnet1DConfig ConditionalUnet1DConfig::from_yaml(const io::YamlNode& m
   WMA_CHECK(obs.get_bool("use_group_norm", false) && obs.get_bool("imagenet_norm", false) &&
                 obs.get_bool("use_spatial_softmax", false) && !obs.get_bool("share_rgb_model", false) &&
                 obs.find("resize_shape")->is_null() && obs.find("crop_shape")->is_null(),
-            "[ConditionalUnet1D] ", obs.path(), ": only the GroupNorm ResNet18 + spatial softmax encoder without "
+            "[ConditionalUnet1D] ", obs.path(),
+            ": only the GroupNorm ResNet18 + spatial softmax encoder without "
             "resize/crop is supported");
-  WMA_CHECK(obs.at_path("rgb_model_config.params.name").as_string() == "resnet18", "[ConditionalUnet1D] ",
-            obs.path(), ": only resnet18 is supported");
+  WMA_CHECK(obs.at_path("rgb_model_config.params.name").as_string() == "resnet18", "[ConditionalUnet1D] ", obs.path(),
+            ": only resnet18 is supported");
   c.obs.num_kp = obs.get_int("spatial_softmax_kp", 32);
   c.obs.image_height = obs_image_height;
   c.obs.image_width = obs_image_width;

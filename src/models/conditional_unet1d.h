@@ -14,16 +14,16 @@
 namespace wma::models {
 
 struct ConditionalUnet1DConfig {
-  std::int64_t input_dim = 16;        // action / state dims (Conv1d channels at the input)
+  std::int64_t input_dim = 16;  // action / state dims (Conv1d channels at the input)
   std::int64_t n_obs_steps = 2;
   std::int64_t step_embed_dim = 128;  // diffusion_step_embed_dim
   std::vector<std::int64_t> down_dims{256, 512, 1024, 2048};
   int kernel_size = 5;
   int n_groups = 8;
-  std::int64_t horizon = 16;          // T: rows of the sample, frames of hs_a
-  std::int64_t act_proj_dim = 32;     // Conv1d length
+  std::int64_t horizon = 16;                                     // T: rows of the sample, frames of hs_a
+  std::int64_t act_proj_dim = 32;                                // Conv1d length
   std::vector<std::int64_t> context_dims{320, 640, 1280, 1280};  // WMAModel channel_mult * model_channels
-  std::int64_t image_height = 40;     // latent size of hs_a[0]
+  std::int64_t image_height = 40;                                // latent size of hs_a[0]
   std::int64_t image_width = 64;
   ObsEncoderConfig obs;
 
@@ -43,7 +43,8 @@ class ConditionalUnet1D {
   // obs_encoder._dummy_variable are ignored (unused upstream); spatial_softmax_blocks 4..8 are
   // the same modules as 3, 3, 2, 1, 0 upstream: their copies must exist but are not loaded.
   ConditionalUnet1D(const io::WeightStore& store, const ConditionalUnet1DConfig& config,
-                    const nn::LoadOptions& options = {}, const std::string& prefix = "model.diffusion_model.action_unet.");
+                    const nn::LoadOptions& options = {},
+                    const std::string& prefix = "model.diffusion_model.action_unet.");
 
   const ConditionalUnet1DConfig& config() const { return config_; }
 
@@ -73,13 +74,14 @@ class ConditionalUnet1D {
     nn::Conv1d residual_conv;
     bool has_residual = false;
     std::int64_t out_channels = 0;
-    void load(const nn::WeightBinder& w, std::int64_t in, std::int64_t out, std::int64_t cond_dim, int kernel, int groups);
+    void load(const nn::WeightBinder& w, std::int64_t in, std::int64_t out, std::int64_t cond_dim, int kernel,
+              int groups);
     // x [B*T, L, Cin], mish_cond = Mish(cond) [B, T, Dc] -> [B*T, L, Cout].
     Tensor operator()(const Tensor& x, const Tensor& mish_cond) const;
   };
   struct Level {
     ResBlock res0, res1;
-    nn::Conv1d downsample;        // down levels 0..2: `.3.conv`
+    nn::Conv1d downsample;         // down levels 0..2: `.3.conv`
     nn::ConvTranspose1d upsample;  // up levels 0..2: `.3.conv`
     bool resample = false;
   };
@@ -89,7 +91,7 @@ class ConditionalUnet1D {
 
   ConditionalUnet1DConfig config_;
   ObsEncoder obs_encoder_;
-  nn::Linear step_fc1_, step_fc2_;  // diffusion_step_encoder.1 / .3
+  nn::Linear step_fc1_, step_fc2_;                 // diffusion_step_encoder.1 / .3
   std::array<SpatialSoftmax, 4> spatial_softmax_;  // distinct modules; hs_a index i uses kSpatialBlock[i]
   std::vector<Level> down_, up_;
   ResBlock mid0_, mid1_;

@@ -47,13 +47,13 @@ struct AttentionShape {
 
 void cross_attention(Tally& t, i64 query_dim, i64 context_dim, AttentionShape a, std::optional<int> relative_length,
                      bool image_cross_attention) {
-  t.linear(query_dim, a.inner(), false);      // to_q
-  t.linear(context_dim, a.inner(), false);    // to_k
-  t.linear(context_dim, a.inner(), false);    // to_v
-  t.linear(a.inner(), query_dim);             // to_out
-  if (relative_length)                        // relative_position_k, _v: xavier_uniform_ tables
+  t.linear(query_dim, a.inner(), false);    // to_q
+  t.linear(context_dim, a.inner(), false);  // to_k
+  t.linear(context_dim, a.inner(), false);  // to_v
+  t.linear(a.inner(), query_dim);           // to_out
+  if (relative_length)                      // relative_position_k, _v: xavier_uniform_ tables
     for (int i = 0; i < 2; ++i) t.uniform((2 * i64{*relative_length} + 1) * a.dim_head);
-  if (image_cross_attention)                  // to_k_ip, to_v_ip, to_k_as, to_v_as, to_k_aa, to_v_aa
+  if (image_cross_attention)  // to_k_ip, to_v_ip, to_k_as, to_v_as, to_k_aa, to_v_aa
     for (int i = 0; i < 6; ++i) t.linear(context_dim, a.inner(), false);
 }
 
@@ -92,11 +92,11 @@ void temporal_transformer(Tally& t, const WMAUNetConfig& u, i64 channels, Attent
 
 void res_block(Tally& t, const WMAUNetConfig& u, i64 channels, i64 out, bool temporal_conv) {
   const i64 emb = 4 * u.model_channels;
-  t.conv(channels, out, 9);                          // in_layers
+  t.conv(channels, out, 9);                               // in_layers
   t.linear(emb, u.use_scale_shift_norm ? 2 * out : out);  // emb_layers
-  t.conv(out, out, 9);                               // out_layers (zeroed after drawing)
-  if (out != channels) t.conv(channels, out, 1);     // skip_connection
-  if (temporal_conv) {                               // TemporalConvBlock conv1..conv4
+  t.conv(out, out, 9);                                    // out_layers (zeroed after drawing)
+  if (out != channels) t.conv(channels, out, 1);          // skip_connection
+  if (temporal_conv) {                                    // TemporalConvBlock conv1..conv4
     const i64 k = u.tempspatial_aware ? 9 : 3;
     for (int i = 0; i < 4; ++i) t.conv(out, out, k);
   }
@@ -194,9 +194,9 @@ void resnet18(Tally& t) {
 }
 
 void conditional_residual_block(Tally& t, i64 in, i64 out, i64 cond_dim, int kernel) {
-  t.conv(in, out, kernel);         // Conv1dBlock
-  t.conv(out, out, kernel);        // Conv1dBlock
-  t.linear(cond_dim, 2 * out);     // cond_encoder (cond_predict_scale with use_linear_act_proj)
+  t.conv(in, out, kernel);            // Conv1dBlock
+  t.conv(out, out, kernel);           // Conv1dBlock
+  t.linear(cond_dim, 2 * out);        // cond_encoder (cond_predict_scale with use_linear_act_proj)
   if (in != out) t.conv(in, out, 1);  // residual_conv
 }
 
@@ -239,10 +239,10 @@ void conditional_unet1d(Tally& t, const ConditionalUnet1DConfig& h) {
   t.conv(h.down_dims.front(), h.down_dims.front(), h.kernel_size);  // final_conv
   t.conv(h.down_dims.front(), h.input_dim, 1);
   for (const i64 c : h.context_dims) t.conv(c, c, 1);  // spatial_softmax_blocks (the rest repeat these)
-  t.linear(1, h.act_proj_dim);                       // proj_in_action
-  t.linear(h.horizon, h.act_proj_dim);               // proj_in_horizon
-  t.linear(h.act_proj_dim, 1);                       // proj_out_action
-  t.linear(h.act_proj_dim, h.horizon);               // proj_out_horizon
+  t.linear(1, h.act_proj_dim);                         // proj_in_action
+  t.linear(h.horizon, h.act_proj_dim);                 // proj_in_horizon
+  t.linear(h.act_proj_dim, 1);                         // proj_out_action
+  t.linear(h.act_proj_dim, h.horizon);                 // proj_out_horizon
 }
 
 // ---- modules/encoders/resampler.py, condition.py --------------------------------------------------
@@ -362,10 +362,10 @@ void clip_block(Tally& t, i64 width, double mlp_ratio) {
 void open_clip_model(Tally& t, const OpenClipArch& a) {
   const i64 grid = a.image_size / a.patch_size;
   t.conv(3, a.vision_width, a.patch_size * a.patch_size, false);  // conv1
-  t.normal(a.vision_width);                                        // class_embedding
-  t.normal((grid * grid + 1) * a.vision_width);                    // positional_embedding
+  t.normal(a.vision_width);                                       // class_embedding
+  t.normal((grid * grid + 1) * a.vision_width);                   // positional_embedding
   for (i64 l = 0; l < a.vision_layers; ++l) clip_block(t, a.vision_width, a.vision_mlp_ratio);
-  t.normal(a.vision_width * a.embed_dim);                          // proj
+  t.normal(a.vision_width * a.embed_dim);  // proj
 
   const i64 w = a.text_width, mlp = static_cast<i64>(static_cast<double>(w) * a.text_mlp_ratio);
   t.normal(a.vocab_size * w);  // nn.Embedding's own init

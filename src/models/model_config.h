@@ -28,12 +28,12 @@ struct ObsShapeMeta {
 };
 
 struct WmaConfig {
-  AutoencoderKLConfig vae;          // first_stage_config.params (+ model.params.scale_factor)
-  ClipTextConfig text;              // cond_stage_config.params
-  ClipVisionConfig vision;          // img_cond_stage_config.params
-  ResamplerConfig resampler;        // image_proj_stage_config.params
+  AutoencoderKLConfig vae;           // first_stage_config.params (+ model.params.scale_factor)
+  ClipTextConfig text;               // cond_stage_config.params
+  ClipVisionConfig vision;           // img_cond_stage_config.params
+  ResamplerConfig resampler;         // image_proj_stage_config.params
   AgentProjectorsConfig projectors;  // model.params
-  WMAModelConfig diffusion;         // wma_config.params (UNet, stem_process_config, unet_head_config)
+  WMAModelConfig diffusion;          // wma_config.params (UNet, stem_process_config, unet_head_config)
 
   // `root` is the whole yaml document; custom open_clip towers come from its top-level
   // `open_clip_model_configs`.

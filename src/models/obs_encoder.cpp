@@ -17,7 +17,9 @@ Tensor zeros_like_shape(const Shape& shape, const Tensor& like) {
 }
 
 // Elementwise max for b >= 0 or a >= 0 inputs, from the op set: a + relu(b - a).
-Tensor maximum(const Tensor& a, const Tensor& b) { return ops::add(a, ops::activation(ops::sub(b, a), Activation::ReLU)); }
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return ops::add(a, ops::activation(ops::sub(b, a), Activation::ReLU));
+}
 
 // Max over windows {2i-1, 2i, 2i+1} along `dim` (kernel 3, stride 2, padding 1). The input
 // follows a ReLU, so zero padding stands in for the -inf padding of MaxPool2d.
@@ -35,8 +37,8 @@ Tensor max_pool_axis(Tensor x, int dim) {
   const Tensor even = p.select(dim + 1, 0), odd = p.select(dim + 1, 1);
   Shape first = even.shape();
   first[dim] = 1;
-  const Tensor odd_prev =
-      half > 1 ? ops::concat({zeros_like_shape(first, x), odd.slice(dim, 0, half - 1)}, dim) : zeros_like_shape(first, x);
+  const Tensor odd_prev = half > 1 ? ops::concat({zeros_like_shape(first, x), odd.slice(dim, 0, half - 1)}, dim)
+                                   : zeros_like_shape(first, x);
   return maximum(maximum(even, odd), odd_prev);
 }
 
@@ -110,7 +112,8 @@ void ObsEncoder::BasicBlock::load(const nn::WeightBinder& w, std::int64_t in, st
   bn2.load(w.child("bn2"), static_cast<int>(out / 16), out, 1e-5f);
   has_downsample = stride != 1 || in != out;
   if (has_downsample) {
-    downsample_conv.load(w.child("downsample").child("0"), in, out, 1, {.stride = stride, .padding = 0}, nn::HasBias::No);
+    downsample_conv.load(w.child("downsample").child("0"), in, out, 1, {.stride = stride, .padding = 0},
+                         nn::HasBias::No);
     downsample_norm.load(w.child("downsample").child("1"), static_cast<int>(out / 16), out, 1e-5f);
   }
 }
@@ -157,7 +160,8 @@ Tensor ObsEncoder::operator()(const Tensor& images, const Tensor& agent_pos) con
             "[ObsEncoder] expected images [N, ", config_.image_height, ", ", config_.image_width, ", 3], got ",
             images.describe());
   WMA_CHECK(agent_pos.dim() == 2 && agent_pos.size(0) == images.size(0) && agent_pos.size(1) == config_.low_dim,
-            "[ObsEncoder] expected agent_pos [", images.size(0), ", ", config_.low_dim, "], got ", agent_pos.describe());
+            "[ObsEncoder] expected agent_pos [", images.size(0), ", ", config_.low_dim, "], got ",
+            agent_pos.describe());
   // Upstream applies ImageNet statistics to [-1, 1] images as if they were [0, 1]; kept as is.
   Tensor x = ops::mul(ops::sub(images, mean_), inv_std_);
   x = ops::activation(group_norm_image(bn1_, conv1_(x)), Activation::ReLU);

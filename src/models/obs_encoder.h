@@ -30,8 +30,8 @@ class SpatialSoftmax {
 struct ObsEncoderConfig {
   std::int64_t image_height = 320;  // shape_meta obs.image (configs/train/meta.json)
   std::int64_t image_width = 512;
-  std::int64_t low_dim = 16;        // shape_meta obs.agent_pos
-  std::int64_t num_kp = 128;        // spatial_softmax_kp
+  std::int64_t low_dim = 16;  // shape_meta obs.agent_pos
+  std::int64_t num_kp = 128;  // spatial_softmax_kp
 
   std::int64_t feature_dim() const { return 2 * num_kp + low_dim; }
 };

@@ -35,7 +35,8 @@ ResamplerConfig ResamplerConfig::from_yaml(const io::YamlNode& params) {
   c.output_dim = params["output_dim"].as_int();
   c.ff_mult = static_cast<int>(params["ff_mult"].as_int());
   const io::YamlNode* length = params.find("video_length");
-  c.video_length = length == nullptr || length->is_null() ? std::nullopt : std::optional<std::int64_t>(length->as_int());
+  c.video_length =
+      length == nullptr || length->is_null() ? std::nullopt : std::optional<std::int64_t>(length->as_int());
   return c;
 }
 

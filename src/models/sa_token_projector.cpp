@@ -6,8 +6,8 @@ SATokenProjector::SATokenProjector(const io::WeightStore& store, const SATokenPr
                                    const nn::LoadOptions& options, const std::string& prefix)
     : config_(config) {
   // Upstream's norm_out is LayerNorm(dim) applied after proj_out, so it only runs when they agree.
-  WMA_CHECK(config.output_dim == config.dim, "[SATokenProjector] output_dim ", config.output_dim,
-            " must equal dim ", config.dim);
+  WMA_CHECK(config.output_dim == config.dim, "[SATokenProjector] output_dim ", config.output_dim, " must equal dim ",
+            config.dim);
   const nn::WeightBinder w(store, prefix, options);
   stack_.load(w,
               {.dim = config.dim,

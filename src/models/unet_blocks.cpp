@@ -48,15 +48,9 @@ Tensor action_mask(std::int64_t rows, std::int64_t query_len, std::int64_t keys,
 
 void PointwiseProjection::load(const nn::WeightBinder& w, std::int64_t in, std::int64_t out, Form form) {
   switch (form) {
-    case Form::Linear:
-      linear.load(w, in, out);
-      return;
-    case Form::Conv1d:
-      linear.weight = w.take("weight", {out, in, 1}).reshape({out, in});
-      break;
-    case Form::Conv2d:
-      linear.weight = w.take("weight", {out, in, 1, 1}).reshape({out, in});
-      break;
+    case Form::Linear: linear.load(w, in, out); return;
+    case Form::Conv1d: linear.weight = w.take("weight", {out, in, 1}).reshape({out, in}); break;
+    case Form::Conv2d: linear.weight = w.take("weight", {out, in, 1, 1}).reshape({out, in}); break;
   }
   linear.bias = w.take("bias", {out});
 }
@@ -159,8 +153,8 @@ Tensor SelfAttention::over_frames(const Tensor& x, const Tensor& residual) const
   const Tensor o = Tensor::empty({batch, frames, pixels, heads_, dim_head_}, x.dtype(), x.device());
   for (std::int64_t b = 0; b < batch; ++b) {
     const Tensor s = qkv.select(0, b).permute({1, 0, 2, 3, 4});  // [P, T, 3, heads, dim_head]
-    ops::attention_into(o.select(0, b).permute({1, 0, 2, 3}), s.select(2, 0), s.select(2, 1), s.select(2, 2),
-                        nullptr, attention_scale(dim_head_));
+    ops::attention_into(o.select(0, b).permute({1, 0, 2, 3}), s.select(2, 0), s.select(2, 1), s.select(2, 2), nullptr,
+                        attention_scale(dim_head_));
   }
   return to_out_(o.reshape({batch, frames, pixels, std::int64_t{heads_} * dim_head_}), {.residual = &residual});
 }

@@ -38,8 +38,8 @@ class TemporalConvBlock {
 
 class ResBlock {
  public:
-  void load(const nn::WeightBinder& w, std::int64_t in_channels, std::int64_t out_channels,
-            std::int64_t emb_channels, bool temporal_conv);
+  void load(const nn::WeightBinder& w, std::int64_t in_channels, std::int64_t out_channels, std::int64_t emb_channels,
+            bool temporal_conv);
   // x [B*T, H, W, Cin]; emb_silu [B, E] = SiLU(time + fps embedding), identical for the T
   // frames of a batch element (upstream repeat_interleaves it) -> [B*T, H, W, Cout].
   Tensor operator()(const Tensor& x, const Tensor& emb_silu, std::int64_t batch) const;
@@ -182,8 +182,7 @@ class SpatialTransformer {
   void load(const nn::WeightBinder& w, std::int64_t channels, int heads, int dim_head, int depth,
             std::int64_t context_dim, bool use_linear, ContextSplit split);
   // One cache per transformer block.
-  std::vector<CrossAttentionCache> prepare(const Tensor& context, std::int64_t query_len,
-                                          ActionMaskCache& masks) const;
+  std::vector<CrossAttentionCache> prepare(const Tensor& context, std::int64_t query_len, ActionMaskCache& masks) const;
   // x [B*T, H, W, C] -> same shape.
   Tensor operator()(const Tensor& x, const std::vector<CrossAttentionCache>& caches) const;
 

@@ -73,7 +73,9 @@ struct AttnBlock {
 struct Downsample {
   nn::Conv2d conv;
 
-  void load(const nn::WeightBinder& w, std::int64_t c) { conv.load(w.child("conv"), c, c, 3, {.stride = 2, .padding = 0}); }
+  void load(const nn::WeightBinder& w, std::int64_t c) {
+    conv.load(w.child("conv"), c, c, 3, {.stride = 2, .padding = 0});
+  }
 
   Tensor operator()(const Tensor& x) const {
     const Shape s = x.shape();  // [N, H, W, C]
@@ -89,7 +91,9 @@ struct Downsample {
 struct Upsample {
   nn::Conv2d conv;
 
-  void load(const nn::WeightBinder& w, std::int64_t c) { conv.load(w.child("conv"), c, c, 3, {.stride = 1, .padding = 1}); }
+  void load(const nn::WeightBinder& w, std::int64_t c) {
+    conv.load(w.child("conv"), c, c, 3, {.stride = 1, .padding = 1});
+  }
   Tensor operator()(const Tensor& x) const { return conv(ops::upsample_nearest2x(x)); }
 };
 

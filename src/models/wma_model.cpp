@@ -10,7 +10,8 @@ WMAModelConfig WMAModelConfig::from_yaml(const io::YamlNode& model_params, std::
                                          std::int64_t obs_image_width, std::int64_t obs_low_dim) {
   WMAModelConfig c;
   c.unet = WMAUNetConfig::from_yaml(model_params);
-  c.action_token_projector = SATokenProjectorConfig::from_yaml(model_params.at_path("wma_config.params.stem_process_config.params"));
+  c.action_token_projector =
+      SATokenProjectorConfig::from_yaml(model_params.at_path("wma_config.params.stem_process_config.params"));
   c.heads = ConditionalUnet1DConfig::from_yaml(model_params, obs_image_height, obs_image_width, obs_low_dim);
   return c;
 }

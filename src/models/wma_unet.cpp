@@ -9,8 +9,8 @@
 namespace wma::models {
 namespace {
 
-constexpr std::int64_t kTextTokens = 77;         // hard-coded in upstream's layout test
-constexpr std::int64_t kActionTokens = 16;       // action steps in the raw context
+constexpr std::int64_t kTextTokens = 77;    // hard-coded in upstream's layout test
+constexpr std::int64_t kActionTokens = 16;  // action steps in the raw context
 constexpr std::int64_t kImageTokensPerFrame = 16;
 constexpr int kInitAttnHeads = 8;
 
@@ -88,8 +88,7 @@ WMAUNet::WMAUNet(WMAUNetConfig config) : config_(std::move(config)) {
 }
 
 int WMAUNet::heads_for(std::int64_t channels) const {
-  return config_.num_head_channels == -1 ? config_.num_heads
-                                         : static_cast<int>(channels / config_.num_head_channels);
+  return config_.num_head_channels == -1 ? config_.num_heads : static_cast<int>(channels / config_.num_head_channels);
 }
 
 int WMAUNet::dim_head_for(std::int64_t channels) const {
@@ -228,17 +227,19 @@ Tensor WMAUNet::frame_context(const Tensor& context, std::int64_t frames, const 
   Tensor state = ops::repeat_interleave(ctx.slice(1, 0, n), 0, frames);
   Tensor text = ops::repeat_interleave(ctx.slice(1, text_begin, text_begin + kTextTokens), 0, frames);
   // 'b (t l) c -> (b t) l c': frame f takes image tokens 16f..16f+15.
-  Tensor image = ops::contiguous(ctx.slice(1, text_begin + kTextTokens, len))
-                     .reshape({batch * frames, kImageTokensPerFrame, dim});
+  Tensor image =
+      ops::contiguous(ctx.slice(1, text_begin + kTextTokens, len)).reshape({batch * frames, kImageTokensPerFrame, dim});
   if (!with_action) return ops::concat({state, text, image}, 1);
 
   WMA_CHECK(static_cast<bool>(project), "[WMAUNet] the context carries action tokens but no projector was given");
   // One token per action step o -> the projector's P tokens for that step.
   Tensor tokens = project(ops::contiguous(ctx.slice(1, n, n + kActionTokens)).reshape({batch * kActionTokens, 1, dim}));
   const std::int64_t per_step = tokens.size(1);
-  WMA_CHECK(frames == kActionTokens && per_step % frames == 0,
-            "[WMAUNet] the action context layout needs ", kActionTokens, " frames and projector tokens divisible by "
-            "the frame count; got ", frames, " frames and ", tokens.describe());
+  WMA_CHECK(frames == kActionTokens && per_step % frames == 0, "[WMAUNet] the action context layout needs ",
+            kActionTokens,
+            " frames and projector tokens divisible by "
+            "the frame count; got ",
+            frames, " frames and ", tokens.describe());
   // '(b o) (t l) d -> (b t) (o l) d': frame f gets, for every action step o, tokens
   // f*l .. f*l + l - 1 of that step's projection.
   const std::int64_t l = per_step / frames;
@@ -261,7 +262,8 @@ void WMAUNet::for_each_attention(F&& f) const {
 UNetPass WMAUNet::prepare(const Tensor& frame_context, const Tensor& fs, std::int64_t batch, std::int64_t frames,
                           std::int64_t height, std::int64_t width) const {
   const WMAUNetConfig& c = config_;
-  WMA_CHECK(frame_context.dim() == 3 && frame_context.size(0) == batch * frames && frame_context.size(2) == c.context_dim,
+  WMA_CHECK(frame_context.dim() == 3 && frame_context.size(0) == batch * frames &&
+                frame_context.size(2) == c.context_dim,
             "[WMAUNet] expected a per-frame context [", batch * frames, ", L, ", c.context_dim, "], got ",
             frame_context.describe());
   const std::int64_t factor = std::int64_t{1} << (c.channel_mult.size() - 1);
@@ -273,11 +275,13 @@ UNetPass WMAUNet::prepare(const Tensor& frame_context, const Tensor& fs, std::in
   pass.height = height;
   pass.width = width;
   if (c.fs_condition) {
-    const Tensor fs_values = fs.defined() ? fs : Tensor::from_ints({batch}, std::vector<std::int64_t>(batch, c.default_fs));
+    const Tensor fs_values =
+        fs.defined() ? fs : Tensor::from_ints({batch}, std::vector<std::int64_t>(batch, c.default_fs));
     const Device device = frame_context.device();
     const Tensor fs_dev = fs_values.device() == device ? fs_values : ops::to_device(fs_values, device);
-    Tensor e = ops::cast(ops::timestep_embedding(fs_dev, static_cast<int>(c.model_channels), ops::TimestepStyle::CosSin),
-                         dtype_);
+    Tensor e =
+        ops::cast(ops::timestep_embedding(fs_dev, static_cast<int>(c.model_channels), ops::TimestepStyle::CosSin),
+                  dtype_);
     pass.fps_emb = fps_embed_.second(fps_embed_.first(e, {.act = ops::Activation::SiLU}));
   }
   const Tensor ctx = ops::cast(frame_context, dtype_);
@@ -315,12 +319,12 @@ UNetOutput WMAUNet::forward(const Tensor& x, const Tensor& t, const UNetPass& pa
             "[WMAUNet] expected x [", batch, ", ", frames, ", ", pass.height, ", ", pass.width, ", ", c.in_channels,
             "] for this pass, got ", x.describe());
 
-  Tensor t_emb = ops::cast(ops::timestep_embedding(t, static_cast<int>(c.model_channels), ops::TimestepStyle::CosSin),
-                           dtype_);
+  Tensor t_emb =
+      ops::cast(ops::timestep_embedding(t, static_cast<int>(c.model_channels), ops::TimestepStyle::CosSin), dtype_);
   Tensor hidden = time_embed_.first(t_emb, {.act = ops::Activation::SiLU});
   // emb = time_embed(t) + fps_embedding(fs); every ResBlock starts with SiLU(emb).
-  Tensor emb = pass.fps_emb.defined() ? time_embed_.second(hidden, {.residual = &pass.fps_emb})
-                                      : time_embed_.second(hidden);
+  Tensor emb =
+      pass.fps_emb.defined() ? time_embed_.second(hidden, {.residual = &pass.fps_emb}) : time_embed_.second(hidden);
   const Tensor emb_silu = ops::activation(emb, ops::Activation::SiLU);
 
   auto as_video = [&](const Tensor& h) { return h.reshape({batch, frames, h.size(1), h.size(2), h.size(3)}); };

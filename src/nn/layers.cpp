@@ -44,8 +44,7 @@ void Conv1d::load(const WeightBinder& w, std::int64_t in, std::int64_t out, int 
 
 Tensor Conv1d::operator()(const Tensor& x) const { return ops::conv1d(x, weight, opt(bias), params); }
 
-void ConvTranspose1d::load(const WeightBinder& w, std::int64_t in, std::int64_t out, int kernel,
-                           ops::Conv1dParams p) {
+void ConvTranspose1d::load(const WeightBinder& w, std::int64_t in, std::int64_t out, int kernel, ops::Conv1dParams p) {
   params = p;
   weight = w.take_permuted("weight", {in, out, kernel}, {1, 2, 0});
   bias = w.take("bias", {out});

@@ -40,7 +40,8 @@ Tensor WeightBinder::fetch_checked(const std::string& key, const Shape& expected
   }
   log_->used.insert(key);
   if (info->shape != expected) {
-    log_->misshaped.push_back(str_cat(key, " (expected ", shape_str(expected), ", file has ", shape_str(info->shape), ")"));
+    log_->misshaped.push_back(
+        str_cat(key, " (expected ", shape_str(expected), ", file has ", shape_str(info->shape), ")"));
     return Tensor();
   }
   return store_->load(key);
@@ -68,7 +69,8 @@ Tensor WeightBinder::take_permuted(const std::string& name, const Shape& expecte
   if (options_.device != Device::CPU) t = ops::to_device(t, options_.device);
   if (options_.timings != nullptr) {
     options_.timings->checkpoint_s += std::chrono::duration<double>(converted - start).count();
-    options_.timings->to_device_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - converted).count();
+    options_.timings->to_device_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - converted).count();
   }
   return t;
 }

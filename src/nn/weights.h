@@ -23,7 +23,7 @@ struct LoadTimings {
 
 struct LoadOptions {
   Device device = Device::CPU;
-  DType dtype = DType::F32;         // storage type of float weights on the device
+  DType dtype = DType::F32;        // storage type of float weights on the device
   LoadTimings* timings = nullptr;  // optional, see LoadTimings
 };
 

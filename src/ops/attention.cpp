@@ -19,7 +19,7 @@ Tensor last_dim_contiguous(const Tensor& t) { return t.stride(-1) == 1 || t.size
 Tensor attention_by_gemm(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
   std::vector<Tensor> heads;
   for (std::int64_t h = 0; h < q.size(2); ++h) {
-    const Tensor qh = cast(contiguous(q.select(2, h)), DType::F32);                    // [B, Lq, D]
+    const Tensor qh = cast(contiguous(q.select(2, h)), DType::F32);                                 // [B, Lq, D]
     const Tensor kt = contiguous(cast(contiguous(k.select(2, h)), DType::F32).permute({0, 2, 1}));  // [B, D, Lk]
     Tensor logits = ops::scale(matmul(qh, kt), scale);
     if (mask) logits = add(logits, cast(*mask, DType::F32));

@@ -60,20 +60,20 @@ inline int wrap_dim(const char* op, int d, int rank) {
 // WMA_DISPATCH_TRAFFIC also tells the op profile the fewest bytes the call must move (operands read once,
 // the output written once), so the table shows its effective bandwidth.
 #if WMA_WITH_CUDA
-#define WMA_DISPATCH_SHAPED(op, device, bytes, like, call)                    \
-  do {                                                                       \
-    if ((device) == ::wma::Device::CPU) {                                    \
-      ::wma::cpu::call;                                                      \
-    } else {                                                                 \
-      const ::wma::ops::detail::OpTimer op_timer_(op, device, bytes, like);  \
-      ::wma::cuda::call;                                                     \
-    }                                                                        \
+#define WMA_DISPATCH_SHAPED(op, device, bytes, like, call)                  \
+  do {                                                                      \
+    if ((device) == ::wma::Device::CPU) {                                   \
+      ::wma::cpu::call;                                                     \
+    } else {                                                                \
+      const ::wma::ops::detail::OpTimer op_timer_(op, device, bytes, like); \
+      ::wma::cuda::call;                                                    \
+    }                                                                       \
   } while (0)
 #else
 #define WMA_DISPATCH_SHAPED(op, device, bytes, like, call) \
-  do {                                                  \
-    if ((device) == ::wma::Device::CPU) ::wma::cpu::call; \
-    else ::wma::ops::detail::no_cuda(op);               \
+  do {                                                     \
+    if ((device) == ::wma::Device::CPU) ::wma::cpu::call;  \
+    else ::wma::ops::detail::no_cuda(op);                  \
   } while (0)
 #endif
 #define WMA_DISPATCH_TRAFFIC(op, device, bytes, call) WMA_DISPATCH_SHAPED(op, device, bytes, nullptr, call)

@@ -48,8 +48,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
   if (out.numel() == 0) return out;
   const Tensor xc = contiguous(x), wc = contiguous(weight);
   const Tensor bc = bias ? contiguous(*bias) : Tensor();
-  WMA_DISPATCH("conv2d", x.device(),
-               conv2d(out, xc, wc, bias ? &bc : nullptr, params, residual ? &rc : nullptr));
+  WMA_DISPATCH("conv2d", x.device(), conv2d(out, xc, wc, bias ? &bc : nullptr, params, residual ? &rc : nullptr));
   return out;
 }
 

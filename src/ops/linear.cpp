@@ -39,8 +39,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_rank("matmul", "a", a, 3, "[B, M, K]");
   check_rank("matmul", "b", b, 3, "[B or 1, K, N]");
   check_same("matmul", "a", a, "b", b);
-  WMA_CHECK((b.size(0) == a.size(0) || b.size(0) == 1) && b.size(1) == a.size(2), "[matmul] expected b [",
-            a.size(0), " or 1, ", a.size(2), ", N] for a ", a.describe(), ", got ", b.describe());
+  WMA_CHECK((b.size(0) == a.size(0) || b.size(0) == 1) && b.size(1) == a.size(2), "[matmul] expected b [", a.size(0),
+            " or 1, ", a.size(2), ", N] for a ", a.describe(), ", got ", b.describe());
   Tensor out = Tensor::empty({a.size(0), a.size(1), b.size(2)}, a.dtype(), a.device());
   if (out.numel() == 0) return out;
   const Tensor ac = contiguous(a), bc = contiguous(b);

@@ -47,7 +47,8 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tenso
               "[group_norm] expected x_bias [B, ", c, "] with B dividing ", x.size(0), ", got ", x_bias->describe());
     if (!fusion_enabled()) {
       const std::int64_t rows = x_bias->size(0), per_row = x.size(0) / rows;
-      const Tensor biased = add(contiguous(x).reshape({rows, per_row * x.size(1), c}), x_bias->unsqueeze(1)).reshape(x.shape());
+      const Tensor biased =
+          add(contiguous(x).reshape({rows, per_row * x.size(1), c}), x_bias->unsqueeze(1)).reshape(x.shape());
       return group_norm(biased, groups, weight, bias, eps, act, nullptr, film);
     }
     xbc = contiguous(*x_bias);
@@ -56,8 +57,8 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tenso
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
   WMA_DISPATCH_SHAPED("group_norm", x.device(), detail::traffic({&out, &xc}), &xc,
-               group_norm(out, xc, groups, weight ? &wc : nullptr, bias ? &bc : nullptr, eps, act,
-                          x_bias ? &xbc : nullptr, film ? &filmc : nullptr));
+                      group_norm(out, xc, groups, weight ? &wc : nullptr, bias ? &bc : nullptr, eps, act,
+                                 x_bias ? &xbc : nullptr, film ? &filmc : nullptr));
   return out;
 }
 
@@ -71,7 +72,7 @@ Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, flo
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
   WMA_DISPATCH_SHAPED("layer_norm", x.device(), detail::traffic({&out, &xc}), &xc,
-                       layer_norm(out, xc, weight ? &wc : nullptr, bias ? &bc : nullptr, eps));
+                      layer_norm(out, xc, weight ? &wc : nullptr, bias ? &bc : nullptr, eps));
   return out;
 }
 
@@ -91,8 +92,7 @@ Tensor spatial_softmax(const Tensor& logits, const Tensor& pos) {
   check_same("spatial_softmax", "logits", logits, "pos", pos);
   WMA_CHECK(pos.size(0) == logits.size(1) && logits.size(1) > 0, "[spatial_softmax] expected pos [", logits.size(1),
             ", D] for logits ", logits.describe(), ", got ", pos.describe());
-  if (!fusion_enabled())
-    return matmul(softmax(contiguous(logits.transpose(1, 2))), pos.unsqueeze(0));
+  if (!fusion_enabled()) return matmul(softmax(contiguous(logits.transpose(1, 2))), pos.unsqueeze(0));
   const Tensor lc = contiguous(logits), pc = contiguous(pos);
   Tensor out = Tensor::empty({logits.size(0), logits.size(2), pos.size(1)}, logits.dtype(), logits.device());
   if (out.numel() == 0) return out;

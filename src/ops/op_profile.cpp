@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -75,8 +75,8 @@ std::string op_profile_table(int denoiser_steps) {
     if (in_step) std::snprintf(per_step, sizeof per_step, "%.3f", e.ms / steps);
     if (e.bytes > 0 && e.ms > 0) std::snprintf(rate, sizeof rate, "%.0f", e.bytes / (e.ms * 1e6));
     if (in_step && !is_heavy(name.substr(denoise.size()))) glue_ms += e.ms;
-    std::snprintf(line, sizeof line, "%-34s %9lld %12.2f %9s %8s %6.1f%%\n", name.c_str(), e.calls, e.ms, per_step, rate,
-                  100.0 * e.ms / total);
+    std::snprintf(line, sizeof line, "%-34s %9lld %12.2f %9s %8s %6.1f%%\n", name.c_str(), e.calls, e.ms, per_step,
+                  rate, 100.0 * e.ms / total);
     out += line;
   }
   std::snprintf(line, sizeof line,

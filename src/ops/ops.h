@@ -22,9 +22,9 @@ namespace wma::ops {
 // dst = src, element by element; shapes must match, any strides, any dtypes (converted),
 // both on the same device.
 void copy_into(const Tensor& dst, const Tensor& src);
-Tensor contiguous(const Tensor& x);                 // returns x itself when already contiguous
-Tensor cast(const Tensor& x, DType dtype);          // returns x itself when dtype matches
-Tensor to_device(const Tensor& x, Device device);   // contiguous copy on `device`
+Tensor contiguous(const Tensor& x);                // returns x itself when already contiguous
+Tensor cast(const Tensor& x, DType dtype);         // returns x itself when dtype matches
+Tensor to_device(const Tensor& x, Device device);  // contiguous copy on `device`
 Tensor concat(const std::vector<Tensor>& xs, int dim);
 // Tiles x `times` times along dim: [a, b] -> [a, b, a, b].
 Tensor repeat(const Tensor& x, int dim, std::int64_t times);

@@ -32,8 +32,8 @@ struct KeyValueBranch {
 };
 
 enum class TimestepStyle : std::uint8_t {
-  CosSin,         // UNet: freq_i = exp(-ln(10000) i / half), output [cos | sin]
-  SinCosHalfM1,   // 1-D heads: freq_i = exp(-ln(10000) i / (half - 1)), output [sin | cos]
+  CosSin,        // UNet: freq_i = exp(-ln(10000) i / half), output [cos | sin]
+  SinCosHalfM1,  // 1-D heads: freq_i = exp(-ln(10000) i / (half - 1)), output [sin | cos]
 };
 
 // One eta-0 epsilon DDIM step with x0 clipping (diffusers DDIMScheduler.step), each operation rounded to

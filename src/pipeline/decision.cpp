@@ -52,7 +52,8 @@ PassInput DecisionPolicy::prepare(const DecisionRequest& request) const {
   }
 
   // Normalised, then zero-padded to the model's width (_map_to_uni_state).
-  const std::vector<float> normalised = io::normalize_min_max(request.states.to_floats(), stats_.at("observation.state"));
+  const std::vector<float> normalised =
+      io::normalize_min_max(request.states.to_floats(), stats_.at("observation.state"));
   const std::int64_t pad = c.projectors.agent_state_dim;
   std::vector<float> padded(steps * pad, 0.0f);
   for (std::int64_t o = 0; o < steps; ++o)

@@ -223,8 +223,8 @@ constexpr const char* kDemoShapeMeta =
 }  // namespace
 
 WorldModelConfig demo_config() {
-  WorldModelConfig c =
-      WorldModelConfig::from_yaml(io::parse_yaml(kDemoYaml, "<demo preset>"), io::json::parse(kDemoShapeMeta), "<demo preset>");
+  WorldModelConfig c = WorldModelConfig::from_yaml(io::parse_yaml(kDemoYaml, "<demo preset>"),
+                                                   io::json::parse(kDemoShapeMeta), "<demo preset>");
   c.perframe_ae = true;
   return c;
 }

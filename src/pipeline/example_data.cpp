@@ -106,9 +106,8 @@ InitialObservation load_initial_observation(const EpisodeSpec& spec, const io::N
   const Tensor actions = read_transition(spec.transition_path, "action");
   obs.state_dim = states.size(1);
   obs.action_dim = actions.size(1);
-  WMA_CHECK(obs.state_dim <= state_pad && obs.action_dim <= action_pad, "[data] ", spec.transition_path,
-            ": state dim ", obs.state_dim, " / action dim ", obs.action_dim, " exceed the model's ", state_pad, " / ",
-            action_pad);
+  WMA_CHECK(obs.state_dim <= state_pad && obs.action_dim <= action_pad, "[data] ", spec.transition_path, ": state dim ",
+            obs.state_dim, " / action dim ", obs.action_dim, " exceed the model's ", state_pad, " / ", action_pad);
   WMA_CHECK((video_length - 1) * frame_stride < actions.size(0), "[data] ", spec.transition_path, " has ",
             actions.size(0), " actions; frame stride ", frame_stride, " needs ", (video_length - 1) * frame_stride + 1);
   const io::MinMax& state_stats = stats.at("observation.state");
@@ -203,8 +202,8 @@ std::vector<GenerationSpec> read_generation_prompts(const std::string& prompt_di
     s.fps = csv_number(table, r, "fps", csvs.front());
     s.frame_stride = csv_number(table, r, "fs", csvs.front());
     // The model's fs is floor(fps / fs) cast to int64: undefined once the quotient leaves int64's range.
-    WMA_CHECK(s.frame_stride > 0 && std::fabs(s.fps / s.frame_stride) <= 1e6, "[data] ", csvs.front(), " row ",
-              r + 1, ": fps ", s.fps, " / fs ", s.frame_stride, " is not a frame rate in [-1e6, 1e6] with fs > 0");
+    WMA_CHECK(s.frame_stride > 0 && std::fabs(s.fps / s.frame_stride) <= 1e6, "[data] ", csvs.front(), " row ", r + 1,
+              ": fps ", s.fps, " / fs ", s.frame_stride, " is not a frame rate in [-1e6, 1e6] with fs > 0");
     const double num_gen = csv_number(table, r, "num_gen", csvs.front());
     WMA_CHECK(num_gen >= 1 && num_gen < 1e6, "[data] ", csvs.front(), " row ", r + 1, ": num_gen must be at least 1");
     s.num_gen = static_cast<int>(num_gen);

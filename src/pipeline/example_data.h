@@ -30,8 +30,8 @@ io::NormalizationStats read_dataset_stats(const std::string& prompt_dir, const s
 
 // The first observation of an episode, ready for the queues.
 struct InitialObservation {
-  Tensor image;               // [H, W, 3] f32 in [-1, 1] (Resize + CenterCrop + scaling)
-  std::vector<float> state;   // state row 0, normalised, zero-padded to the model's state dim
+  Tensor image;                                // [H, W, 3] f32 in [-1, 1] (Resize + CenterCrop + scaling)
+  std::vector<float> state;                    // state row 0, normalised, zero-padded to the model's state dim
   std::int64_t state_dim = 0, action_dim = 0;  // the robot's own dims (before padding)
 };
 
@@ -40,12 +40,11 @@ struct InitialObservation {
 // width). The .h5 must hold float datasets `action` and `observation.state` [N, D].
 InitialObservation load_initial_observation(const EpisodeSpec& spec, const io::NormalizationStats& stats,
                                             std::int64_t height, std::int64_t width, std::int64_t frame_stride,
-                                            std::int64_t video_length, std::int64_t state_pad,
-                                            std::int64_t action_pad);
+                                            std::int64_t video_length, std::int64_t state_pad, std::int64_t action_pad);
 
 // One picture of a base-model prompt folder (scripts/evaluation/base_model_inference.py load_data_prompts).
 struct GenerationSpec {
-  std::string filename;    // e.g. "3.png"; the video is samples/<filename up to its first '.'>.mp4
+  std::string filename;  // e.g. "3.png"; the video is samples/<filename up to its first '.'>.mp4
   std::string image_path;
   std::string instruction;
   double fps = 0.0, frame_stride = 1.0;  // csv columns `fps` and `fs`; the model's fs is fps // fs

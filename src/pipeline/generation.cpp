@@ -12,8 +12,8 @@ BaseModelGenerator::BaseModelGenerator(Synthesizer& synthesizer, const models::C
             " is not a base-model config (model.params.wma_config.params.base_model_gen_only is false)");
 }
 
-models::WMAConditioning BaseModelGenerator::condition(const Tensor& frame, const std::string& prompt,
-                                                      std::int64_t fs, NoiseSource& noise) {
+models::WMAConditioning BaseModelGenerator::condition(const Tensor& frame, const std::string& prompt, std::int64_t fs,
+                                                      NoiseSource& noise) {
   const WorldModel& model = synth_.model();
   const WorldModelConfig& c = model.config;
   WMA_CHECK(frame.dim() == 4 && frame.size(0) == 1 && frame.size(3) == 3, "[generate] the input frame must be ",
@@ -30,17 +30,16 @@ models::WMAConditioning BaseModelGenerator::condition(const Tensor& frame, const
   WMA_CHECK(tokens.size(1) % frames == 0, "[generate] the Resampler gives ", tokens.size(1), " tokens, not a multiple",
             " of the ", frames, " frames");
   const Tensor image_tokens = ops::contiguous(tokens).reshape({frames, tokens.size(1) / frames, tokens.size(2)});
-  const Tensor text = ops::repeat_interleave(model.text_encoder(tokenizer_.tokenize(std::vector<std::string>{prompt})),
-                                             0, frames);
+  const Tensor text =
+      ops::repeat_interleave(model.text_encoder(tokenizer_.tokenize(std::vector<std::string>{prompt})), 0, frames);
 
   // Every input frame samples its posterior (upstream's CPU stream, first frame first); the frames are all the
   // same picture and only the first latent conditions, so one encode with the first draw gives it.
   std::vector<Tensor> draws;
-  for (std::int64_t f = 0; f < frames; ++f)
-    draws.push_back(noise.randn_cpu({1, c.vae.embed_dim, h / down, w / down}));
+  for (std::int64_t f = 0; f < frames; ++f) draws.push_back(noise.randn_cpu({1, c.vae.embed_dim, h / down, w / down}));
   const Tensor first_draw = ops::contiguous(draws.front().permute({0, 2, 3, 1})).unsqueeze(1);
-  const Tensor z = model.vae.encode_first_stage(image.unsqueeze(1), ops::to_device(first_draw, device),
-                                                c.perframe_ae ? 1 : 0);
+  const Tensor z =
+      model.vae.encode_first_stage(image.unsqueeze(1), ops::to_device(first_draw, device), c.perframe_ae ? 1 : 0);
 
   models::WMAConditioning cond;
   cond.context = ops::concat({text, image_tokens}, 1);
@@ -65,9 +64,9 @@ ChunkOutput BaseModelGenerator::chunk(const Tensor& frame, const std::string& pr
   return {sampled.latent, synth_.decode(sampled.latent)};
 }
 
-std::vector<ChunkOutput> BaseModelGenerator::generate(const Tensor& frame, const std::string& prompt,
-                                                      std::int64_t fs, int num_gen, NoiseSource& noise,
-                                                      Profiler* profiler, const std::function<void()>& on_step) {
+std::vector<ChunkOutput> BaseModelGenerator::generate(const Tensor& frame, const std::string& prompt, std::int64_t fs,
+                                                      int num_gen, NoiseSource& noise, Profiler* profiler,
+                                                      const std::function<void()>& on_step) {
   WMA_CHECK(num_gen >= 1, "[generate] num_gen must be at least 1, got ", num_gen);
   std::vector<ChunkOutput> chunks;
   Tensor input = frame;

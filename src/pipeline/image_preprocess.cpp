@@ -140,8 +140,7 @@ Tensor prepare_observation_image(const Tensor& rgb8, std::int64_t height, std::i
                                     width, ResizedPixels::Float);
 }
 
-Tensor prepare_observation_planar(const Tensor& planar, std::int64_t height, std::int64_t width,
-                                  ResizedPixels pixels) {
+Tensor prepare_observation_planar(const Tensor& planar, std::int64_t height, std::int64_t width, ResizedPixels pixels) {
   WMA_CHECK(planar.dim() == 3 && planar.size(0) == 3, "[image] expected planar RGB [3, H, W], got ", planar.describe());
   Tensor resized = resize_short_side(planar, height);
   if (pixels == ResizedPixels::RoundedToInteger) {
@@ -205,7 +204,8 @@ std::uint8_t pil_clip8(std::int32_t acc) {
 io::Rgb8Image pil_pass(const io::Rgb8Image& in, int out_width, int out_height, bool horizontal) {
   const int in_size = horizontal ? in.width : in.height, out_size = horizontal ? out_width : out_height;
   const PilTaps taps = pil_bilinear_taps(in_size, out_size);
-  io::Rgb8Image out{out_width, out_height, std::vector<std::uint8_t>(static_cast<std::size_t>(out_width) * out_height * 3)};
+  io::Rgb8Image out{out_width, out_height,
+                    std::vector<std::uint8_t>(static_cast<std::size_t>(out_width) * out_height * 3)};
   for (int y = 0; y < out_height; ++y)
     for (int x = 0; x < out_width; ++x) {
       const int o = horizontal ? x : y;

@@ -29,8 +29,7 @@ enum class ResizedPixels { Float, RoundedToInteger };
 Tensor prepare_observation_image(const Tensor& rgb8, std::int64_t height, std::int64_t width);
 
 // The same from planar pixel values f32 [3, H, W] (0..255), as upstream's server receives them.
-Tensor prepare_observation_planar(const Tensor& planar, std::int64_t height, std::int64_t width,
-                                  ResizedPixels pixels);
+Tensor prepare_observation_planar(const Tensor& planar, std::int64_t height, std::int64_t width, ResizedPixels pixels);
 // PIL's Image.resize(size, BILINEAR) of 8-bit RGB pixels, as torchvision's Resize does it for PIL images
 // (Pillow's Resample.c): float64 triangle weights widened by the downscale factor, normalised and quantised to
 // 22-bit fixed point, a horizontal pass then a vertical one, each rounding and clipping to uint8; a pass whose

@@ -31,7 +31,8 @@ namespace {
 Tensor stack_rows(const std::deque<std::vector<float>>& rows) {
   std::vector<float> flat;
   for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
-  return Tensor::from_floats({1, static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(rows.front().size())},
+  return Tensor::from_floats({1, static_cast<std::int64_t>(rows.size()),
+                              static_cast<std::int64_t>(rows.front().size())},
                              flat);
 }
 
@@ -80,7 +81,8 @@ void run_interaction(Synthesizer& synth, const EpisodeStart& start, const Intera
       PassInput in{queues.images(), queues.states(), queues.actions(), start.instruction, false, options.model_fs};
       result.policy = synth.run(in, noise, profiler, [&] { bar.tick(); });
       zero_padding(result.policy.actions, start.action_dim);
-      for (std::int64_t idx = 0; idx < T; ++idx) queues.push_action(row_with_padding_zeroed(result.policy.actions, idx, start.action_dim));
+      for (std::int64_t idx = 0; idx < T; ++idx)
+        queues.push_action(row_with_padding_zeroed(result.policy.actions, idx, start.action_dim));
     }
     {
       const auto timer = Profiler::scope(profiler, "world_model_interaction");

@@ -30,7 +30,9 @@ void write_text_file(const std::string& path, const std::string& text) {
 
 IterationResult on_host(const IterationResult& result) {
   auto host = [](const Tensor& t) { return t.defined() ? ops::to_device(t, Device::CPU) : t; };
-  auto pass = [&](const PassOutput& p) { return PassOutput{host(p.latent), host(p.video), host(p.actions), host(p.states)}; };
+  auto pass = [&](const PassOutput& p) {
+    return PassOutput{host(p.latent), host(p.video), host(p.actions), host(p.states)};
+  };
   IterationResult copy;
   copy.index = result.index;
   copy.policy = pass(result.policy);
@@ -62,8 +64,14 @@ std::string csv_cell(float v) {
 EpisodeWriter::EpisodeWriter(std::string savedir, std::string videoid, std::int64_t frame_stride, int save_fps,
                              int exe_steps, std::int64_t action_dim, std::int64_t state_dim,
                              std::optional<io::NormalizationStats> stats, TrajectoryLabels labels)
-    : savedir_(std::move(savedir)), videoid_(std::move(videoid)), fs_(frame_stride), save_fps_(save_fps),
-      exe_steps_(exe_steps), action_dim_(action_dim), state_dim_(state_dim), stats_(std::move(stats)),
+    : savedir_(std::move(savedir)),
+      videoid_(std::move(videoid)),
+      fs_(frame_stride),
+      save_fps_(save_fps),
+      exe_steps_(exe_steps),
+      action_dim_(action_dim),
+      state_dim_(state_dim),
+      stats_(std::move(stats)),
       labels_(std::move(labels)) {
   sample_dir_ = (fs::path(savedir_) / "inference" / ("sample_" + videoid_)).string();
   for (const char* kind : {"dm", "wm"}) fs::create_directories(fs::path(sample_dir_) / kind / std::to_string(fs_));

@@ -76,7 +76,8 @@ io::json::Value Profiler::to_json() const {
     memory.emplace_back("average_gpu_allocated_bytes",
                         static_cast<std::int64_t>(gpu_allocated_sum_ / static_cast<double>(gpu_readings_)));
   }
-  for (const auto& [name, bytes] : memory_) memory.emplace_back("peak_" + name + "_bytes", static_cast<std::int64_t>(bytes));
+  for (const auto& [name, bytes] : memory_)
+    memory.emplace_back("peak_" + name + "_bytes", static_cast<std::int64_t>(bytes));
   io::json::Object doc;
   if (!run_.empty()) doc.emplace_back("run", run_);
   doc.emplace_back("sections", std::move(sections));
@@ -91,7 +92,10 @@ std::uint64_t peak_host_memory_bytes() {
 }
 
 ProgressBar::ProgressBar(std::string label, int total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0),
+    : label_(std::move(label)),
+      total_(total),
+      enabled_(enabled),
+      tty_(isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()) {
   if (enabled_ && tty_) draw(false);
 }

@@ -76,7 +76,8 @@ NoiseComparison compare_recorded_noise(const RecordedIteration& record, NoiseSou
       std::int64_t differing = 0, elements = 0;
       std::string first;
       for (const auto& [name, expected] : cpu ? cpu_draws : cuda_draws) {
-        const Tensor got = cpu ? noise.randn_cpu(expected.shape()) : host_f32(noise.randn_cuda_on(expected.shape(), device));
+        const Tensor got =
+            cpu ? noise.randn_cpu(expected.shape()) : host_f32(noise.randn_cuda_on(expected.shape(), device));
         const std::vector<float> a = ops::cast(expected, DType::F32).to_floats(), b = got.to_floats();
         std::int64_t bad = 0;
         for (std::size_t i = 0; i < a.size(); ++i) bad += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
@@ -85,9 +86,9 @@ NoiseComparison compare_recorded_noise(const RecordedIteration& record, NoiseSou
         elements += static_cast<std::int64_t>(a.size());
       }
       result.all_equal &= differing == 0;
-      result.report += str_cat(pass, " pass, ", cpu ? "CPU" : "CUDA", " stream: ", (cpu ? cpu_draws : cuda_draws).size(),
-                               " draws, ", elements, " values, ", differing, " differ",
-                               first.empty() ? "" : " (first in " + first + ")", "\n");
+      result.report +=
+          str_cat(pass, " pass, ", cpu ? "CPU" : "CUDA", " stream: ", (cpu ? cpu_draws : cuda_draws).size(), " draws, ",
+                  elements, " values, ", differing, " differ", first.empty() ? "" : " (first in " + first + ")", "\n");
     }
   }
   return result;

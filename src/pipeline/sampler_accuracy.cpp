@@ -22,7 +22,8 @@ std::vector<float> frame_pixels(const std::vector<float>& video, std::int64_t fr
   std::vector<float> planar(3 * h * w);
   const float* src = video.data() + frame * h * w * 3;
   for (std::int64_t p = 0; p < h * w; ++p)
-    for (std::int64_t c = 0; c < 3; ++c) planar[c * h * w + p] = (std::clamp(src[p * 3 + c], -1.0f, 1.0f) + 1.0f) * 0.5f;
+    for (std::int64_t c = 0; c < 3; ++c)
+      planar[c * h * w + p] = (std::clamp(src[p * 3 + c], -1.0f, 1.0f) + 1.0f) * 0.5f;
   if (h == size && w == size) return planar;
   return resize_bilinear_antialias(Tensor::from_floats({3, h, w}, planar), size, size).to_floats();
 }
@@ -55,7 +56,8 @@ double rms_difference(const Tensor& x, const Tensor& reference) {
   WMA_CHECK(x.shape() == reference.shape(), "[accuracy] shapes differ: ", x.describe(), " vs ", reference.describe());
   const std::vector<float> a = host_floats(x), b = host_floats(reference);
   double sum = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) sum += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    sum += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
   return a.empty() ? 0.0 : std::sqrt(sum / static_cast<double>(a.size()));
 }
 
@@ -68,7 +70,8 @@ double video_psnr_db(const Tensor& video, const Tensor& reference, std::int64_t 
   std::size_t count = 0;
   for (std::int64_t f = 0; f < frames; ++f) {
     const std::vector<float> pa = frame_pixels(a, f, h, w, size), pb = frame_pixels(b, f, h, w, size);
-    for (std::size_t i = 0; i < pa.size(); ++i) sum += (static_cast<double>(pa[i]) - pb[i]) * (static_cast<double>(pa[i]) - pb[i]);
+    for (std::size_t i = 0; i < pa.size(); ++i)
+      sum += (static_cast<double>(pa[i]) - pb[i]) * (static_cast<double>(pa[i]) - pb[i]);
     count += pa.size();
   }
   const double mse = sum / static_cast<double>(count);
@@ -122,8 +125,8 @@ std::vector<AccuracyRow> measure_sampler_accuracy(const WorldModel& model, const
     p.out.latent = ops::to_device(p.out.latent, Device::CPU);
     p.out.video = ops::to_device(p.out.video, Device::CPU);
     p.sampling_s = profiler.total("synthesis/ddim_sampling");
-    p.pass_s = p.sampling_s + profiler.total("synthesis/conditioning_prep") +
-               profiler.total("synthesis/decode_first_stage");
+    p.pass_s =
+        p.sampling_s + profiler.total("synthesis/conditioning_prep") + profiler.total("synthesis/decode_first_stage");
     if (options.progress)
       std::fprintf(stderr, "[accuracy] %s: %s %d steps, %.3f s\n", accuracy_mode_name(mode),
                    std::string(sampling::sampler_name(sampler)).c_str(), steps, p.pass_s);
@@ -163,7 +166,8 @@ std::string accuracy_table(const std::vector<AccuracyRow>& rows, int reference_s
         out += std::string(out.empty() ? "" : "\n") + "### " + accuracy_mode_name(mode) + ": against DDIM eta 0, " +
                std::to_string(reference_steps) +
                " steps, from the same x_T\n\n"
-               "| steps | sampler | latent rel. L2 | video PSNR (dB) | actions RMS | states RMS | sampling (s) | pass (s) |\n"
+               "| steps | sampler | latent rel. L2 | video PSNR (dB) | actions RMS | states RMS | sampling (s) | pass "
+               "(s) |\n"
                "|---:|---|---:|---:|---:|---:|---:|---:|\n";
         header = true;
       }

@@ -34,8 +34,8 @@ struct AccuracyRow {
   AccuracyMode mode = AccuracyMode::WorldModel;
   sampling::SamplerKind sampler = sampling::SamplerKind::Ddim;
   int steps = 0;
-  double latent_rel_l2 = 0;  // ||x − ref|| / ||ref|| of the final latent
-  double video_psnr_db = 0;  // decoded video clamped to [-1, 1], as [0, 1] pixels at psnr_size²
+  double latent_rel_l2 = 0;                // ||x − ref|| / ||ref|| of the final latent
+  double video_psnr_db = 0;                // decoded video clamped to [-1, 1], as [0, 1] pixels at psnr_size²
   double actions_rms = 0, states_rms = 0;  // RMS difference in normalised units ([-1, 1])
   double sampling_s = 0, pass_s = 0;       // the N-step loop; the whole pass (conditioning, loop, decode)
 };

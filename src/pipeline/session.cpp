@@ -60,9 +60,9 @@ std::vector<std::string> run_session(Synthesizer& synth, const std::vector<Episo
       // Python's float // int: floor division of the csv fps (30.0 // 4 = 7.0, fed as int64).
       loop.model_fs = static_cast<std::int64_t>(std::floor(job.ori_fps / static_cast<double>(fs)));
       // Only the writer thread touches it once constructed (which makes the folders here, in line).
-      auto writer = std::make_shared<EpisodeWriter>(settings.savedir, job.videoid, fs, settings.save_fps,
-                                                    loop.exe_steps, job.start.action_dim, job.start.state_dim,
-                                                    job.stats, job.labels);
+      auto writer =
+          std::make_shared<EpisodeWriter>(settings.savedir, job.videoid, fs, settings.save_fps, loop.exe_steps,
+                                          job.start.action_dim, job.start.state_dim, job.stats, job.labels);
       run_interaction(synth, job.start, loop, noise, &profiler, [&](const IterationResult& r) {
         auto host = std::make_shared<const IterationResult>(on_host(r));
         background.post([writer, host] { writer->write_iteration(*host); });

@@ -24,8 +24,8 @@ Synthesizer::Synthesizer(const WorldModel& model, const models::ClipTokenizer& t
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),
-      ddim_(sampling::make_ddim_schedule(model.schedule, options.timestep_spacing, options.ddim_steps,
-                                         options.ddim_eta)),
+      ddim_(
+          sampling::make_ddim_schedule(model.schedule, options.timestep_spacing, options.ddim_steps, options.ddim_eta)),
       head_scheduler_(sampling::make_diffusers_ddim_scheduler(model.config.head_scheduler, options.ddim_steps)),
       decoder_(model.vae, model.options.device, model.config.perframe_ae) {
   if (options.sampler != sampling::SamplerKind::Ddim)
@@ -122,18 +122,16 @@ PassOutput Synthesizer::sample(const models::WMAPass& pass, NoiseSource& noise, 
     case sampling::SamplerKind::Ddim: {
       // Upstream steps the heads' scheduler on CUDA, where torch multiplies by the reciprocal instead of
       // dividing (sampling/diffusers_ddim.h); the CPU backend reproduces upstream's CPU fixtures, which divide.
-      const auto division = device == Device::CPU ? sampling::ScalarDivision::Divide
-                                                  : sampling::ScalarDivision::MultiplyByReciprocal;
-      end = sampling::ddim_sample(model_.schedule, ddim_, head_scheduler_, start, denoise, step_noise, division,
-                                  observe);
+      const auto division =
+          device == Device::CPU ? sampling::ScalarDivision::Divide : sampling::ScalarDivision::MultiplyByReciprocal;
+      end =
+          sampling::ddim_sample(model_.schedule, ddim_, head_scheduler_, start, denoise, step_noise, division, observe);
       break;
     }
     case sampling::SamplerKind::DpmSolverPP2M:
       end = sampling::dpmpp_2m_sample(multistep_, start, denoise, observe);
       break;
-    case sampling::SamplerKind::UniPC:
-      end = sampling::unipc_sample(multistep_, start, denoise, observe);
-      break;
+    case sampling::SamplerKind::UniPC: end = sampling::unipc_sample(multistep_, start, denoise, observe); break;
   }
   PassOutput result;
   result.latent = end.video;

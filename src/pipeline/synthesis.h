@@ -43,9 +43,9 @@ enum class VideoDecode { Decode, Skip };
 
 // Observation of one pass, channels-last, on any device, and what the pass computes from it.
 struct PassInput {
-  Tensor obs_images;  // [1, O, H, W, 3] in [-1, 1], older frame first
-  Tensor obs_state;   // [1, O, agent_state_dim], normalised
-  Tensor action;      // [1, video_length, agent_action_dim], normalised
+  Tensor obs_images;     // [1, O, H, W, 3] in [-1, 1], older frame first
+  Tensor obs_state;      // [1, O, agent_state_dim], normalised
+  Tensor action;         // [1, video_length, agent_action_dim], normalised
   std::string prompt;    // the instruction, or "" (upstream's text_input=False)
   bool sim_mode = true;  // false: the policy pass (action embedding zeroed)
   std::int64_t fs = 7;   // frame-stride conditioning value
@@ -93,7 +93,7 @@ class Synthesizer {
   PassOptions options_;
   sampling::DdimSchedule ddim_;
   sampling::DiffusersDdimScheduler head_scheduler_;
-  sampling::MultistepSchedule multistep_;  // empty for ddim
+  sampling::MultistepSchedule multistep_;     // empty for ddim
   std::map<std::string, Tensor> text_cache_;  // the prompts repeat every iteration
   VideoDecoder decoder_;
 };

@@ -73,7 +73,8 @@ WorldModelConfig WorldModelConfig::from_yaml(const io::YamlNode& root, const io:
 
 WorldModelConfig WorldModelConfig::load(const std::string& path) {
   const io::YamlNode root = io::load_yaml(path);
-  const std::string key = "model.params.wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path";
+  const std::string key =
+      "model.params.wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path";
   const io::YamlNode* meta_node = root.find_path(key);
   // Without the key upstream opens configs/train/meta.json under the working directory (MultiImageObsEncoder);
   // the official inference configs rely on that.
@@ -91,8 +92,7 @@ WorldModelConfig WorldModelConfig::load(const std::string& path) {
       if (dir == dir.parent_path()) break;
     }
   }
-  if (!found.empty() && std::filesystem::exists(found))
-    return from_yaml(root, io::json::parse(read_text(found)), path);
+  if (!found.empty() && std::filesystem::exists(found)) return from_yaml(root, io::json::parse(read_text(found)), path);
   WMA_CHECK(!explicit_meta, "[config] ", path, ": shape_meta_path '", meta.string(),
             "' not found (relative to the working directory or the config's folders)");
   // No meta file anywhere: the heads then see what the model generates, [3, 8*h, 8*w] frames and
@@ -100,7 +100,9 @@ WorldModelConfig WorldModelConfig::load(const std::string& path) {
   const io::YamlNode& p = root.at_path("model.params");
   const std::vector<std::int64_t> size = p["image_size"].as_int_list();
   WMA_CHECK(size.size() == 2, "[config] ", path, ": model.params.image_size must be [h, w]");
-  const std::int64_t down = std::int64_t{1} << (root.at_path("model.params.first_stage_config.params.ddconfig")["ch_mult"].as_int_list().size() - 1);
+  const std::int64_t down =
+      std::int64_t{1}
+      << (root.at_path("model.params.first_stage_config.params.ddconfig")["ch_mult"].as_int_list().size() - 1);
   const std::int64_t state_dim = p.get_int("agent_state_dim", 16), action_dim = p.get_int("agent_action_dim", 16);
   const std::string derived = str_cat(R"({"obs": {"image": {"shape": [3, )", size[0] * down, ", ", size[1] * down,
                                       R"(], "type": "rgb"}, "agent_pos": {"shape": [)", state_dim,
@@ -141,8 +143,7 @@ WorldModel::WorldModel(const io::WeightStore& store, const WorldModelConfig& c, 
       options(o),
       vae(load_part("first_stage_model", store, c, [&] { return models::AutoencoderKL(store, c.vae, o); })),
       text_encoder(load_part("cond_stage_model", store, c, [&] { return models::ClipTextEncoder(store, c.text, o); })),
-      image_embedder(
-          load_part("embedder", store, c, [&] { return models::ClipImageEmbedder(store, c.vision, o); })),
+      image_embedder(load_part("embedder", store, c, [&] { return models::ClipImageEmbedder(store, c.vision, o); })),
       image_proj(load_part("image_proj_model", store, c, [&] { return models::Resampler(store, c.resampler, o); })),
       projectors(load_part("projectors", store, c, [&] { return models::AgentProjectors(store, c.projectors, o); })),
       diffusion(load_part("model.diffusion_model", store, c, [&] { return models::WMAModel(store, c.wma, o); })),

@@ -32,7 +32,7 @@ struct WorldModelConfig {
   models::WMAModelConfig wma;
   sampling::VideoScheduleConfig schedule;
   sampling::DiffusersDdimConfig head_scheduler;
-  std::int64_t latent_channels = 4;              // model.params.channels
+  std::int64_t latent_channels = 4;                    // model.params.channels
   std::int64_t latent_height = 40, latent_width = 64;  // model.params.image_size
   std::int64_t n_obs_steps_imagen = 2, n_obs_steps_acting = 2;
   std::int64_t obs_image_height = 320, obs_image_width = 512;  // the heads' shape_meta

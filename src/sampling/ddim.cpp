@@ -15,8 +15,8 @@ TimestepSpacing parse_timestep_spacing(std::string_view name) {
 }
 
 std::vector<std::int64_t> ddim_timesteps(TimestepSpacing spacing, int num_ddim_steps, int num_train_timesteps) {
-  WMA_CHECK(num_ddim_steps >= 1 && num_ddim_steps <= num_train_timesteps, "[sampling] ddim steps ",
-            num_ddim_steps, " outside [1, ", num_train_timesteps, "]");
+  WMA_CHECK(num_ddim_steps >= 1 && num_ddim_steps <= num_train_timesteps, "[sampling] ddim steps ", num_ddim_steps,
+            " outside [1, ", num_train_timesteps, "]");
   std::vector<std::int64_t> ts;
   if (spacing == TimestepSpacing::Uniform) {
     const int c = num_train_timesteps / num_ddim_steps;
@@ -36,8 +36,8 @@ std::vector<std::int64_t> ddim_timesteps(TimestepSpacing spacing, int num_ddim_s
   }
   // Upstream would index out of range (or wrap) here; refuse instead.
   for (auto t : ts)
-    WMA_CHECK(t >= 0 && t < num_train_timesteps, "[sampling] ", num_ddim_steps,
-              " DDIM steps give timestep ", t, ", outside the schedule");
+    WMA_CHECK(t >= 0 && t < num_train_timesteps, "[sampling] ", num_ddim_steps, " DDIM steps give timestep ", t,
+              ", outside the schedule");
   return ts;
 }
 
@@ -69,8 +69,8 @@ DdimSchedule make_ddim_schedule(const VideoSchedule& schedule, TimestepSpacing s
 }
 
 DdimStepCoefficients ddim_step_coefficients(const VideoSchedule& schedule, const DdimSchedule& ddim, int index) {
-  WMA_CHECK(index >= 0 && index < ddim.num_steps(), "[sampling] DDIM index ", index, " outside [0, ",
-            ddim.num_steps(), ")");
+  WMA_CHECK(index >= 0 && index < ddim.num_steps(), "[sampling] DDIM index ", index, " outside [0, ", ddim.num_steps(),
+            ")");
   DdimStepCoefficients c;
   c.timestep = ddim.timesteps[index];
   c.sqrt_alpha_cumprod = schedule.sqrt_alphas_cumprod[c.timestep];
@@ -107,8 +107,8 @@ DdimStepResult ddim_v_step(const DdimStepCoefficients& c, std::span<const float>
 }
 
 std::vector<float> add_ddim_noise(std::span<const float> x_prev_mean, float sigma, std::span<const float> noise) {
-  WMA_CHECK(x_prev_mean.size() == noise.size(), "[sampling] ddim noise has ", noise.size(),
-            " elements, the latent ", x_prev_mean.size());
+  WMA_CHECK(x_prev_mean.size() == noise.size(), "[sampling] ddim noise has ", noise.size(), " elements, the latent ",
+            x_prev_mean.size());
   std::vector<float> out(x_prev_mean.size());
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = x_prev_mean[i] + sigma * noise[i];
   return out;

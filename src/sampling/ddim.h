@@ -34,24 +34,23 @@ struct DdimSchedule {
   int num_steps() const { return static_cast<int>(timesteps.size()); }
 };
 
-DdimSchedule make_ddim_schedule(const VideoSchedule& schedule, TimestepSpacing spacing, int num_ddim_steps,
-                                double eta);
+DdimSchedule make_ddim_schedule(const VideoSchedule& schedule, TimestepSpacing spacing, int num_ddim_steps, double eta);
 
 // Everything one v-prediction step needs, as the float32 values upstream materialises with torch.full.
 struct DdimStepCoefficients {
   std::int64_t timestep = 0;
-  float sqrt_alpha_cumprod = 0;            // model buffer at t: eps = a·v + b·x, x0 = a·x − b·v
+  float sqrt_alpha_cumprod = 0;  // model buffer at t: eps = a·v + b·x, x0 = a·x − b·v
   float sqrt_one_minus_alpha_cumprod = 0;
-  float x0_rescale = 1;                    // scale_prev / scale (float32 division); 1 without dynamic rescale
+  float x0_rescale = 1;  // scale_prev / scale (float32 division); 1 without dynamic rescale
   float sqrt_alpha_prev = 0;
-  float dir_coefficient = 0;               // sqrt((1 − a_prev) − σ·σ), all float32
-  float sigma = 0;                         // noise coefficient
+  float dir_coefficient = 0;  // sqrt((1 − a_prev) − σ·σ), all float32
+  float sigma = 0;            // noise coefficient
 };
 
 DdimStepCoefficients ddim_step_coefficients(const VideoSchedule& schedule, const DdimSchedule& ddim, int index);
 
 struct DdimStepResult {
-  std::vector<float> pred_x0;      // after the dynamic rescale
+  std::vector<float> pred_x0;  // after the dynamic rescale
   std::vector<float> eps;
   std::vector<float> x_prev_mean;  // x_{t-1} before the noise term
   float noise_coefficient = 0;     // x_{t-1} = x_prev_mean + noise_coefficient·noise

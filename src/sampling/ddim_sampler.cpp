@@ -30,8 +30,8 @@ JointSample ddim_sample(const VideoSchedule& video, const DdimSchedule& ddim, co
                         JointSample x, const Denoise& denoise, std::span<const Tensor> step_noise,
                         ScalarDivision division, const StepObserver& observe) {
   const int n = ddim.num_steps();
-  WMA_CHECK(static_cast<int>(step_noise.size()) == n, "[sampling] ddim: ", step_noise.size(),
-            " step noises for ", n, " steps");
+  WMA_CHECK(static_cast<int>(step_noise.size()) == n, "[sampling] ddim: ", step_noise.size(), " step noises for ", n,
+            " steps");
   for (int k = 0; k < n; ++k) {
     const DdimStepCoefficients s = ddim_step_coefficients(video, ddim, n - 1 - k);
     const JointPrediction out = denoise(x, k);

@@ -62,14 +62,13 @@ DiffusersDdimStepCoefficients diffusers_ddim_step_coefficients(const DiffusersDd
                                                                std::int64_t timestep) {
   const int n_train = scheduler.config.num_train_timesteps;
   WMA_CHECK(scheduler.num_inference_steps >= 1, "[sampling] diffusers DDIM: set_timesteps was not called");
-  WMA_CHECK(timestep >= 0 && timestep < n_train, "[sampling] diffusers DDIM: timestep ", timestep,
-            " outside [0, ", n_train, ")");
+  WMA_CHECK(timestep >= 0 && timestep < n_train, "[sampling] diffusers DDIM: timestep ", timestep, " outside [0, ",
+            n_train, ")");
   DiffusersDdimStepCoefficients c;
   c.timestep = timestep;
   c.prev_timestep = timestep - n_train / scheduler.num_inference_steps;
   const float a_t = scheduler.alphas_cumprod[timestep];
-  const float a_prev =
-      c.prev_timestep >= 0 ? scheduler.alphas_cumprod[c.prev_timestep] : scheduler.final_alpha_cumprod;
+  const float a_prev = c.prev_timestep >= 0 ? scheduler.alphas_cumprod[c.prev_timestep] : scheduler.final_alpha_cumprod;
   const DiffusersDdimConfig& config = scheduler.config;
   c.sqrt_beta_prod = host_sqrt(config, 1.0f - a_t);
   c.sqrt_alpha_prod = host_sqrt(config, a_t);

@@ -28,7 +28,7 @@ struct DiffusersDdimScheduler {
   std::vector<float> betas;           // float32 of the float64 cosine betas
   std::vector<float> alphas_cumprod;  // torch.cumprod of float32 alphas (double accumulator on CPU)
   float final_alpha_cumprod = 1.0f;
-  int num_inference_steps = 0;        // set_timesteps(n); only the step stride t - train/n depends on it
+  int num_inference_steps = 0;  // set_timesteps(n); only the step stride t - train/n depends on it
 };
 
 // squaredcos_cap_v2: min(1 − ab((i+1)/n)/ab(i/n), 0.999), ab(u) = cos((u + 0.008)/1.008 · π/2)², float64.
@@ -40,11 +40,11 @@ DiffusersDdimScheduler make_diffusers_ddim_scheduler(const DiffusersDdimConfig& 
 struct DiffusersDdimStepCoefficients {
   std::int64_t timestep = 0;
   std::int64_t prev_timestep = 0;
-  float sqrt_beta_prod = 0;          // sqrt(1 − ᾱ_t)
-  float sqrt_alpha_prod = 0;         // x0 = (x − sqrt_beta_prod·ε) / sqrt_alpha_prod on CPU torch
-  float inv_sqrt_alpha_prod = 0;     // float32 1/sqrt_alpha_prod: CUDA torch multiplies by it instead
+  float sqrt_beta_prod = 0;       // sqrt(1 − ᾱ_t)
+  float sqrt_alpha_prod = 0;      // x0 = (x − sqrt_beta_prod·ε) / sqrt_alpha_prod on CPU torch
+  float inv_sqrt_alpha_prod = 0;  // float32 1/sqrt_alpha_prod: CUDA torch multiplies by it instead
   float sqrt_alpha_prod_prev = 0;
-  float dir_coefficient = 0;         // sqrt(1 − ᾱ_prev − 0²)
+  float dir_coefficient = 0;  // sqrt(1 − ᾱ_prev − 0²)
   bool clip = true;
   float clip_range = 1.0f;
 };

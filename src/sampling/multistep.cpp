@@ -13,8 +13,8 @@ std::vector<NoiseLevel> noise_levels(std::span<const float> alphas_cumprod, std:
                                      std::span<const std::int64_t> timesteps) {
   const auto n_train = static_cast<std::int64_t>(alphas_cumprod.size());
   WMA_CHECK(!timesteps.empty(), "[sampling] a multistep pass needs at least one timestep");
-  WMA_CHECK(scale_arr.empty() || static_cast<std::int64_t>(scale_arr.size()) >= n_train,
-            "[sampling] scale_arr has ", scale_arr.size(), " entries for ", n_train, " timesteps");
+  WMA_CHECK(scale_arr.empty() || static_cast<std::int64_t>(scale_arr.size()) >= n_train, "[sampling] scale_arr has ",
+            scale_arr.size(), " entries for ", n_train, " timesteps");
   std::vector<NoiseLevel> levels;
   for (std::size_t k = 0; k < timesteps.size(); ++k) {
     const std::int64_t t = timesteps[k];

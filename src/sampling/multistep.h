@@ -39,7 +39,7 @@ struct MultistepSchedule {
   std::vector<std::int64_t> timesteps;  // evaluation order: timesteps[k] is the k-th denoiser call's
   std::vector<NoiseLevel> video;        // timesteps.size() + 1 levels each, the last one clean
   std::vector<NoiseLevel> heads;
-  bool head_clip = true;                // the heads' x0 clipped to [−clip_range, clip_range], as their DDIM does
+  bool head_clip = true;  // the heads' x0 clipped to [−clip_range, clip_range], as their DDIM does
   float head_clip_range = 1.0f;
 
   int num_steps() const { return static_cast<int>(timesteps.size()); }

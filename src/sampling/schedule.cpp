@@ -12,9 +12,7 @@ namespace wma::sampling {
 
 namespace {
 
-std::vector<float> to_f32(const std::vector<double>& v) {
-  return std::vector<float>(v.begin(), v.end());
-}
+std::vector<float> to_f32(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
 
 // np.cumprod is a sequential float64 product.
 std::vector<double> cumprod(const std::vector<double>& v) {

@@ -43,8 +43,8 @@ UniCorrection unipc_correction(std::span<const NoiseLevel> levels, int k, int or
 JointSample unipc_sample(const MultistepSchedule& schedule, JointSample x, const Denoise& denoise,
                          const StepObserver& observe) {
   const int n = schedule.num_steps();
-  JointSample last;              // the previous step's corrected sample, what its prediction started from
-  JointSample previous, older;   // data predictions of the two steps before
+  JointSample last;             // the previous step's corrected sample, what its prediction started from
+  JointSample previous, older;  // data predictions of the two steps before
   for (int k = 0; k < n; ++k) {
     const JointSample data = joint_data_prediction(schedule, k, x, denoise(x, k));
     // The last step's correction would only feed the step to the clean level, which does not read the sample.

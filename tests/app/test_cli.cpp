@@ -143,7 +143,8 @@ TEST(WmaProgram, EveryCommandRefusesAnUnknownSampler) {
     const Outcome r = run_wma(args + " --sampler euler");
     EXPECT_NE(r.rc, 0) << args;
     EXPECT_NE(r.out.find("unknown sampler 'euler' (expected ddim, dpmpp_2m or unipc)"), std::string::npos)
-        << args << ":\n" << r.out;
+        << args << ":\n"
+        << r.out;
   }
 }
 

@@ -15,7 +15,8 @@ Flags parse(std::vector<std::string> args) {
   args.insert(args.begin(), "test");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
-  return Flags(static_cast<int>(argv.size()), argv.data(), {"test", "[options]", {auto_device_flag(), auto_precision_flag()}});
+  return Flags(static_cast<int>(argv.size()), argv.data(),
+               {"test", "[options]", {auto_device_flag(), auto_precision_flag()}});
 }
 
 void expect_choice(const std::vector<std::string>& args, bool gpu, const std::string& device,

@@ -35,7 +35,7 @@ TEST(DType, HalfAndBf16RoundToNearestEven) {
   EXPECT_EQ(float_to_half(1.0f), 0x3c00);
   EXPECT_EQ(float_to_half(65504.0f), 0x7bff);
   EXPECT_EQ(float_to_half(65520.0f), 0x7c00);
-  EXPECT_EQ(float_to_half(5.960464477539063e-08f), 0x0001);  // smallest subnormal
+  EXPECT_EQ(float_to_half(5.960464477539063e-08f), 0x0001);   // smallest subnormal
   EXPECT_EQ(float_to_half(2.9802322387695312e-08f), 0x0000);  // half of it: ties to even
   EXPECT_EQ(half_to_float(0x0001), 5.960464477539063e-08f);
   EXPECT_EQ(half_to_float(0xc000), -2.0f);

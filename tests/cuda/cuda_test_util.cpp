@@ -36,7 +36,8 @@ std::int64_t Rng::integer(std::int64_t lo, std::int64_t hi) {
 std::shared_ptr<Storage> GuardedAllocator::allocate(std::size_t bytes) {
   auto outer = backing_.allocate(kFrontGuard + bytes + kBackGuard);
   char* base = static_cast<char*>(outer->data);
-  if (cudaMemset(base, kGuardByte, kFrontGuard) != cudaSuccess || cudaMemset(base + kFrontGuard, 0xff, bytes) != cudaSuccess ||
+  if (cudaMemset(base, kGuardByte, kFrontGuard) != cudaSuccess ||
+      cudaMemset(base + kFrontGuard, 0xff, bytes) != cudaSuccess ||
       cudaMemset(base + kFrontGuard + bytes, kGuardByte, kBackGuard) != cudaSuccess ||
       cudaDeviceSynchronize() != cudaSuccess)
     fail("[test] cudaMemset of a guarded block failed");
@@ -81,8 +82,7 @@ Comparison compare(const Tensor& got, const Tensor& ref) {
   for (std::size_t i = 0; i < g.size(); ++i) {
     if (!std::isfinite(r[i])) {
       const bool same = (std::isnan(r[i]) && std::isnan(g[i])) || g[i] == r[i];
-      if (!same && c.mismatch.empty())
-        c.mismatch = str_cat("element ", i, ": got ", g[i], ", reference ", r[i]);
+      if (!same && c.mismatch.empty()) c.mismatch = str_cat("element ", i, ": got ", g[i], ", reference ", r[i]);
       continue;
     }
     c.max_abs_ref = std::max(c.max_abs_ref, static_cast<double>(std::fabs(r[i])));

@@ -18,8 +18,8 @@ TEST(CudaTorchRandn, MatchesTheCpuEmulationBitForBit) {
   TorchCudaGenerator reference(cuda::sm_count(), cuda::max_threads_per_sm());
   reference.manual_seed(123);
   std::uint64_t offset = 0;
-  for (const Shape& shape : std::vector<Shape>{{1, 4, 16, 40, 64}, {1, 16, 16}, {7}, {100001}, {3, 1000, 91},
-                                                {1, 4, 16, 40, 64}}) {
+  for (const Shape& shape :
+       std::vector<Shape>{{1, 4, 16, 40, 64}, {1, 16, 16}, {7}, {100001}, {3, 1000, 91}, {1, 4, 16, 40, 64}}) {
     const CudaLaunch launch = reference.launch_for(shape_numel(shape));
     Tensor gpu = Tensor::empty(shape, DType::F32, Device::CUDA);
     cuda::torch_randn(gpu, 123, offset, launch.blocks, launch.threads_per_block);

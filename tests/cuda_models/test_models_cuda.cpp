@@ -96,8 +96,9 @@ TEST_P(ModelsCuda, Vae) {
   for (std::int64_t i = 0; i < s[0] * s[1]; ++i)
     draws.push_back(channels_last(fx.load("noise.posterior." + std::to_string(i))));
   const Tensor noise = ops::concat(draws, 0);
-  const Tensor z = vae.encode_first_stage(
-      on_gpu(video), on_gpu(noise.reshape({s[0], s[1], noise.size(1), noise.size(2), noise.size(3)})));
+  const Tensor z =
+      vae.encode_first_stage(on_gpu(video),
+                             on_gpu(noise.reshape({s[0], s[1], noise.size(1), noise.size(2), noise.size(3)})));
   check("vae", "encode_first_stage", kDepthVaeEncoder, z, channels_last(fx.load("output.z")));
 
   const Tensor decoded = vae.decode_first_stage(on_gpu(channels_last(fx.load("input.decode_z"))), 1);
@@ -209,8 +210,8 @@ TEST_P(ModelsCuda, SamplerStateInF32) {
   EXPECT_NO_THROW(projectors.embed_actions(on_gpu(proj_fx.load("input.action"))));
 
   const WMAModel model(test::deterministic_store<WMAModel>(config.diffusion), config.diffusion, options());
-  const GpuStep step = gpu_step(test::wma_step_inputs(test::load_fixture("wma_policy.safetensors")), dtype(),
-                                DType::F32);
+  const GpuStep step =
+      gpu_step(test::wma_step_inputs(test::load_fixture("wma_policy.safetensors")), dtype(), DType::F32);
   const WMAPass pass = model.prepare(step.conditioning);
   EXPECT_NO_THROW(model.denoise(step.x, step.x_action, step.x_state, step.t, pass));
 }

@@ -97,8 +97,8 @@ TEST_P(VideoDecoderCuda, GraphedDecodeEqualsEagerDecode) {
     const Tensor latent = ops::to_device(seeded(latent_shape, 10.0f * video), Device::CUDA);
     const Tensor graphed = decoder(latent);
     const Tensor eager = model.vae.decode_first_stage(latent, 1);
-    EXPECT_TRUE(bit_equal(graphed, eager)) << "video " << video << " " << graphed.describe() << " vs "
-                                           << eager.describe();
+    EXPECT_TRUE(bit_equal(graphed, eager))
+        << "video " << video << " " << graphed.describe() << " vs " << eager.describe();
   }
 }
 

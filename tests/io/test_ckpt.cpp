@@ -153,11 +153,12 @@ std::string bytes(std::initializer_list<int> values) {
 
 TEST(Pickle, BuildsPlainData) {
   // {'a': [1, -2, 300, 70000], 'b': (True, None, 2.5), 'c': b'xy', 'd': <memo 1>, 'e': LONG1 -32768}
-  const std::string p = bytes({0x80, 2, '}', 'q', 0, '(', 'X', 1, 0, 0, 0, 'a', 'q', 1, ']', 'q', 2, '(', 'K', 1,
-                               'J', 0xfe, 0xff, 0xff, 0xff, 'M', 0x2c, 0x01, 'J', 0x70, 0x11, 0x01, 0x00, 'e',
-                               'X', 1, 0, 0, 0, 'b', 0x88, 'N', 'G', 0x40, 0x04, 0, 0, 0, 0, 0, 0, 0x87,
-                               'X', 1, 0, 0, 0, 'c', 'C', 2, 'x', 'y', 'X', 1, 0, 0, 0, 'd', 'h', 1,
-                               'X', 1, 0, 0, 0, 'e', 0x8a, 2, 0x00, 0x80, 'u', '.'});
+  const std::string p =
+      bytes({0x80, 2,   '}', 'q', 0,    '(',  'X',  1,    0,    0,    0,    'a',  'q',  1,    ']',  'q',  2,
+             '(',  'K', 1,   'J', 0xfe, 0xff, 0xff, 0xff, 'M',  0x2c, 0x01, 'J',  0x70, 0x11, 0x01, 0x00, 'e',
+             'X',  1,   0,   0,   0,    'b',  0x88, 'N',  'G',  0x40, 0x04, 0,    0,    0,    0,    0,    0,
+             0x87, 'X', 1,   0,   0,    0,    'c',  'C',  2,    'x',  'y',  'X',  1,    0,    0,    0,    'd',
+             'h',  1,   'X', 1,   0,    0,    0,    'e',  0x8a, 2,    0x00, 0x80, 'u',  '.'});
   const auto doc = unpickle_text(p);
   const pickle::Object* root = doc.root();
   ASSERT_EQ(root->kind, pickle::Object::Kind::Dict);
@@ -174,16 +175,20 @@ TEST(Pickle, BuildsPlainData) {
   EXPECT_EQ(tup[2]->real, 2.5);
   EXPECT_EQ(root->entries()[2].second->kind, pickle::Object::Kind::Bytes);
   EXPECT_EQ(root->entries()[2].second->text, "xy");
-  EXPECT_EQ(root->entries()[3].second->text, "a");  // BINGET of the memoised key
+  EXPECT_EQ(root->entries()[3].second->text, "a");        // BINGET of the memoised key
   EXPECT_EQ(root->entries()[4].second->integer, -32768);  // LONG1 is two's complement
 }
 
 TEST(Pickle, RefusesDisallowedGlobalsAndBadStreams) {
-  EXPECT_NE(pickle_error("\x80\x02" "cos\nsystem\nX\x02\x00\x00\x00lsR.").find("refusing the pickle global 'os.system'"),
+  EXPECT_NE(pickle_error("\x80\x02"
+                         "cos\nsystem\nX\x02\x00\x00\x00lsR.")
+                .find("refusing the pickle global 'os.system'"),
             std::string::npos);
-  EXPECT_NE(pickle_error("\x80\x02" "c__builtin__\neval\n.").find("'builtins.eval'"), std::string::npos);
-  EXPECT_NE(pickle_error("\x80\x04\x8c\x0asubprocess\x8c\x05Popen\x93.").find("'subprocess.Popen'"),
+  EXPECT_NE(pickle_error("\x80\x02"
+                         "c__builtin__\neval\n.")
+                .find("'builtins.eval'"),
             std::string::npos);
+  EXPECT_NE(pickle_error("\x80\x04\x8c\x0asubprocess\x8c\x05Popen\x93.").find("'subprocess.Popen'"), std::string::npos);
   EXPECT_NE(pickle_error("\x80\x02}").find("truncated"), std::string::npos);
   EXPECT_NE(pickle_error("\x80\x02\xff").find("unsupported pickle opcode 0xff"), std::string::npos);
   EXPECT_NE(pickle_error("\x80\x02h\x05.").find("memo index 5"), std::string::npos);
@@ -362,7 +367,6 @@ TEST(Ckpt, CorruptPickleFailsItsCrc) {
   EXPECT_NE(msg.find("CRC"), std::string::npos) << msg;
 }
 
-
 // A checkpoint whose only tensor 'w' is _rebuild_tensor_v2(<float storage '0' of 4 elements>, offset, size, stride),
 // pickled by hand so that any size, stride and offset can be written.
 std::string strided_ckpt(std::int64_t offset, const std::vector<std::int64_t>& size,
@@ -391,7 +395,8 @@ std::string strided_ckpt(std::int64_t offset, const std::vector<std::int64_t>& s
   for (auto v : size) integer(p, v);
   p += "t(";
   for (auto v : stride) integer(p, v);
-  p += "t\x89" "ccollections\nOrderedDict\n)RtRu.";
+  p += "t\x89"
+       "ccollections\nOrderedDict\n)RtRu.";
   const float data[4] = {1, 2, 3, 4};
   return build_zip({{"a/data.pkl", p}, {"a/data/0", std::string(reinterpret_cast<const char*>(data), sizeof(data))}},
                    false);

@@ -69,7 +69,8 @@ TEST(Cli, InspectPrintsTorchListing) {
       while (words >> v) got_values.push_back(v);
       ASSERT_EQ(got_values.size(), want.values.size()) << line;
       for (std::size_t k = 0; k < got_values.size(); ++k)
-        EXPECT_EQ(static_cast<float>(got_values[k]), static_cast<float>(want.values[k])) << want.name << "[" << k << "]";
+        EXPECT_EQ(static_cast<float>(got_values[k]), static_cast<float>(want.values[k]))
+            << want.name << "[" << k << "]";
     }
     EXPECT_EQ(row, expected.size());
     EXPECT_TRUE(saw_total);

@@ -171,10 +171,10 @@ TEST(HostilePng, OversizedHeaderIsRefusedBeforeInflating) {
     std::uint32_t width, height;
     const char* message;
   };
-  for (const Case& c : {Case{20000, 20000, "each side may be at most 16384"},
-                        Case{1, 32768, "each side may be at most 16384"},
-                        Case{16384, 16384, "268435456 pixels; at most 67108864"},
-                        Case{0xFFFFFFFFu, 0xFFFFFFFFu, "each side may be at most 16384"}}) {
+  for (const Case& c :
+       {Case{20000, 20000, "each side may be at most 16384"}, Case{1, 32768, "each side may be at most 16384"},
+        Case{16384, 16384, "268435456 pixels; at most 67108864"},
+        Case{0xFFFFFFFFu, 0xFFFFFFFFu, "each side may be at most 16384"}}) {
     // Image data of the declared size: 1.2 GB inflated for 20000x20000, which the reader must never produce.
     const std::uint64_t inflated = c.width <= 20000 ? std::uint64_t{c.height} * (1 + std::uint64_t{c.width} * 3) : 16;
     const std::string path = write_file(dir / "big.png", rgb_png(c.width, c.height, inflated));
@@ -207,7 +207,8 @@ TEST(HostilePng, LibpngKeepsTheSameBounds) {
       ADD_FAILURE() << width << "x" << height << " decoded";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(std::string("[png] f.png: image is ") + std::to_string(width)),
-                std::string::npos) << e.what();
+                std::string::npos)
+          << e.what();
       EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
   }
@@ -263,7 +264,9 @@ TEST(HostilePickle, DictWith200kKeysParsesFast) {
 TEST(HostilePickle, ManySmallOpcodesRunInBoundedMemory) {
   // 4M times: a one-item list made and dropped (20 MB; the old reader kept every value, 2.5 GB).
   std::string p = "\x80\x02N";
-  for (int i = 0; i < 4000000; ++i) p += "]K\x01" "a0";
+  for (int i = 0; i < 4000000; ++i)
+    p += "]K\x01"
+         "a0";
   p += '.';
   const long rss0 = peak_rss_mib();
   const auto t0 = std::chrono::steady_clock::now();
@@ -275,9 +278,11 @@ TEST(HostilePickle, ManySmallOpcodesRunInBoundedMemory) {
 
 TEST(HostilePickle, MemoisedValuesSurviveCollections) {
   // memo[0] = [(7,)], dropped from the stack; 300k values made and dropped; memo[0] fetched back.
-  std::string p = "\x80\x02]q\x00(K\x07tq\x01" "a0"s;
+  std::string p = "\x80\x02]q\x00(K\x07tq\x01"
+                  "a0"s;
   for (int i = 0; i < 300000; ++i) p += "N0";
-  p += "h\x00h\x01" "a."s;
+  p += "h\x00h\x01"
+       "a."s;
   const pickle::Document doc = pickle::unpickle(reinterpret_cast<const std::uint8_t*>(p.data()), p.size(), "memo.pkl");
   const auto& items = doc.root()->items();
   ASSERT_EQ(items.size(), 2u);
@@ -309,9 +314,12 @@ TEST(HostilePickle, MemoAndStackAreLimited) {
 
 TEST(HostilePickle, CopiesByCallsAreLimitedByTheFileSize) {
   // _codecs.encode on one memoised 100 kB string, 1000 times: 100 MB of bytes from a 100 kB file.
-  std::string p = "\x80\x02" "c_codecs\nencode\nq\x00" "0"s;
+  std::string p = "\x80\x02"
+                  "c_codecs\nencode\nq\x00"
+                  "0"s;
   binunicode(p, std::string(100000, 'a'));
-  p += "q\x01" "0]";
+  p += "q\x01"
+       "0]";
   for (int i = 0; i < 1000; ++i) p += "h\x00h\x01\x85Ra"s;
   p += '.';
   const std::string err = pickle_error(p);

@@ -25,11 +25,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kPngFixtures[] = {
-    "rgb8.png",         "rgba8.png",          "grey8.png",      "grey_alpha8.png",     "palette8_trns.png",
-    "palette4.png",     "palette4_short.png", "bilevel1.png",   "grey2.png",           "grey4.png",
-    "grey16.png",       "rgb16.png",          "rgba16.png",     "grey_alpha16.png",    "rgb8_adam7.png",
-    "palette2_adam7.png", "rgba16_adam7.png", "grey16_adam7.png", "tiny_rgb8_adam7.png"};
+const char* const kPngFixtures[] = {"rgb8.png",          "rgba8.png",        "grey8.png",          "grey_alpha8.png",
+                                    "palette8_trns.png", "palette4.png",     "palette4_short.png", "bilevel1.png",
+                                    "grey2.png",         "grey4.png",        "grey16.png",         "rgb16.png",
+                                    "rgba16.png",        "grey_alpha16.png", "rgb8_adam7.png",     "palette2_adam7.png",
+                                    "rgba16_adam7.png",  "grey16_adam7.png", "tiny_rgb8_adam7.png"};
 
 const char* const kJpegFixtures[] = {"baseline420.jpg",    "baseline422.jpg",    "baseline444.jpg", "grey.jpg",
                                      "progressive420.jpg", "progressive444.jpg", "restart420.jpg"};
@@ -82,9 +82,7 @@ std::string error_of(Decoder decode, const std::vector<std::uint8_t>& bytes, con
   return "";
 }
 
-TEST(ImageRead, OurPngDecoderGivesPilsPixels) {
-  expect_same_as_pil(decode_png, kPngFixtures, std::size(kPngFixtures));
-}
+TEST(ImageRead, OurPngDecoderGivesPilsPixels) { expect_same_as_pil(decode_png, kPngFixtures, std::size(kPngFixtures)); }
 
 TEST(ImageRead, LibpngGivesPilsPixels) {
 #if WMA_WITH_LIBPNG

@@ -68,10 +68,31 @@ TEST(Json, DumpRoundTrips) {
 
 TEST(Json, RefusesMalformedInputWithPosition) {
   const char* bad[] = {
-      "",          "   ",        "{",           "[1,]",         "{\"a\":1,}",    "{\"a\" 1}",   "{a:1}",
-      "\"abc",     "01",         "1.",          "1e",           "-",             "+1",          "tru",
-      "nul",       "[1] [2]",    "\"\\x\"",     "\"\\u12\"",    "\"\\ud800\"",   "\"\\udc00x\"", "NaN",
-      "\"a\nb\"",  "{\"a\":1,\"a\":2}", "[1 2]", "1e999",
+      "",
+      "   ",
+      "{",
+      "[1,]",
+      "{\"a\":1,}",
+      "{\"a\" 1}",
+      "{a:1}",
+      "\"abc",
+      "01",
+      "1.",
+      "1e",
+      "-",
+      "+1",
+      "tru",
+      "nul",
+      "[1] [2]",
+      "\"\\x\"",
+      "\"\\u12\"",
+      "\"\\ud800\"",
+      "\"\\udc00x\"",
+      "NaN",
+      "\"a\nb\"",
+      "{\"a\":1,\"a\":2}",
+      "[1 2]",
+      "1e999",
   };
   for (const char* text : bad) {
     try {
@@ -119,11 +140,11 @@ TEST(JsonReadObject, StructureErrorsNameThePositionSyntaxErrorsStaySyntax) {
     json::read_object(doc, [&](const std::string&, json::MemberReader& m) { m.numbers(rank); });
   };
   const std::pair<const char*, const char*> structure[] = {
-      {R"({"a": [[1, 2], [3]]})", "[1]"},          // ragged, short
-      {R"({"a": [[1], [2, 3]]})", "[1]"},          // ragged, long (refused before reading on)
-      {R"({"a": [[1, "2"]]})", "[0][1]"},          // a string among numbers
-      {R"({"a": [[1, [2]]]})", "[0][1]"},          // too deep
-      {R"({"a": [1, 2]})", "[0]"},                 // too shallow
+      {R"({"a": [[1, 2], [3]]})", "[1]"},  // ragged, short
+      {R"({"a": [[1], [2, 3]]})", "[1]"},  // ragged, long (refused before reading on)
+      {R"({"a": [[1, "2"]]})", "[0][1]"},  // a string among numbers
+      {R"({"a": [[1, [2]]]})", "[0][1]"},  // too deep
+      {R"({"a": [1, 2]})", "[0]"},         // too shallow
       {R"({"a": null})", ""},
   };
   for (const auto& [doc, path] : structure) {
@@ -134,9 +155,9 @@ TEST(JsonReadObject, StructureErrorsNameThePositionSyntaxErrorsStaySyntax) {
       EXPECT_EQ(e.path(), path) << doc << ": " << e.what();
     }
   }
-  for (const char* doc : {R"({"a": [[1, 2], [3, 4]})", R"({"a": [[1, 2],, [3, 4]]})", R"({"a": [[1, 02]]})",
-                          R"({"a": [[1, 2]]} x)", R"([[1, 2]])", R"({"a": [[1]], "a": [[2]]})",
-                          R"({"a": [[1]], "b": [[1],]})", "", R"({"a": [[1e999]]})"}) {
+  for (const char* doc :
+       {R"({"a": [[1, 2], [3, 4]})", R"({"a": [[1, 2],, [3, 4]]})", R"({"a": [[1, 02]]})", R"({"a": [[1, 2]]} x)",
+        R"([[1, 2]])", R"({"a": [[1]], "a": [[2]]})", R"({"a": [[1]], "b": [[1],]})", "", R"({"a": [[1e999]]})"}) {
     try {
       read(doc, 2);
       ADD_FAILURE() << "accepted " << doc;

@@ -12,7 +12,7 @@ namespace {
 
 std::string examples() { return test_data::interaction_prompts().string() + "/"; }
 
-#define REQUIRE_EXAMPLES()                                                         \
+#define REQUIRE_EXAMPLES()                                                           \
   WMA_REQUIRE_UPSTREAM(test_data::interaction_prompts() / "unitree_z1_stackbox.csv", \
                        "examples/world_model_interaction_prompts")
 

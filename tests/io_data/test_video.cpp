@@ -1,11 +1,11 @@
 // Video and PNG output: real files that ffprobe (when installed) reads back.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <unistd.h>
 
 #include "io/video.h"
 
@@ -54,7 +54,8 @@ TEST(Video, WritesMp4ThatFfprobeReads) {
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp.mp4"));
   if (run("command -v ffprobe").empty()) GTEST_SKIP() << "ffprobe not installed";
   const std::string probe = run("ffprobe -v error -count_frames -select_streams v:0 -show_entries "
-                                "stream=codec_name,nb_read_frames,r_frame_rate,width,height -of csv=p=0 " + path);
+                                "stream=codec_name,nb_read_frames,r_frame_rate,width,height -of csv=p=0 " +
+                                path);
   EXPECT_NE(probe.find("h264,64,40,8/1,16"), std::string::npos) << probe;
 }
 

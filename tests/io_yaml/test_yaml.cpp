@@ -215,11 +215,12 @@ TEST(Yaml, MalformedNumbersAndEscapesAreErrors) {
   EXPECT_THROW(parse_yaml("a: \"\\u12g4\"\n"), Error);
   EXPECT_THROW(parse_yaml("a: \"\\x-1\"\n"), Error);
   EXPECT_THROW(parse_yaml("a: \"\\U00110000\"\n"), Error);
-  EXPECT_EQ(parse_yaml("a: \"\\u00e9\\x41\"\n")["a"].as_string(), "\xc3\xa9" "A");
-  const YamlNode y = parse_yaml(
-      "big: 99999999999999999999\nmin: -9223372036854775808\nmax: 9223372036854775807\nhex: 0x_\nbin: 0b_\n"
-      "inf: 1e999\ntiny: 1e-320\nlist: [1, 2]\n"
-      "dot: ${list.99999999999999999999}\nbracket: ${list[99999999999999999999]}\n");
+  EXPECT_EQ(parse_yaml("a: \"\\u00e9\\x41\"\n")["a"].as_string(), "\xc3\xa9"
+                                                                  "A");
+  const YamlNode y =
+      parse_yaml("big: 99999999999999999999\nmin: -9223372036854775808\nmax: 9223372036854775807\nhex: 0x_\nbin: 0b_\n"
+                 "inf: 1e999\ntiny: 1e-320\nlist: [1, 2]\n"
+                 "dot: ${list.99999999999999999999}\nbracket: ${list[99999999999999999999]}\n");
   EXPECT_THROW(y["big"].as_int(), Error);
   EXPECT_THROW(y["hex"].as_int(), Error);
   EXPECT_THROW(y["bin"].as_int(), Error);
@@ -276,8 +277,9 @@ TEST(Yaml, DecisionMakingAndBaseModelConfigs) {
   WMA_REQUIRE_UPSTREAM(test_data::upstream_configs(), "configs/inference");
   const YamlNode d = load_yaml(config_path("world_model_decision_making.yaml"));
   EXPECT_TRUE(d.at_path("model.params.decision_making_only").as_bool());
-  EXPECT_EQ(d.at_path("data.params.test.params.data_dir").as_string(),
-            "/path/to/the/dataset/directory/that/contains/the/meta/folder/of/the/testing/case/under/a/transitions/folder");
+  EXPECT_EQ(
+      d.at_path("data.params.test.params.data_dir").as_string(),
+      "/path/to/the/dataset/directory/that/contains/the/meta/folder/of/the/testing/case/under/a/transitions/folder");
   EXPECT_EQ(d.at_path("data.params.dataset_and_weights").size(), 1u);
 
   const YamlNode b = load_yaml(config_path("base_model_inference.yaml"));

@@ -23,7 +23,8 @@ void check_fixture(const char* name) {
   const io::WeightStore fx = test::load_fixture(name);
   const ConditionalUnet1DConfig& config = test::tiny_config().diffusion.heads;
 
-  // Upstream layouts -> channels-last: images [B, 3, O, H, W] -> [B, O, H, W, 3]; hs_a [B, T, C, h, w] -> [B, T, h, w, C].
+  // Upstream layouts -> channels-last: images [B, 3, O, H, W] -> [B, O, H, W, 3]; hs_a [B, T, C, h, w] -> [B, T, h, w,
+  // C].
   const Tensor images = test::channels_last(fx.load("input.obs_images"));
   const Tensor state = fx.load("input.obs_state");
   std::vector<Tensor> hs_a;
@@ -31,8 +32,8 @@ void check_fixture(const char* name) {
     hs_a.push_back(ops::contiguous(fx.load("output.hs_a." + std::to_string(i)).permute({0, 1, 3, 4, 2})));
   const Tensor t = fx.load("input.timesteps");
 
-  for (const auto& [prefix, sample, expected] :
-       {std::tuple{kAction, "input.x_action", "output.action_eps"}, std::tuple{kState, "input.x_state", "output.state_eps"}}) {
+  for (const auto& [prefix, sample, expected] : {std::tuple{kAction, "input.x_action", "output.action_eps"},
+                                                 std::tuple{kState, "input.x_state", "output.state_eps"}}) {
     const io::WeightStore store = test::deterministic_store<ConditionalUnet1D>(config, prefix);
     const ConditionalUnet1D head(store, config, {}, prefix);
     const Tensor global_cond = head.encode_observation(images, state);

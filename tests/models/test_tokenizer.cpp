@@ -92,23 +92,33 @@ TEST(ClipTokenizer, PlainTextVocabularyEqualsGzip) {
 
 TEST(ClipCleanText, HtmlUnescapeTwiceStripCollapseLower) {
   EXPECT_EQ(clip_clean_text("  Hello,\t\tWORLD \n"), "hello, world");
-  EXPECT_EQ(clip_clean_text("&amp;lt;b&amp;gt;"), "<b>");  // two rounds of html.unescape
-  EXPECT_EQ(clip_clean_text("&amp;amp;amp;"), "&amp;");  // ... and no third
+  EXPECT_EQ(clip_clean_text("&amp;lt;b&amp;gt;"), "<b>");         // two rounds of html.unescape
+  EXPECT_EQ(clip_clean_text("&amp;amp;amp;"), "&amp;");           // ... and no third
   EXPECT_EQ(clip_clean_text("fish &amp chips"), "fish & chips");  // entity without ';'
-  EXPECT_EQ(clip_clean_text("&notit;"), "\xc2\xacit;");  // longest known prefix (&not)
+  EXPECT_EQ(clip_clean_text("&notit;"), "\xc2\xacit;");           // longest known prefix (&not)
   EXPECT_EQ(clip_clean_text("&#65;&#x42;&#X63"), "abc");
-  EXPECT_EQ(clip_clean_text("&#150;"), "\xe2\x80\x93");     // windows-1252 remap of C1 references
+  EXPECT_EQ(clip_clean_text("&#150;"), "\xe2\x80\x93");  // windows-1252 remap of C1 references
   EXPECT_EQ(clip_clean_text("&#0;"), "\xef\xbf\xbd");
   EXPECT_EQ(clip_clean_text("&#xD800;x"), "\xef\xbf\xbdx");
-  EXPECT_EQ(clip_clean_text("a&#1;b"), "ab");                // invalid code point: dropped
+  EXPECT_EQ(clip_clean_text("a&#1;b"), "ab");  // invalid code point: dropped
   EXPECT_EQ(clip_clean_text("&unknown; & ;"), "&unknown; & ;");
-  EXPECT_EQ(clip_clean_text("a\xc2\xa0\xe3\x80\x80" "b"), "a b");  // NBSP + ideographic space are \s
-  EXPECT_EQ(clip_clean_text("\x1c" "a\x1c" "b\x1f"), "a\x1c" "b");  // isspace() strips, \s does not match
-  EXPECT_EQ(clip_clean_text("\xce\x9f\xce\x94\xce\x9f\xce\xa3 \xce\xa3"), "\xce\xbf\xce\xb4\xce\xbf\xcf\x82 \xcf\x83");  // final sigma
-  EXPECT_EQ(clip_clean_text("\xc4\xb0"), "i\xcc\x87");       // U+0130 lowers to two code points
+  EXPECT_EQ(clip_clean_text("a\xc2\xa0\xe3\x80\x80"
+                            "b"),
+            "a b");  // NBSP + ideographic space are \s
+  EXPECT_EQ(clip_clean_text("\x1c"
+                            "a\x1c"
+                            "b\x1f"),
+            "a\x1c"
+            "b");  // isspace() strips, \s does not match
+  EXPECT_EQ(clip_clean_text("\xce\x9f\xce\x94\xce\x9f\xce\xa3 \xce\xa3"),
+            "\xce\xbf\xce\xb4\xce\xbf\xcf\x82 \xcf\x83");  // final sigma
+  EXPECT_EQ(clip_clean_text("\xc4\xb0"), "i\xcc\x87");     // U+0130 lowers to two code points
   EXPECT_EQ(clip_clean_text("bad \xff utf8"), "bad \xef\xbf\xbd utf8");
   // ftfy's uncurl_quotes: U+2018..U+201B -> ', U+201C..U+201F -> ".
-  EXPECT_EQ(clip_clean_text("\xe2\x80\x9c" "don\xe2\x80\x99" "t\xe2\x80\x9d"), "\"don't\"");
+  EXPECT_EQ(clip_clean_text("\xe2\x80\x9c"
+                            "don\xe2\x80\x99"
+                            "t\xe2\x80\x9d"),
+            "\"don't\"");
 }
 
 TEST(ClipPretokenize, RegexAlternativesInOrder) {
@@ -116,7 +126,9 @@ TEST(ClipPretokenize, RegexAlternativesInOrder) {
   EXPECT_EQ(clip_pretokenize("don't we'll"), (V{"don", "'t", "we", "'ll"}));
   EXPECT_EQ(clip_pretokenize("it's 3.14!!"), (V{"it", "'s", "3", ".", "1", "4", "!!"}));
   EXPECT_EQ(clip_pretokenize("a_b<start_of_text>c"), (V{"a", "_", "b", "<start_of_text>", "c"}));
-  EXPECT_EQ(clip_pretokenize("\xe6\x97\xa5\xe6\x9c\xac" "2\xc2\xb2"), (V{"\xe6\x97\xa5\xe6\x9c\xac", "2", "\xc2\xb2"}));
+  EXPECT_EQ(clip_pretokenize("\xe6\x97\xa5\xe6\x9c\xac"
+                             "2\xc2\xb2"),
+            (V{"\xe6\x97\xa5\xe6\x9c\xac", "2", "\xc2\xb2"}));
   EXPECT_EQ(clip_pretokenize("x'\xc5\xbf"), (V{"x", "'\xc5\xbf"}));  // IGNORECASE: 's also matches 'ſ
   EXPECT_EQ(clip_pretokenize("\xf0\x9f\xa4\x96\xf0\x9f\xa6\xbe arm"), (V{"\xf0\x9f\xa4\x96\xf0\x9f\xa6\xbe", "arm"}));
 }

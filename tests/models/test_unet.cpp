@@ -50,9 +50,9 @@ void check_fixture(const std::string& name) {
 
   const WMADenoised out = model.denoise(in.x, in.x_action, in.x_state, in.t, pass);
   expect_identical(out.v, unet.v, "denoise v vs UNet forward v");
-  for (const auto& [key, value] : {std::pair{"output.v", out.v.permute({0, 4, 1, 2, 3})},
-                                   std::pair{"output.action_eps", out.action_eps},
-                                   std::pair{"output.state_eps", out.state_eps}}) {
+  for (const auto& [key, value] :
+       {std::pair{"output.v", out.v.permute({0, 4, 1, 2, 3})}, std::pair{"output.action_eps", out.action_eps},
+        std::pair{"output.state_eps", out.state_eps}}) {
     test::expect_close(name, key, value, fx.load(key), kTolerance);
   }
 }

@@ -39,7 +39,8 @@ TEST(VaeFixture, EncodeAndDecodeMatchUpstream) {
   for (std::int64_t i = 0; i < frames.size(0); ++i)
     draws.push_back(channels_last(fx.load("noise.posterior." + std::to_string(i))));
   const Tensor noise = ops::concat(draws, 0);
-  const Tensor z = vae.encode_first_stage(video, noise.reshape({s[0], s[1], noise.size(1), noise.size(2), noise.size(3)}));
+  const Tensor z =
+      vae.encode_first_stage(video, noise.reshape({s[0], s[1], noise.size(1), noise.size(2), noise.size(3)}));
   expect_match("encode_first_stage z", z, channels_last(fx.load("output.z")));
 
   const Tensor z_in = channels_last(fx.load("input.decode_z"));  // [B, T, h, w, 4]

@@ -87,7 +87,8 @@ TEST(Attention, SumOfBranchesEachWithItsOwnSoftmax) {
 // A mask that is the same for every query, passed as a [B, 1, Lk] row expanded over the queries (query
 // stride 0, never materialised): the same result as the dense mask, fused and unfused.
 TEST(Attention, MaskBroadcastOverQueries) {
-  const Tensor q = random_tensor({3, 6, 2, 4}, 30), k = random_tensor({3, 8, 2, 4}, 31), v = random_tensor({3, 8, 2, 5}, 32);
+  const Tensor q = random_tensor({3, 6, 2, 4}, 30), k = random_tensor({3, 8, 2, 4}, 31),
+               v = random_tensor({3, 8, 2, 5}, 32);
   std::vector<float> rows(3 * 8, 0.0f), dense(3 * 6 * 8, 0.0f);
   for (int b = 0; b < 3; ++b)
     for (int j = 2 * (b + 1); j < 8; ++j) {
@@ -137,24 +138,43 @@ TEST(Attention, IntoFrameStridedOutputView) {
 
 TEST(Attention, IntoRejectsBadOutputs) {
   const Tensor q = Tensor::zeros({2, 7, 2, 4}), k = Tensor::zeros({2, 5, 2, 4}), v = Tensor::zeros({2, 5, 2, 6});
-  expect_error([&] { ops::attention_into(Tensor::zeros({2, 7, 2, 4}), q, k, v, nullptr, 1); },
-               "[attention] expected out of shape [2, 7, 2, 6], got f32[2, 7, 2, 4] cpu");
-  expect_error([&] { ops::attention_into(Tensor::zeros({2, 7, 6, 2}).transpose(2, 3), q, k, v, nullptr, 1); },
-               "[attention] expected out with a contiguous last dim, got f32[2, 7, 2, 6] cpu with strides");
-  expect_error([&] { ops::attention_into(Tensor::zeros({2, 7, 2, 6}, DType::F16), q, k, v, nullptr, 1); },
-               "[attention] out has dtype f16 but q has f32");
+  expect_error(
+      [&] {
+        ops::attention_into(Tensor::zeros({2, 7, 2, 4}), q, k, v, nullptr, 1);
+      },
+      "[attention] expected out of shape [2, 7, 2, 6], got f32[2, 7, 2, 4] cpu");
+  expect_error(
+      [&] {
+        ops::attention_into(Tensor::zeros({2, 7, 6, 2}).transpose(2, 3), q, k, v, nullptr, 1);
+      },
+      "[attention] expected out with a contiguous last dim, got f32[2, 7, 2, 6] cpu with strides");
+  expect_error(
+      [&] {
+        ops::attention_into(Tensor::zeros({2, 7, 2, 6}, DType::F16), q, k, v, nullptr, 1);
+      },
+      "[attention] out has dtype f16 but q has f32");
 }
 
 TEST(Attention, RejectsBadShapes) {
   const Tensor q = Tensor::zeros({2, 7, 2, 4}), k = Tensor::zeros({2, 5, 2, 4}), v = Tensor::zeros({2, 5, 2, 6});
-  expect_error([&] { ops::attention(q, Tensor::zeros({2, 5, 3, 4}), v, nullptr, 1); },
-               "[attention] expected k [2, Lk, 2, 4] for q f32[2, 7, 2, 4] cpu, got f32[2, 5, 3, 4] cpu");
-  expect_error([&] { ops::attention(q, k, Tensor::zeros({2, 4, 2, 6}), nullptr, 1); },
-               "[attention] expected v [2, 5, 2, Dv]");
+  expect_error(
+      [&] {
+        ops::attention(q, Tensor::zeros({2, 5, 3, 4}), v, nullptr, 1);
+      },
+      "[attention] expected k [2, Lk, 2, 4] for q f32[2, 7, 2, 4] cpu, got f32[2, 5, 3, 4] cpu");
+  expect_error(
+      [&] {
+        ops::attention(q, k, Tensor::zeros({2, 4, 2, 6}), nullptr, 1);
+      },
+      "[attention] expected v [2, 5, 2, Dv]");
   const Tensor bad_mask = Tensor::zeros({3, 7, 5});
-  expect_error([&] { ops::attention(q, k, v, &bad_mask, 1); }, "[attention] expected mask [2 or 1, 7, 5], got f32[3, 7, 5] cpu");
-  expect_error([&] { ops::attention(Tensor::zeros({2, 7, 8}), k, v, nullptr, 1); },
-               "[attention] expected q [B, Lq, H, D], got f32[2, 7, 8] cpu");
+  expect_error([&] { ops::attention(q, k, v, &bad_mask, 1); },
+               "[attention] expected mask [2 or 1, 7, 5], got f32[3, 7, 5] cpu");
+  expect_error(
+      [&] {
+        ops::attention(Tensor::zeros({2, 7, 8}), k, v, nullptr, 1);
+      },
+      "[attention] expected q [B, Lq, H, D], got f32[2, 7, 8] cpu");
 }
 
 }  // namespace

@@ -34,7 +34,10 @@ std::vector<float> conv2d_ref(const Tensor& x, const Tensor& w, const Tensor* b,
 }
 
 TEST(Conv2d, MatchesNaiveOverStridesAndPadding) {
-  struct Case { Shape x, w; int stride, pad; };
+  struct Case {
+    Shape x, w;
+    int stride, pad;
+  };
   for (const Case& c : {Case{{2, 7, 6, 5}, {3, 3, 3, 5}, 1, 1}, Case{{1, 9, 8, 3}, {4, 3, 3, 3}, 2, 1},
                         Case{{2, 5, 5, 7}, {9, 1, 1, 7}, 1, 0}, Case{{1, 6, 7, 1}, {2, 3, 2, 1}, 2, 0}}) {
     const Tensor x = padded_view(c.x, 1), w = random_tensor(c.w, 2), b = random_tensor({c.w[0]}, 3);
@@ -53,17 +56,28 @@ TEST(Conv2d, ResidualAndLargerParallelCase) {
 
 TEST(Conv2d, RejectsBadShapes) {
   const Tensor w = Tensor::zeros({4, 3, 3, 5});
-  expect_error([&] { ops::conv2d(Tensor::zeros({2, 3}), w, nullptr, {}); },
-               "[conv2d] expected x [N, H, W, Cin], got f32[2, 3] cpu");
-  expect_error([&] { ops::conv2d(Tensor::zeros({1, 4, 4, 6}), w, nullptr, {}); },
-               "[conv2d] weight f32[4, 3, 3, 5] cpu expects 5 input channels, x f32[1, 4, 4, 6] cpu has 6");
-  expect_error([&] { ops::conv2d(Tensor::zeros({1, 2, 2, 5}), w, nullptr, {}); },
-               "[conv2d] kernel size 3 exceeds padded input size 2");
+  expect_error(
+      [&] {
+        ops::conv2d(Tensor::zeros({2, 3}), w, nullptr, {});
+      },
+      "[conv2d] expected x [N, H, W, Cin], got f32[2, 3] cpu");
+  expect_error(
+      [&] {
+        ops::conv2d(Tensor::zeros({1, 4, 4, 6}), w, nullptr, {});
+      },
+      "[conv2d] weight f32[4, 3, 3, 5] cpu expects 5 input channels, x f32[1, 4, 4, 6] cpu has 6");
+  expect_error(
+      [&] {
+        ops::conv2d(Tensor::zeros({1, 2, 2, 5}), w, nullptr, {});
+      },
+      "[conv2d] kernel size 3 exceeds padded input size 2");
   const Tensor r = Tensor::zeros({1, 4, 4, 3});
-  expect_error([&] { ops::conv2d(Tensor::zeros({1, 4, 4, 5}), w, nullptr, {1, 1}, &r); },
-               "[conv2d] expected residual of shape [1, 4, 4, 4], got f32[1, 4, 4, 3] cpu");
-  expect_error([&] { ops::conv2d(Tensor::zeros({1, 4, 4, 5}), w, nullptr, {0, 1}); },
-               "[conv2d] needs stride >= 1");
+  expect_error(
+      [&] {
+        ops::conv2d(Tensor::zeros({1, 4, 4, 5}), w, nullptr, {1, 1}, &r);
+      },
+      "[conv2d] expected residual of shape [1, 4, 4, 4], got f32[1, 4, 4, 3] cpu");
+  expect_error([&] { ops::conv2d(Tensor::zeros({1, 4, 4, 5}), w, nullptr, {0, 1}); }, "[conv2d] needs stride >= 1");
 }
 
 // Temporal conv is conv2d over (T, S) with a (k, 1) kernel.
@@ -84,8 +98,11 @@ TEST(ConvTemporal, MatchesConv2dReference) {
           for (std::int64_t o = 0; o < 3; ++o) e.push_back(full[flat({2, to, sp, 3}, {bb, t, s + pad, o})]);
     expect_close(y, e, 1e-5f, 1e-6f);
   }
-  expect_error([&] { ops::conv_temporal(x, random_tensor({3, 3, 3, 7}, 1), nullptr, 1); },
-               "[conv_temporal] expected weight [Cout, k, Cin], got f32[3, 3, 3, 7] cpu");
+  expect_error(
+      [&] {
+        ops::conv_temporal(x, random_tensor({3, 3, 3, 7}, 1), nullptr, 1);
+      },
+      "[conv_temporal] expected weight [Cout, k, Cin], got f32[3, 3, 3, 7] cpu");
 }
 
 TEST(ConvTemporal, AddsAResidualFusedOrNot) {
@@ -124,8 +141,11 @@ TEST(Conv1d, MatchesNaive) {
           }
       expect_close(y, e, 1e-5f, 1e-6f);
     }
-  expect_error([&] { ops::conv1d(x, random_tensor({6, 3, 4}, 1), nullptr, {}); },
-               "[conv1d] weight f32[6, 3, 4] cpu expects 4 input channels");
+  expect_error(
+      [&] {
+        ops::conv1d(x, random_tensor({6, 3, 4}, 1), nullptr, {});
+      },
+      "[conv1d] weight f32[6, 3, 4] cpu expects 4 input channels");
 }
 
 std::vector<float> conv_transpose1d_ref(const Tensor& x, const Tensor& w, const Tensor* b, int stride, int pad) {
@@ -157,8 +177,11 @@ TEST(ConvTranspose1d, MatchesScatterDefinition) {
       EXPECT_EQ(y.size(1), 6 * stride - 2 * pad + 4);
       expect_close(y, conv_transpose1d_ref(x, w, &b, stride, pad), 1e-5f, 1e-6f);
     }
-  expect_error([&] { ops::conv_transpose1d(random_tensor({1, 1, 5}, 1), random_tensor({3, 2, 5}, 2), nullptr, {1, 1}); },
-               "[conv_transpose1d] output length 0 < 1");
+  expect_error(
+      [&] {
+        ops::conv_transpose1d(random_tensor({1, 1, 5}, 1), random_tensor({3, 2, 5}, 2), nullptr, {1, 1});
+      },
+      "[conv_transpose1d] output length 0 < 1");
 }
 
 }  // namespace

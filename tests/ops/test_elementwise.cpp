@@ -42,13 +42,16 @@ TEST(Binary, BroadcastsAcrossRanks) {
   EXPECT_EQ(out.shape(), (Shape{2, 3, 5}));
   expect_close(out, broadcast_ref(a, bias.reshape({1, 1, 5}), {2, 3, 5}, '+'), 0, 0);
   const Tensor col = random_tensor({3, 1}, 6);
-  expect_close(ops::sub(bias, col), broadcast_ref(bias.reshape({1, 1, 5}), col.reshape({1, 3, 1}), {1, 3, 5}, '-'),
-               0, 0);
+  expect_close(ops::sub(bias, col), broadcast_ref(bias.reshape({1, 1, 5}), col.reshape({1, 3, 1}), {1, 3, 5}, '-'), 0,
+               0);
 }
 
 TEST(Binary, RejectsIncompatibleOperands) {
-  expect_error([] { ops::add(Tensor::zeros({2, 3}), Tensor::zeros({4, 3})); },
-               "[add] cannot broadcast f32[2, 3] cpu with f32[4, 3] cpu");
+  expect_error(
+      [] {
+        ops::add(Tensor::zeros({2, 3}), Tensor::zeros({4, 3}));
+      },
+      "[add] cannot broadcast f32[2, 3] cpu with f32[4, 3] cpu");
   expect_error([] { ops::mul(Tensor::zeros({3}), Tensor::zeros({3}, DType::BF16)); }, "[mul] b has dtype bf16");
   expect_error([] { ops::add(Tensor::zeros({3}, DType::BF16), Tensor::zeros({3}, DType::BF16)); },
                "[binary] the CPU backend computes in f32 only");
@@ -74,8 +77,7 @@ double activation_ref(double x, ops::Activation act) {
     case ops::Activation::None: return x;
     case ops::Activation::SiLU: return x / (1 + std::exp(-x));
     case ops::Activation::GELU: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-    case ops::Activation::GELUTanh:
-      return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    case ops::Activation::GELUTanh: return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
     case ops::Activation::Mish: return x * std::tanh(x > 20 ? x : std::log1p(std::exp(x)));
     case ops::Activation::ReLU: return x > 0 ? x : 0;
   }

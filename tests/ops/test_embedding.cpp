@@ -20,8 +20,7 @@ std::vector<float> torch_freqs(int half, ops::TimestepStyle style) {
   for (int i = 0; i < half; ++i) {
     if (style == ops::TimestepStyle::CosSin)
       f[i] = std::exp(static_cast<float>(-std::log(10000.0)) * static_cast<float>(i) / static_cast<float>(half));
-    else
-      f[i] = std::exp(static_cast<float>(i) * static_cast<float>(-(std::log(10000.0) / (half - 1))));
+    else f[i] = std::exp(static_cast<float>(i) * static_cast<float>(-(std::log(10000.0) / (half - 1))));
   }
   return f;
 }
@@ -66,8 +65,11 @@ TEST(TimestepEmbedding, OddDimPadsAZeroAndBadArgumentsFail) {
   EXPECT_EQ(y.shape(), (Shape{2, 7}));
   EXPECT_EQ(y.to_floats()[6], 0.0f);
   EXPECT_EQ(y.to_floats()[13], 0.0f);
-  expect_error([] { ops::timestep_embedding(Tensor::zeros({2, 1}), 8, ops::TimestepStyle::CosSin); },
-               "[timestep_embedding] expected t [B], got f32[2, 1] cpu");
+  expect_error(
+      [] {
+        ops::timestep_embedding(Tensor::zeros({2, 1}), 8, ops::TimestepStyle::CosSin);
+      },
+      "[timestep_embedding] expected t [B], got f32[2, 1] cpu");
   expect_error([] { ops::timestep_embedding(Tensor::zeros({2}), 7, ops::TimestepStyle::SinCosHalfM1); },
                "[timestep_embedding] SinCosHalfM1 needs an even dim >= 4, got 7");
 }

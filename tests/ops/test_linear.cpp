@@ -49,18 +49,33 @@ TEST(Linear, LargeEnoughToRunInParallel) {
 
 TEST(Linear, RejectsBadShapes) {
   const Tensor w = Tensor::zeros({4, 3});
-  expect_error([&] { ops::linear(Tensor::zeros({2, 5}), w, nullptr); },
-               "[linear] x f32[2, 5] cpu does not match weight f32[4, 3] cpu");
-  expect_error([&] { ops::linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 3, 1}), nullptr); },
-               "[linear] expected weight [N, K], got f32[4, 3, 1] cpu");
+  expect_error(
+      [&] {
+        ops::linear(Tensor::zeros({2, 5}), w, nullptr);
+      },
+      "[linear] x f32[2, 5] cpu does not match weight f32[4, 3] cpu");
+  expect_error(
+      [&] {
+        ops::linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 3, 1}), nullptr);
+      },
+      "[linear] expected weight [N, K], got f32[4, 3, 1] cpu");
   const Tensor bad_bias = Tensor::zeros({3});
-  expect_error([&] { ops::linear(Tensor::zeros({2, 3}), w, &bad_bias); },
-               "[linear] expected bias of shape [4], got f32[3] cpu");
+  expect_error(
+      [&] {
+        ops::linear(Tensor::zeros({2, 3}), w, &bad_bias);
+      },
+      "[linear] expected bias of shape [4], got f32[3] cpu");
   const Tensor bad_res = Tensor::zeros({2, 3});
-  expect_error([&] { ops::linear(Tensor::zeros({2, 3}), w, nullptr, {ops::Activation::None, &bad_res}); },
-               "[linear] expected residual of shape [2, 4]");
-  expect_error([&] { ops::linear(Tensor::zeros({2, 3}, DType::F16), w, nullptr); },
-               "[linear] weight has dtype f32 but x has f16");
+  expect_error(
+      [&] {
+        ops::linear(Tensor::zeros({2, 3}), w, nullptr, {ops::Activation::None, &bad_res});
+      },
+      "[linear] expected residual of shape [2, 4]");
+  expect_error(
+      [&] {
+        ops::linear(Tensor::zeros({2, 3}, DType::F16), w, nullptr);
+      },
+      "[linear] weight has dtype f32 but x has f16");
 }
 
 std::vector<float> matmul_ref(const Tensor& a, const Tensor& b) {

@@ -20,8 +20,8 @@ TEST(Copy, ConvertsBetweenDtypes) {
   const Tensor h = ops::cast(x, DType::F16);
   const Tensor b = ops::cast(x, DType::BF16);
   EXPECT_EQ(h.dtype(), DType::F16);
-  EXPECT_EQ(ops::cast(h, DType::F32).to_floats(), (std::vector<float>{1.0f, -2.5f, 1.00390625f, 65504.0f,
-                                                                      half_to_float(float_to_half(3.7f))}));
+  EXPECT_EQ(ops::cast(h, DType::F32).to_floats(),
+            (std::vector<float>{1.0f, -2.5f, 1.00390625f, 65504.0f, half_to_float(float_to_half(3.7f))}));
   EXPECT_EQ(ops::cast(b, DType::F32).to_floats()[4], bf16_to_float(float_to_bf16(3.7f)));
   EXPECT_EQ(ops::cast(x, DType::I64).to_ints(), (std::vector<std::int64_t>{1, -2, 1, 65504, 3}));  // truncates
   const Tensor big = Tensor::from_ints({2}, {(std::int64_t{1} << 40) + 1, -7});
@@ -90,10 +90,16 @@ TEST(Concat, MatchesNaiveAlongEachDim) {
 }
 
 TEST(Concat, RejectsMismatchedShapesAndDtypes) {
-  expect_error([] { ops::concat({Tensor::zeros({2, 3}), Tensor::zeros({3, 3})}, 1); },
-               "[concat] xs[1] f32[3, 3] cpu does not match xs[0] f32[2, 3] cpu outside dim 1");
-  expect_error([] { ops::concat({Tensor::zeros({2, 3}), Tensor::zeros({2, 3}, DType::F16)}, 0); },
-               "[concat] a tensor has dtype f16 but xs[0] has f32");
+  expect_error(
+      [] {
+        ops::concat({Tensor::zeros({2, 3}), Tensor::zeros({3, 3})}, 1);
+      },
+      "[concat] xs[1] f32[3, 3] cpu does not match xs[0] f32[2, 3] cpu outside dim 1");
+  expect_error(
+      [] {
+        ops::concat({Tensor::zeros({2, 3}), Tensor::zeros({2, 3}, DType::F16)}, 0);
+      },
+      "[concat] a tensor has dtype f16 but xs[0] has f32");
   expect_error([] { ops::concat({}, 0); }, "[concat] needs at least one tensor");
 }
 
@@ -128,8 +134,8 @@ TEST(Repeat, MatchesNaiveOnStridedInput) {
 TEST(Fill, WritesOnlyTheViewInEveryDtype) {
   const Tensor base = Tensor::zeros({4, 5});
   ops::fill(base.slice(1, 1, 3), 2.5f);
-  EXPECT_EQ(base.to_floats(), (std::vector<float>{0, 2.5, 2.5, 0, 0, 0, 2.5, 2.5, 0, 0, 0, 2.5, 2.5, 0, 0,
-                                                  0, 2.5, 2.5, 0, 0}));
+  EXPECT_EQ(base.to_floats(),
+            (std::vector<float>{0, 2.5, 2.5, 0, 0, 0, 2.5, 2.5, 0, 0, 0, 2.5, 2.5, 0, 0, 0, 2.5, 2.5, 0, 0}));
   for (DType t : {DType::F16, DType::BF16, DType::I32, DType::I64}) {
     const Tensor x = Tensor::empty({3}, t);
     ops::fill(x, 3.0f);
@@ -150,8 +156,11 @@ TEST(Upsample, NearestTwoX) {
       for (std::int64_t j = 0; j < 10; ++j)
         for (std::int64_t c = 0; c < 3; ++c) e[flat(so, {n, i, j, c})] = xv[flat(s, {n, i / 2, j / 2, c})];
   expect_close(y, e, 0, 0);
-  expect_error([] { ops::upsample_nearest2x(Tensor::zeros({2, 3})); },
-               "[upsample_nearest2x] expected x [N, H, W, C], got f32[2, 3] cpu");
+  expect_error(
+      [] {
+        ops::upsample_nearest2x(Tensor::zeros({2, 3}));
+      },
+      "[upsample_nearest2x] expected x [N, H, W, C], got f32[2, 3] cpu");
 }
 
 }  // namespace

@@ -45,8 +45,8 @@ TEST(GroupNorm, MatchesTwoPassReference) {
   expect_close(ops::group_norm(x, 5, &w, &b, 1e-5f), group_norm_ref(x, 5, &w, &b, 1e-5, false), 2e-5f, 2e-5f);
   expect_close(ops::group_norm(x, 1, nullptr, nullptr, 1e-6f), group_norm_ref(x, 1, nullptr, nullptr, 1e-6, false),
                2e-5f, 2e-5f);
-  expect_close(ops::group_norm(x, 15, &w, &b, 1e-6f, ops::Activation::SiLU),
-               group_norm_ref(x, 15, &w, &b, 1e-6, true), 2e-5f, 2e-5f);
+  expect_close(ops::group_norm(x, 15, &w, &b, 1e-6f, ops::Activation::SiLU), group_norm_ref(x, 15, &w, &b, 1e-6, true),
+               2e-5f, 2e-5f);
 }
 
 TEST(GroupNorm, AcceptsLowPrecisionAffineAndLargeInputs) {
@@ -72,10 +72,10 @@ TEST(GroupNorm, AddsAPerVideoBiasBeforeNormalising) {
     expect_close(ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::SiLU, &per_video),
                  group_norm_ref(biased, 4, &w, &b, 1e-5, true), 2e-5f, 2e-5f);
   }
-  expect_error([&] { ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::None, &w); }, "[group_norm] expected x_bias");
+  expect_error([&] { ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::None, &w); },
+               "[group_norm] expected x_bias");
   const Tensor four_rows = random_tensor({4, 12}, 12);
-  expect_error([&] { ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::None, &four_rows); },
-               "with B dividing 6");
+  expect_error([&] { ops::group_norm(x, 4, &w, &b, 1e-5f, ops::Activation::None, &four_rows); }, "with B dividing 6");
 }
 
 TEST(GroupNorm, MishThenFilmScaleAndShift) {
@@ -120,19 +120,35 @@ TEST(SpatialSoftmax, ExpectedPositionsOfChannelsLastMaps) {
     const ops::ScopedFusion unfused(false);
     expect_close(ops::spatial_softmax(logits, pos), expected, 1e-5f, 1e-6f);
   }
-  expect_error([&] { ops::spatial_softmax(logits, random_tensor({10, 2}, 42)); }, "[spatial_softmax] expected pos [11, D]");
+  expect_error(
+      [&] {
+        ops::spatial_softmax(logits, random_tensor({10, 2}, 42));
+      },
+      "[spatial_softmax] expected pos [11, D]");
 }
 
 TEST(GroupNorm, RejectsBadArguments) {
-  expect_error([] { ops::group_norm(Tensor::zeros({2, 4, 6}), 4, nullptr, nullptr, 1e-5f); },
-               "[group_norm] 6 channels do not split into 4 groups");
-  expect_error([] { ops::group_norm(Tensor::zeros({2, 6}), 2, nullptr, nullptr, 1e-5f); },
-               "[group_norm] expected x [N, L, C], got f32[2, 6] cpu");
+  expect_error(
+      [] {
+        ops::group_norm(Tensor::zeros({2, 4, 6}), 4, nullptr, nullptr, 1e-5f);
+      },
+      "[group_norm] 6 channels do not split into 4 groups");
+  expect_error(
+      [] {
+        ops::group_norm(Tensor::zeros({2, 6}), 2, nullptr, nullptr, 1e-5f);
+      },
+      "[group_norm] expected x [N, L, C], got f32[2, 6] cpu");
   const Tensor w = Tensor::zeros({5});
-  expect_error([&] { ops::group_norm(Tensor::zeros({2, 4, 6}), 2, &w, nullptr, 1e-5f); },
-               "[group_norm] expected weight of shape [6], got f32[5] cpu");
-  expect_error([] { ops::group_norm(Tensor::zeros({2, 4, 6}), 2, nullptr, nullptr, 1e-5f, ops::Activation::GELU); },
-               "[group_norm] supports act None, SiLU or Mish only");
+  expect_error(
+      [&] {
+        ops::group_norm(Tensor::zeros({2, 4, 6}), 2, &w, nullptr, 1e-5f);
+      },
+      "[group_norm] expected weight of shape [6], got f32[5] cpu");
+  expect_error(
+      [] {
+        ops::group_norm(Tensor::zeros({2, 4, 6}), 2, nullptr, nullptr, 1e-5f, ops::Activation::GELU);
+      },
+      "[group_norm] supports act None, SiLU or Mish only");
 }
 
 TEST(LayerNorm, MatchesReferenceWithAndWithoutAffine) {
@@ -141,8 +157,8 @@ TEST(LayerNorm, MatchesReferenceWithAndWithoutAffine) {
   // Layer norm over the last dim is group norm with one group over [rows, 1, C].
   const Tensor x3 = ops::contiguous(x).reshape({21, 1, 9});
   expect_close(ops::layer_norm(x, &w, &b, 1e-5f), group_norm_ref(x3, 1, &w, &b, 1e-5, false), 2e-5f, 2e-5f);
-  expect_close(ops::layer_norm(x, nullptr, nullptr, 1e-6f), group_norm_ref(x3, 1, nullptr, nullptr, 1e-6, false),
-               2e-5f, 2e-5f);
+  expect_close(ops::layer_norm(x, nullptr, nullptr, 1e-6f), group_norm_ref(x3, 1, nullptr, nullptr, 1e-6, false), 2e-5f,
+               2e-5f);
   expect_error([&] { ops::layer_norm(x, &x, nullptr, 1e-5f); },
                "[layer_norm] expected weight of shape [9], got f32[3, 7, 9] cpu");
 }
@@ -161,8 +177,8 @@ TEST(Softmax, StableForLargeAndInfiniteInputs) {
   const float inf = std::numeric_limits<float>::infinity();
   const Tensor big = Tensor::from_floats({1, 4}, {1000.0f, 1000.0f, -inf, 999.0f});
   const double e1 = std::exp(-1.0), s = 2 + e1;
-  expect_close(ops::softmax(big), {static_cast<float>(1 / s), static_cast<float>(1 / s), 0.0f,
-                                   static_cast<float>(e1 / s)}, 1e-6f, 0);
+  expect_close(ops::softmax(big),
+               {static_cast<float>(1 / s), static_cast<float>(1 / s), 0.0f, static_cast<float>(e1 / s)}, 1e-6f, 0);
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 #include <iterator>
 #include <map>
 #include <stdexcept>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pipeline/background_writer.h"
@@ -94,10 +94,8 @@ TEST(BackgroundWriter, DemoOutputsMatchTheInlineWrites) {
   ASSERT_EQ(outputs[0].size(), outputs[1].size());
   for (const auto& [name, bytes] : outputs[0]) {
     ASSERT_TRUE(outputs[1].count(name)) << name << " missing from the background run";
-    if (fs::path(name).extension() == ".mp4")
-      EXPECT_FALSE(outputs[1][name].empty()) << name;
-    else
-      EXPECT_TRUE(outputs[1][name] == bytes) << name << " differs";
+    if (fs::path(name).extension() == ".mp4") EXPECT_FALSE(outputs[1][name].empty()) << name;
+    else EXPECT_TRUE(outputs[1][name] == bytes) << name << " differs";
   }
   fs::remove_all(base);
 }

@@ -44,7 +44,7 @@ TEST(DecisionFixture, ServerRequestMatchesUpstream) {
 
   DecisionRequest request;
   request.instruction = "Pack black camera into box.";  // the fixture's metadata `prompt`
-  const Tensor pixels = fx.load("input.images");  // int64, as torch.tensor makes them from the JSON
+  const Tensor pixels = fx.load("input.images");        // int64, as torch.tensor makes them from the JSON
   std::vector<float> values;
   for (const std::int64_t v : pixels.to_ints()) values.push_back(static_cast<float>(v));
   request.images = Tensor::from_floats(pixels.shape(), values);

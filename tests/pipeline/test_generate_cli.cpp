@@ -68,8 +68,8 @@ class GenerateCli : public ::testing::Test {
     const std::string cmd = std::string(bin ? bin : "wma") + " generate --config " + config + " --prompt_dir " +
                             prompts_.string() + " --savedir " + savedir_.string() +
                             " --height 64 --width 64 --ddim_steps 1 --timestep_spacing uniform_trailing --text_input"
-                            " --perframe_ae --demo_weights --quiet --clip_vocab " + test::demo_vocab_file().string() + " " +
-                            extra + " > /dev/null 2> " + log.string();
+                            " --perframe_ae --demo_weights --quiet --clip_vocab " +
+                            test::demo_vocab_file().string() + " " + extra + " > /dev/null 2> " + log.string();
     const int rc = std::system(cmd.c_str());
     std::ifstream f(log);
     std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

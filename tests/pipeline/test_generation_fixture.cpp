@@ -27,7 +27,9 @@ struct TinyBaseModel {
         tokenizer(models::ClipTokenizer::load(test::bpe_path().string())) {}
 };
 
-io::WeightStore fixture() { return io::WeightStore::open((test::source_dir() / "tests/fixtures/base_n4.safetensors").string()); }
+io::WeightStore fixture() {
+  return io::WeightStore::open((test::source_dir() / "tests/fixtures/base_n4.safetensors").string());
+}
 
 io::Rgb8Image picture(const Tensor& hwc) {
   io::Rgb8Image image{static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)), {}};
@@ -63,9 +65,8 @@ TEST(GenerationFixture, BaseModelChunksMatchUpstream) {
   noise.append_pass(fx, "chunk0.");
   noise.append_pass(fx, "chunk1.");
 
-  const Tensor frame = ops::contiguous(prepare_prompt_image(picture(fx.load("input.image.0")), 64, 64)
-                                           .permute({1, 2, 0}))
-                           .unsqueeze(0);
+  const Tensor frame =
+      ops::contiguous(prepare_prompt_image(picture(fx.load("input.image.0")), 64, 64).permute({1, 2, 0})).unsqueeze(0);
   int steps = 0;
   const std::vector<ChunkOutput> chunks =
       generator.generate(frame, "wash the pan" /* the fixture's metadata `prompt` */, fx.load("input.fs").to_ints()[0],

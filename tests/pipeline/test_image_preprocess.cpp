@@ -38,9 +38,9 @@ TEST(ImagePreprocess, MatchesTorchvisionBitForBit) {
     std::vector<std::int64_t> pixels(rgb.begin(), rgb.end());
     for (auto& p : pixels) p = static_cast<unsigned char>(p);
     Tensor image = Tensor::from_ints({c.h, c.w, 3}, pixels);
-    Tensor y = center_crop(resize_short_side(Tensor::from_floats({3, c.h, c.w}, image.permute({2, 0, 1}).to_floats()),
-                                             c.size),
-                           c.crop_h, c.crop_w);
+    Tensor y =
+        center_crop(resize_short_side(Tensor::from_floats({3, c.h, c.w}, image.permute({2, 0, 1}).to_floats()), c.size),
+                    c.crop_h, c.crop_w);
     std::vector<float> got = y.to_floats();
     for (float& v : got) v = (v / 255.0f - 0.5f) * 2.0f;
     std::vector<float> expected(expected_bytes.size() / 4);
@@ -58,9 +58,7 @@ TEST(ImagePreprocess, CenterCropPadsWithZerosLikeTorchvision) {
   EXPECT_EQ(y.to_floats(), (std::vector<float>{0, 0, 5, 5, 5, 0, 0, 0, 0, 0, 5, 5, 5, 0, 0, 0}));
 }
 
-TEST(ImagePreprocess, RejectsWrongRank) {
-  EXPECT_THROW(resize_bilinear_antialias(Tensor::zeros({4, 4}), 2, 2), Error);
-}
+TEST(ImagePreprocess, RejectsWrongRank) { EXPECT_THROW(resize_bilinear_antialias(Tensor::zeros({4, 4}), 2, 2), Error); }
 
 }  // namespace
 }  // namespace wma::pipeline

@@ -92,7 +92,8 @@ TEST_F(InteractCli, CheckpointNotMatchingConfig) {
   // The run reads the example transitions (.h5) before the checkpoint.
   if (!WMA_WITH_HDF5) GTEST_SKIP() << "this build has no HDF5 support";
   const fs::path ckpt = test::source_dir() / "tests/fixtures/vae.safetensors";
-  expect_error(run_interact(base_args(test::prompts_dir(), savedir_, "--height 64 --width 64 --ckpt_path " + ckpt.string())),
+  expect_error(run_interact(
+                   base_args(test::prompts_dir(), savedir_, "--height 64 --width 64 --ckpt_path " + ckpt.string())),
                "does not match the config");
   expect_error(run_interact(base_args(test::prompts_dir(), savedir_, "--height 64 --width 64")), "--demo_weights");
 }
@@ -108,12 +109,12 @@ TEST_F(InteractCli, TransitionsWithoutActions) {
   fs::copy(test::prompts_dir() / "transitions/unitree_z1_stackbox/meta_data",
            dir / "transitions/unitree_z1_stackbox/meta_data", fs::copy_options::recursive);
   {
-    const hid_t file = H5Fcreate((dir / "transitions/unitree_z1_stackbox/0.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT,
-                                 H5P_DEFAULT);
+    const hid_t file =
+        H5Fcreate((dir / "transitions/unitree_z1_stackbox/0.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     const hsize_t dims[2] = {4, 7};
     const hid_t space = H5Screate_simple(2, dims, nullptr);
-    const hid_t set = H5Dcreate2(file, "observation.state", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT,
-                                 H5P_DEFAULT);
+    const hid_t set =
+        H5Dcreate2(file, "observation.state", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     const float zeros[28] = {};
     H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros);
     H5Dclose(set);

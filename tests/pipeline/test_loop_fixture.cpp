@@ -28,8 +28,7 @@ TEST(LoopFixture, TwoIterationsMatchUpstream) {
   constexpr int kIterations = 2;
   RecordedNoise noise(path.string());
   for (int itr = 0; itr < kIterations; ++itr)
-    for (const char* pass : {"policy", "world"})
-      noise.append_pass(fx, "iter" + std::to_string(itr) + "." + pass + ".");
+    for (const char* pass : {"policy", "world"}) noise.append_pass(fx, "iter" + std::to_string(itr) + "." + pass + ".");
 
   InteractionOptions options;
   options.pass.ddim_steps = 4;

@@ -46,9 +46,7 @@ TEST(Profile, GpuMemoryIsThePeakAndTheAverageOfTheSectionEnds) {
 
 TEST(Profile, WithoutAGpuThereAreNoGpuLines) {
   Profiler profiler;
-  {
-    const auto timer = Profiler::scope(&profiler, "a");
-  }
+  { const auto timer = Profiler::scope(&profiler, "a"); }
   EXPECT_EQ(profiler.table().find("gpu"), std::string::npos) << profiler.table();
   EXPECT_EQ(profiler.to_json().find("memory")->find("peak_gpu_allocated_bytes"), nullptr);
   EXPECT_EQ(profiler.to_json().find("run"), nullptr);
@@ -72,8 +70,9 @@ TEST(Profile, DemoTableAndJsonDescribeTheRun) {
   fs::remove_all(dir);
   const char* bin = std::getenv("WMA_BINARY");
   const fs::path table_file = dir.string() + ".table";
-  const std::string cmd = std::string(bin ? bin : "wma") + " demo --ddim_steps 1 --n_iter 1 --seed 5 --quiet --savedir " +
-                          dir.string() + " > " + table_file.string() + " 2>/dev/null";
+  const std::string cmd = std::string(bin ? bin : "wma") +
+                          " demo --ddim_steps 1 --n_iter 1 --seed 5 --quiet --savedir " + dir.string() + " > " +
+                          table_file.string() + " 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const std::string table = read_all(table_file);
   fs::remove(table_file);
@@ -100,8 +99,8 @@ TEST(Profile, DemoTableAndJsonDescribeTheRun) {
 
   const io::json::Value* sections = doc.find("sections");
   ASSERT_NE(sections, nullptr);
-  for (const char* name : {"model_loading", "model_loading/config", "model_loading/checkpoint", "iteration_total",
-                           "save_results"}) {
+  for (const char* name :
+       {"model_loading", "model_loading/config", "model_loading/checkpoint", "iteration_total", "save_results"}) {
     EXPECT_NE(sections->find(name), nullptr) << name;
     EXPECT_NE(table.find(std::string(name) + " "), std::string::npos) << name << " not in\n" << table;
   }

@@ -7,8 +7,8 @@
 
 #include "io/weight_store.h"
 #include "pipeline/synthesis.h"
-#include "sampling/ddim_sampler.h"
 #include "pipeline_test_util.h"
+#include "sampling/ddim_sampler.h"
 
 namespace wma::pipeline {
 namespace {
@@ -29,8 +29,10 @@ FixturePass open_pass(const std::string& name, bool sim_mode, int ddim_steps) {
   options.ddim_steps = ddim_steps;
   options.ddim_eta = 1.0;
   options.timestep_spacing = sampling::TimestepSpacing::UniformTrailing;
-  FixturePass p{io::WeightStore::open(path.string()), RecordedNoise(path.string()),
-                Synthesizer(tiny.model, tiny.tokenizer, options), {}};
+  FixturePass p{io::WeightStore::open(path.string()),
+                RecordedNoise(path.string()),
+                Synthesizer(tiny.model, tiny.tokenizer, options),
+                {}};
   p.noise.append_pass(p.fx);
   p.in.obs_images = ops::contiguous(p.fx.load("input.observation.images.top").permute({0, 2, 3, 4, 1}));
   p.in.obs_state = p.fx.load("input.observation.state");

@@ -97,9 +97,9 @@ TEST(TrajectoryPlot, DemoPlotsAreReadable) {
         check_plot(dir / "inference" / (actions ? "0_actions_fs4" : "0_states_fs4"),
                    prefix + "iterations 0-1: " + (actions ? "executed actions" : "predicted states"));
     EXPECT_TRUE(has(texts, "itr") && has(texts, "0") && has(texts, "1")) << "iterations labelled";
-    EXPECT_NE(
-        read_all(dir / "inference" / (actions ? "0_actions_fs4.svg" : "0_states_fs4.svg")).find("stroke-dasharray"),
-        std::string::npos)
+    EXPECT_NE(read_all(dir / "inference" / (actions ? "0_actions_fs4.svg" : "0_states_fs4.svg"))
+                  .find("stroke-dasharray"),
+              std::string::npos)
         << "the iteration boundary is marked";
   }
   fs::remove_all(dir);

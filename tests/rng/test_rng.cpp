@@ -170,7 +170,8 @@ void replay(const std::vector<Record>& records, Make make, bool check_offsets) {
 
 TEST(TorchCpuGenerator, MatchesRecordedTorchStreams) {
   const auto records = read_records(rng_data_dir() / "cpu_streams.txt");
-  replay<TorchCpuGenerator>(records, [](std::uint64_t seed) { return TorchCpuGenerator(seed); }, false);
+  replay<TorchCpuGenerator>(
+      records, [](std::uint64_t seed) { return TorchCpuGenerator(seed); }, false);
 }
 
 TEST(TorchCpuGenerator, RawStreamIsMt19937) {

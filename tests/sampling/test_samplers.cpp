@@ -82,10 +82,8 @@ TEST(Sampler, DdimStepsMeanModelEvaluationsForEverySampler) {
       JointSample end;
       if (kind == SamplerKind::Ddim)
         end = ddim_sample(video, ddim, head, x_T, d.callback(), noise, ScalarDivision::Divide, observe);
-      else if (kind == SamplerKind::DpmSolverPP2M)
-        end = dpmpp_2m_sample(multistep, x_T, d.callback(), observe);
-      else
-        end = unipc_sample(multistep, x_T, d.callback(), observe);
+      else if (kind == SamplerKind::DpmSolverPP2M) end = dpmpp_2m_sample(multistep, x_T, d.callback(), observe);
+      else end = unipc_sample(multistep, x_T, d.callback(), observe);
       EXPECT_EQ(d.calls, n);
       EXPECT_EQ(steps, n);
       EXPECT_EQ(end.video.shape(), latent);

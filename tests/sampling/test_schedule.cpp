@@ -88,7 +88,7 @@ TEST(DdimTimesteps, UniformTrailing) {
   EXPECT_EQ(ts50[48], 979);
   EXPECT_EQ(ts50.front(), 19);
   // np.round is half-to-even, which shows at 16 steps.
-  const std::vector<std::int64_t> ts16 = {61, 124, 187, 249, 311, 374, 437, 499,
+  const std::vector<std::int64_t> ts16 = {61,  124, 187, 249, 311, 374, 437, 499,
                                           561, 624, 687, 749, 811, 874, 937, 999};
   EXPECT_EQ(ddim_timesteps(TimestepSpacing::UniformTrailing, 16, 1000), ts16);
   EXPECT_EQ(ddim_timesteps(TimestepSpacing::UniformTrailing, 1, 1000), std::vector<std::int64_t>{999});
@@ -167,10 +167,8 @@ TEST(DdimSchedule, RescaleDiffersFromOneOnlyBetween39And399) {
   const DdimSchedule d = make_ddim_schedule(s, TimestepSpacing::UniformTrailing, 50, 1.0);
   for (int i = 0; i < 50; ++i) {
     const float r = ddim_step_coefficients(s, d, i).x0_rescale;
-    if (i >= 1 && i <= 19)
-      EXPECT_GT(r, 1.0f) << i;
-    else
-      EXPECT_EQ(r, 1.0f) << i;
+    if (i >= 1 && i <= 19) EXPECT_GT(r, 1.0f) << i;
+    else EXPECT_EQ(r, 1.0f) << i;
   }
   EXPECT_EQ(d.scale_prev[0], d.scale[0]);
   EXPECT_EQ(d.scale[0], 0.98571426f);

@@ -74,9 +74,8 @@ TEST(HttpRequestReader, HttpOneZeroClosesAfterOneRequest) {
 }
 
 TEST(HttpRequestReader, DecodesChunkedBodiesWithExtensionsAndTrailers) {
-  const std::string text =
-      "POST /p HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n"
-      "5;name=value\r\nhello\r\n1\r\n \r\n00005\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\nGET";
+  const std::string text = "POST /p HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n"
+                           "5;name=value\r\nhello\r\n1\r\n \r\n00005\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\nGET";
   for (const bool bytewise : {false, true}) {
     RequestReader reader(kLimits);
     std::size_t used = 0;
@@ -118,7 +117,9 @@ TEST(HttpRequestReader, RefusesAmbiguousOrMalformedFraming) {
       {"POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "HTTP/1.0"},
       {post + "Content-Length : 2\r\n\r\nok", 400, "malformed header line"},
       {post + "X-A: 1\r\n folded\r\n\r\n", 400, "folded"},
-      {post + "X-A: a\x01" "b\r\n\r\n", 400, "control character"},
+      {post + "X-A: a\x01"
+              "b\r\n\r\n",
+       400, "control character"},
       {post + "X-A: a\rb\r\n\r\n", 400, "control character"},
       {post + "no colon\r\n\r\n", 400, "malformed header line"},
       {"GET  /health HTTP/1.1\r\n\r\n", 400, "malformed request line"},
@@ -175,7 +176,8 @@ TEST(HttpRequestReader, BodiesOverTheLimitAreRefusedBeforeTheyAreBuffered) {
   }
   for (const std::string size : {"1001", "ffffffffffffffffffffffff", "10000000000000000"}) {
     RequestReader reader(kLimits);
-    const std::string head = "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nc00\r\n" + std::string(3072, 'a') + "\r\n";
+    const std::string head =
+        "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nc00\r\n" + std::string(3072, 'a') + "\r\n";
     EXPECT_EQ(reader.feed(head), head.size());
     ASSERT_EQ(reader.state(), State::Body) << reader.error_message();
     const std::size_t before = reader.request().body.capacity();

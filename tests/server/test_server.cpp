@@ -7,10 +7,10 @@
 // 50 clients at 1 byte/s delay neither /health nor a valid request, --request_timeout cuts them with 408,
 // a chunked body over the limit gets 413 in bounded memory, ambiguous framing (two Content-Lengths) is refused.
 // Self-contained: the stats and a byte-level vocabulary are written to a temporary folder.
-#include <gtest/gtest.h>
-#include <httplib.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -90,7 +90,8 @@ struct Workspace {
 // run one after another, so no two servers compute at the same time).
 struct Shared {
   Workspace workspace;
-  pipeline::WorldModelConfig config = pipeline::WorldModelConfig::load((source_dir() / "tests/fixtures/configs/tiny.yaml").string());
+  pipeline::WorldModelConfig config =
+      pipeline::WorldModelConfig::load((source_dir() / "tests/fixtures/configs/tiny.yaml").string());
   io::WeightStore store = pipeline::deterministic_world_model_store(config);
   pipeline::WorldModel model{store, config};
   models::ClipTokenizer tokenizer = models::ClipTokenizer::load(workspace.vocab.string());
@@ -276,8 +277,8 @@ std::vector<Malformed> malformed_requests(std::size_t body_limit) {
   std::vector<Malformed> cases;
   const std::string valid = request_body(8, 8);
   // Not JSON, or not an object.
-  for (const char* text : {"", " ", "{", "}", "[", "nul", "{\"a\":}", "{'a':1}", "\xff\xfe", "{\"a\":1,}", "[1,2]", "42",
-                           "\"text\"", "null", "true", "{\"a\":1}{"})
+  for (const char* text : {"", " ", "{", "}", "[", "nul", "{\"a\":}", "{'a':1}", "\xff\xfe", "{\"a\":1,}", "[1,2]",
+                           "42", "\"text\"", "null", "true", "{\"a\":1}{"})
     cases.push_back({text, ""});
   cases.push_back({std::string(100000, '[') + std::string(100000, ']'), ""});
   for (std::size_t cut = 1; cases.size() < 300; cut += 37) cases.push_back({valid.substr(0, cut % valid.size()), ""});
@@ -285,23 +286,56 @@ std::vector<Malformed> malformed_requests(std::size_t body_limit) {
   for (const char* key : {"language_instruction", "observation.state", "observation.images.top", "action"})
     cases.push_back({with_member(key, ""), key});
   // Wrong types and shapes, per field.
-  const std::vector<std::string> wrong_state = {
-      "1", "\"x\"", "{}", "null", "[]", nested({1, 7}, "0.5"), nested({3, 7}, "0.5"), nested({2, 6}, "0.5"),
-      nested({2, 8}, "0.5"), nested({2, 7}, "\"0.5\""), nested({2, 7}, "null"), nested({2, 7}, "true"),
-      nested({2, 7}, "1e39"), nested({2, 7, 1}, "0.5"), "[[0,0,0,0,0,0,0],[0,0,0,0,0,0]]", nested({2}, "0.5")};
-  const std::vector<std::string> wrong_images = {
-      "1", "\"img\"", "{}", "[]", nested({2, 3, 8}, "0"), nested({1, 3, 8, 8}, "0"), nested({3, 3, 8, 8}, "0"),
-      nested({2, 4, 8, 8}, "0"), nested({2, 1, 8, 8}, "0"), nested({2, 3, 8, 8}, "256"), nested({2, 3, 8, 8}, "-1"),
-      nested({2, 3, 8, 8}, "1.5"), nested({2, 3, 8, 8}, "\"7\""), nested({2, 3, 8, 8}, "null"),
-      nested({2, 3, 8, 8, 1}, "0"), nested({2, 3, 0, 8}, "0"), nested({2, 3, 1, 100}, "0"),
-      "[" + nested({3, 8, 8}, "0") + "," + nested({3, 8, 9}, "0") + "]"};
-  const std::vector<std::string> wrong_action = {
-      "1", "\"zeros\"", "{}", "[]", nested({15, 7}, "0"), nested({17, 7}, "0"), nested({16, 6}, "0"),
-      nested({16, 16}, "0"), nested({16, 7}, "\"0\""), nested({16}, "0"), nested({16, 7, 1}, "0")};
+  const std::vector<std::string> wrong_state = {"1",
+                                                "\"x\"",
+                                                "{}",
+                                                "null",
+                                                "[]",
+                                                nested({1, 7}, "0.5"),
+                                                nested({3, 7}, "0.5"),
+                                                nested({2, 6}, "0.5"),
+                                                nested({2, 8}, "0.5"),
+                                                nested({2, 7}, "\"0.5\""),
+                                                nested({2, 7}, "null"),
+                                                nested({2, 7}, "true"),
+                                                nested({2, 7}, "1e39"),
+                                                nested({2, 7, 1}, "0.5"),
+                                                "[[0,0,0,0,0,0,0],[0,0,0,0,0,0]]",
+                                                nested({2}, "0.5")};
+  const std::vector<std::string> wrong_images = {"1",
+                                                 "\"img\"",
+                                                 "{}",
+                                                 "[]",
+                                                 nested({2, 3, 8}, "0"),
+                                                 nested({1, 3, 8, 8}, "0"),
+                                                 nested({3, 3, 8, 8}, "0"),
+                                                 nested({2, 4, 8, 8}, "0"),
+                                                 nested({2, 1, 8, 8}, "0"),
+                                                 nested({2, 3, 8, 8}, "256"),
+                                                 nested({2, 3, 8, 8}, "-1"),
+                                                 nested({2, 3, 8, 8}, "1.5"),
+                                                 nested({2, 3, 8, 8}, "\"7\""),
+                                                 nested({2, 3, 8, 8}, "null"),
+                                                 nested({2, 3, 8, 8, 1}, "0"),
+                                                 nested({2, 3, 0, 8}, "0"),
+                                                 nested({2, 3, 1, 100}, "0"),
+                                                 "[" + nested({3, 8, 8}, "0") + "," + nested({3, 8, 9}, "0") + "]"};
+  const std::vector<std::string> wrong_action = {"1",
+                                                 "\"zeros\"",
+                                                 "{}",
+                                                 "[]",
+                                                 nested({15, 7}, "0"),
+                                                 nested({17, 7}, "0"),
+                                                 nested({16, 6}, "0"),
+                                                 nested({16, 16}, "0"),
+                                                 nested({16, 7}, "\"0\""),
+                                                 nested({16}, "0"),
+                                                 nested({16, 7, 1}, "0")};
   const std::vector<std::string> wrong_text = {"1", "null", "[\"a\"]", "{}", "true"};
   while (cases.size() < 990) {
     for (const auto& v : wrong_state) cases.push_back({with_member("observation.state", v), "observation.state"});
-    for (const auto& v : wrong_images) cases.push_back({with_member("observation.images.top", v), "observation.images.top"});
+    for (const auto& v : wrong_images)
+      cases.push_back({with_member("observation.images.top", v), "observation.images.top"});
     for (const auto& v : wrong_action) cases.push_back({with_member("action", v), "action"});
     for (const auto& v : wrong_text) cases.push_back({with_member("language_instruction", v), "language_instruction"});
   }
@@ -468,8 +502,7 @@ class RawConnection {
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
   }
-  RawConnection(RawConnection&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)), connected_(other.connected_) {}
+  RawConnection(RawConnection&& other) noexcept : fd_(std::exchange(other.fd_, -1)), connected_(other.connected_) {}
   RawConnection(const RawConnection&) = delete;
   ~RawConnection() {
     if (fd_ >= 0) ::close(fd_);
@@ -540,8 +573,7 @@ std::string hex(std::size_t n) {
   return buf;
 }
 
-const std::string kPostHead =
-    "POST /predict_action HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+const std::string kPostHead = "POST /predict_action HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
 
 // Issue 20: slow clients hold no thread, so /health (answered by the connection thread itself) and a valid
 // request are not delayed by them. The tiny model takes 1-3 s to compute on a loaded 2-core machine, which the
@@ -666,7 +698,8 @@ TEST(Server, RequestsThatDoNotArriveInTimeGet408) {
     EXPECT_LE(closed_s[k], limit_s) << "connection " << k;
   }
   const std::vector<std::string> log = server.log();
-  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.find(" 408 ") != std::string::npos; }));
+  EXPECT_TRUE(
+      std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.find(" 408 ") != std::string::npos; }));
 }
 
 // Issue 20: a chunked body is counted against --max_body_bytes as it is decoded; refused with 413 once over,
@@ -700,8 +733,8 @@ TEST(Server, ChunkedBodyOverTheLimitGets413InBoundedMemory) {
   sending = false;
   sampler.join();
   received += c.read_until_closed();
-  std::printf("[timing] chunked body: %zu MiB sent in %.2f s, answered after %zu KiB, peak RSS +%ld KiB\n",
-              sent >> 20, send_s, sent_when_answered >> 10, rss_peak.load() - rss_before);
+  std::printf("[timing] chunked body: %zu MiB sent in %.2f s, answered after %zu KiB, peak RSS +%ld KiB\n", sent >> 20,
+              send_s, sent_when_answered >> 10, rss_peak.load() - rss_before);
   const std::vector<RawAnswer> answers = raw_answers(received);
   ASSERT_EQ(answers.size(), 1u) << received.substr(0, 400);
   EXPECT_EQ(answers[0].status, 413);
@@ -868,7 +901,8 @@ TEST(Server, SavesImaginedVideosUnderNewNames) {
   settings.savedir = dir.string();
   pipeline::DecisionPolicy policy(s.model, s.tokenizer,
                                   io::NormalizationStats::read(
-                                      (s.workspace.root / "transitions/test_robot/meta_data/stats.safetensors").string()),
+                                      (s.workspace.root / "transitions/test_robot/meta_data/stats.safetensors")
+                                          .string()),
                                   settings, std::make_unique<pipeline::TorchNoise>(123));
   RunningServer server({.policy = &policy});
   for (int i = 0; i < 2; ++i) {
@@ -906,7 +940,8 @@ TEST(JobQueue, BoundsWaitingJobsAndTellsThemOnClose) {
       } else {
         ++told;
       }
-    }), JobQueue::Admission::Accepted);
+    }),
+              JobQueue::Admission::Accepted);
     while (!queue.busy()) std::this_thread::yield();
     for (std::size_t i = 0; i < max_waiting; ++i)
       EXPECT_EQ(queue.submit([&](bool run) { run ? ++ran : ++told; }), JobQueue::Admission::Accepted);
@@ -930,9 +965,10 @@ void serve_one_request(const std::vector<std::string>& sampling, const std::stri
   const char* bin = std::getenv("WMA_BINARY");
   const std::string config = (source_dir() / "tests/fixtures/configs/tiny.yaml").string();
   const std::string data_dir = ws.root.string(), vocab = ws.vocab.string(), binary = bin ? bin : "wma";
-  std::vector<std::string> args = {"wma", "serve", "--config", config, "--demo_weights", "--data_dir", data_dir,
-                                   "--dataset", "test_robot", "--clip-vocab", vocab, "--height", "64", "--width", "64",
-                                   "--port", "0"};
+  std::vector<std::string> args = {"wma",        "serve",    "--config",  config,       "--demo_weights",
+                                   "--data_dir", data_dir,   "--dataset", "test_robot", "--clip-vocab",
+                                   vocab,        "--height", "64",        "--width",    "64",
+                                   "--port",     "0"};
   args.insert(args.end(), sampling.begin(), sampling.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -950,7 +986,8 @@ void serve_one_request(const std::vector<std::string>& sampling, const std::stri
     std::ifstream f(log);
     const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     const auto at = text.find("listening on http://127.0.0.1:");
-    if (at != std::string::npos) port = std::atoi(text.c_str() + at + std::string("listening on http://127.0.0.1:").size());
+    if (at != std::string::npos)
+      port = std::atoi(text.c_str() + at + std::string("listening on http://127.0.0.1:").size());
     if (waitpid(pid, nullptr, WNOHANG) == pid) FAIL() << "wma serve exited:\n" << text;
   }
   ASSERT_GT(port, 0) << "wma serve did not report its port";

@@ -40,9 +40,10 @@ const io::YamlNode& tiny_yaml() {
 const ObsShapeMeta& tiny_obs() {
   static const ObsShapeMeta obs = [] {
     // shape_meta_path is relative to the repository root, as the fixture generator ran.
-    const std::string meta = tiny_yaml()
-        .at_path("model.params.wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path")
-        .as_string();
+    const std::string meta =
+        tiny_yaml()
+            .at_path("model.params.wma_config.params.unet_head_config.params.obs_encoder_config.params.shape_meta_path")
+            .as_string();
     std::ifstream f(source_dir() / meta);
     WMA_CHECK(f.good(), "[test] cannot read ", (source_dir() / meta).string());
     const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -57,8 +58,8 @@ const WmaConfig& tiny_config() {
 }
 
 io::WeightStore edited_copy(const io::WeightStore& store, const std::string& drop, const std::string& misshape) {
-  const std::filesystem::path path = std::filesystem::temp_directory_path() /
-                                     ("wma_test_models_" + std::to_string(::getpid()) + ".safetensors");
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("wma_test_models_" + std::to_string(::getpid()) + ".safetensors");
   io::SafetensorsWriter writer(path.string());
   for (const std::string& key : store.keys()) {
     if (key == drop) continue;

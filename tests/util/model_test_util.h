@@ -17,7 +17,7 @@
 
 namespace wma::models::test {
 
-std::filesystem::path source_dir();  // $WMA_SOURCE_DIR (set by the test main)
+std::filesystem::path source_dir();                           // $WMA_SOURCE_DIR (set by the test main)
 std::filesystem::path fixture_path(const std::string& file);  // tests/fixtures/<file>
 
 // Opens tests/fixtures/<file>; throws naming the path when it is absent.
@@ -46,8 +46,8 @@ Tensor channels_last(const Tensor& t);
 // One denoiser call recorded in tests/fixtures/wma_{policy,world}.safetensors, channels-last, on
 // the CPU in f32.
 struct WmaStepInputs {
-  Tensor xc;  // [B, T, h, w, 2C]: noisy latent | c_concat (upstream's UNet input)
-  Tensor x;   // [B, T, h, w, C]: the noisy latent
+  Tensor xc;                 // [B, T, h, w, 2C]: noisy latent | c_concat (upstream's UNet input)
+  Tensor x;                  // [B, T, h, w, C]: the noisy latent
   Tensor x_action, x_state;  // [B, horizon, input_dim]
   Tensor t;                  // [B] timesteps
   WMAConditioning conditioning;

@@ -96,8 +96,8 @@ inline void check_multistep_against_diffusers(const MultistepCase& c, Device dev
     for (std::size_t i = 0; i < want.size(); ++i) {
       const double err = std::fabs(static_cast<double>(have[i]) - want[i]) / std::max(scale, 1.0);
       worst = std::max(worst, err);
-      ASSERT_LE(err, kMultistepTolerance) << chain << " step " << k << " element " << i << ": " << have[i] << " vs "
-                                 << want[i];
+      ASSERT_LE(err, kMultistepTolerance)
+          << chain << " step " << k << " element " << i << ": " << have[i] << " vs " << want[i];
     }
   };
   int observed = 0;
@@ -108,10 +108,8 @@ inline void check_multistep_against_diffusers(const MultistepCase& c, Device dev
     check("states", x.states, head_samples, k);
   };
   const JointSample x_T{element(video_samples, 0), element(head_samples, 0), element(head_samples, 0)};
-  if (std::string(c.solver) == "dpmpp_2m")
-    dpmpp_2m_sample(schedule, x_T, denoise, observe);
-  else
-    unipc_sample(schedule, x_T, denoise, observe);
+  if (std::string(c.solver) == "dpmpp_2m") dpmpp_2m_sample(schedule, x_T, denoise, observe);
+  else unipc_sample(schedule, x_T, denoise, observe);
   EXPECT_EQ(calls, c.steps);
   EXPECT_EQ(observed, c.steps);
   std::printf("%s %d steps on %s: worst difference %.3g of the sample's scale\n", c.solver, c.steps,

@@ -42,14 +42,14 @@ inline bool present(const std::filesystem::path& path) {
 }  // namespace wma::test_data
 
 // Skip the current test unless `path` (under upstream_dir()) exists; `what` names it in the one-line reason.
-#define WMA_REQUIRE_UPSTREAM(path, what)     \
-  if (::wma::test_data::present(path)) {     \
-  } else                                     \
-    GTEST_SKIP() << "needs upstream's " << (what) << " (set WMA_SHARED_DIR or WMA_UPSTREAM_DIR)"
+#define WMA_REQUIRE_UPSTREAM(path, what) \
+  if (::wma::test_data::present(path)) { \
+  } else GTEST_SKIP() << "needs upstream's " << (what) << " (set WMA_SHARED_DIR or WMA_UPSTREAM_DIR)"
 
 // Skip the current test unless OpenCLIP's vocabulary is found: fixtures tokenized with it cannot be checked
 // with another one.
-#define WMA_REQUIRE_BPE()                                  \
-  if (::wma::test_data::present(::wma::test_data::bpe_vocab())) { \
-  } else                                                   \
-    GTEST_SKIP() << "needs OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz (set WMA_SHARED_DIR or WMA_BPE_PATH)"
+#define WMA_REQUIRE_BPE()                                                                              \
+  if (::wma::test_data::present(::wma::test_data::bpe_vocab())) {                                      \
+  } else                                                                                               \
+    GTEST_SKIP() << "needs OpenCLIP's vocabulary bpe_simple_vocab_16e6.txt.gz (set WMA_SHARED_DIR or " \
+                    "WMA_BPE_PATH)"

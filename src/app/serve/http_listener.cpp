@@ -134,8 +134,8 @@ void HttpListener::run() {
         oldest = &c;
     for (auto& [id, c] : connections_) {
       next = std::min(next, c.deadline);
-      const bool may_read = c.reader.state() != RequestReader::State::Body ||
-                            buffered_ < options_.max_buffered_bytes || &c == oldest;
+      const bool may_read =
+          c.reader.state() != RequestReader::State::Body || buffered_ < options_.max_buffered_bytes || &c == oldest;
       short events = 0;
       if ((c.phase == Phase::Reading && may_read) || c.phase == Phase::Lingering) events = POLLIN;
       if (c.phase == Phase::Writing) events = POLLOUT;
@@ -144,10 +144,10 @@ void HttpListener::run() {
       polled.push_back(&c);
     }
     const int timeout =
-        next == kNever
-            ? -1
-            : static_cast<int>(std::clamp<std::int64_t>(
-                  std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, INT_MAX));
+        next == kNever ? -1
+                       : static_cast<int>(
+                             std::clamp<std::int64_t>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count(),
+                                                      0, INT_MAX));
     if (::poll(fds.data(), fds.size(), timeout) < 0) {
       if (errno != EINTR) log_warn("[serve] poll: ", std::strerror(errno));
       continue;
@@ -240,9 +240,7 @@ void HttpListener::consume(Connection& c, std::string_view data, Clock::time_poi
   if (!started && c.reader.started()) c.request = ++next_request_;
   account(c);
   switch (c.reader.state()) {
-    case RequestReader::State::Failed:
-      refuse(c, c.reader.error_status(), c.reader.error_message(), now);
-      return;
+    case RequestReader::State::Failed: refuse(c, c.reader.error_status(), c.reader.error_message(), now); return;
     case RequestReader::State::Complete: {
       // Still counted in buffered_ until it is answered.
       c.leftover.assign(data.substr(used));
@@ -263,8 +261,7 @@ void HttpListener::consume(Connection& c, std::string_view data, Clock::time_poi
       }
       return;
     case RequestReader::State::Idle:
-    case RequestReader::State::Head:
-      return;
+    case RequestReader::State::Head: return;
   }
 }
 
@@ -337,8 +334,9 @@ void HttpListener::write_some(Connection& c, Clock::time_point now) {
 
 void HttpListener::expire(Connection& c, Clock::time_point now) {
   if (c.phase == Phase::Reading && c.reader.started() && !stopping_) {
-    refuse(c, 408, str_cat("the request did not arrive within ", seconds_text(options_.request_timeout),
-                           " (--request_timeout)"),
+    refuse(c, 408,
+           str_cat("the request did not arrive within ", seconds_text(options_.request_timeout),
+                   " (--request_timeout)"),
            now);
     return;
   }

@@ -79,10 +79,10 @@ class HttpListener {
     int fd;
     Phase phase = Phase::Reading;
     RequestReader reader;
-    std::string leftover;      // bytes after a complete request (pipelined), read once it is answered
-    std::string out;           // the answer being written
+    std::string leftover;  // bytes after a complete request (pipelined), read once it is answered
+    std::string out;       // the answer being written
     std::size_t sent = 0;
-    bool keep_alive = false;   // of the request being answered
+    bool keep_alive = false;  // of the request being answered
     bool continue_sent = false;
     Clock::time_point deadline;
     std::uint64_t request = 0;  // order in which its current request began

@@ -15,7 +15,8 @@ constexpr std::size_t kMaxChunkSizeLine = 1024;
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 // RFC 9110 5.6.2 token characters (method and header names).
@@ -137,9 +138,8 @@ void RequestReader::parse_head() {
   const std::string_view method = first.substr(0, a), target = first.substr(a + 1, b - a - 1),
                          version = first.substr(b + 1);
   if (!is_token(method)) return fail(400, str_cat("malformed method '", excerpt(method), "'"));
-  if (target.empty() || std::any_of(target.begin(), target.end(), [](char c) {
-        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-      }))
+  if (target.empty() || std::any_of(target.begin(), target.end(),
+                                    [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
     return fail(400, str_cat("malformed request target '", excerpt(target), "'"));
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !is_digit(version[5]) || version[6] != '.' ||
       !is_digit(version[7]))

@@ -67,13 +67,13 @@ class RequestReader {
   HttpLimits limits_;
   State state_ = State::Idle;
   HttpRequest request_;
-  std::string head_;             // the raw head until its empty line
-  std::size_t line_start_ = 0;   // where head_'s current line starts
+  std::string head_;            // the raw head until its empty line
+  std::size_t line_start_ = 0;  // where head_'s current line starts
   bool chunked_ = false;
   bool expect_continue_ = false;
-  std::uint64_t left_ = 0;       // body bytes still to come (Content-Length), or of the current chunk
+  std::uint64_t left_ = 0;  // body bytes still to come (Content-Length), or of the current chunk
   Chunk chunk_ = Chunk::Size;
-  std::string line_;             // the current chunk-size or trailer line
+  std::string line_;  // the current chunk-size or trailer line
   std::size_t trailer_bytes_ = 0;
   int error_status_ = 0;
   std::string error_message_;

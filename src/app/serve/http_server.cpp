@@ -152,7 +152,8 @@ struct PolicyServer::Impl {
     job->connection = task.connection;
     job->id = task.id;
     job->start = task.start;
-    if (closing) return refuse(job->connection, job->id, 503, "the server is shutting down", "", ms(ms_since(job->start)));
+    if (closing)
+      return refuse(job->connection, job->id, 503, "the server is shutting down", "", ms(ms_since(job->start)));
     try {
       pipeline::DecisionRequest request;
       {

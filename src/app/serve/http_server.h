@@ -17,13 +17,13 @@ namespace wma::app::serve {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8000;                             // 0: any free port (bind() returns it)
-  std::size_t max_queue = 4;                   // requests waiting while one computes
-  std::size_t max_body_bytes = 32u << 20;      // larger bodies get 413
+  int port = 8000;                                   // 0: any free port (bind() returns it)
+  std::size_t max_queue = 4;                         // requests waiting while one computes
+  std::size_t max_body_bytes = 32u << 20;            // larger bodies get 413
   std::chrono::milliseconds request_timeout{30000};  // to send a request, or read its answer (else 408)
-  std::size_t max_connections = 512;           // more wait in the listen backlog
-  std::string description;                     // the model and device, shown by /health
-  std::function<void(const std::string&)> log;  // one line per request; default: log_info
+  std::size_t max_connections = 512;                 // more wait in the listen backlog
+  std::string description;                           // the model and device, shown by /health
+  std::function<void(const std::string&)> log;       // one line per request; default: log_info
 };
 
 class PolicyServer {

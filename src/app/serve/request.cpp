@@ -59,7 +59,8 @@ json::NumberArray read_numbers(json::MemberReader& member, const std::string& fi
 void check_shape(const json::NumberArray& a, const std::string& field, const std::vector<std::int64_t>& expected,
                  const std::string& expected_text) {
   bool ok = a.shape.size() == expected.size();
-  for (std::size_t d = 0; ok && d < expected.size(); ++d) ok = expected[d] < 0 ? a.shape[d] > 0 : a.shape[d] == expected[d];
+  for (std::size_t d = 0; ok && d < expected.size(); ++d)
+    ok = expected[d] < 0 ? a.shape[d] > 0 : a.shape[d] == expected[d];
   if (!ok) refuse(field, str_cat(field, " is ", shape_text(a.shape), ", expected ", expected_text));
 }
 
@@ -109,8 +110,8 @@ pipeline::DecisionRequest parse_predict_request(std::string_view body, const pip
     check_shape(*images, kImages, {steps, 3, -1, -1}, images_text);
     const std::int64_t h = images->shape[2], w = images->shape[3];
     if (images->first_non_integer >= 0)
-      refuse(kImages, str_cat(kImages, position_text(images->first_non_integer, images->shape), " must be an integer 0..255 (RGB8), got ",
-                              images->values[images->first_non_integer]));
+      refuse(kImages, str_cat(kImages, position_text(images->first_non_integer, images->shape),
+                              " must be an integer 0..255 (RGB8), got ", images->values[images->first_non_integer]));
     std::vector<float> pixels(images->values.size());
     for (std::size_t i = 0; i < pixels.size(); ++i) {
       const double v = images->values[i];

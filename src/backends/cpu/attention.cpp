@@ -12,8 +12,7 @@ namespace wma::cpu {
 
 std::int64_t attention_max_head_dim() { return std::numeric_limits<std::int64_t>::max(); }
 
-void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-               float scale) {
+void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
   require_f32("attention", q);
   require_f32("attention", k);
   require_f32("attention", v);

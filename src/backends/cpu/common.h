@@ -19,11 +19,17 @@ inline void require_f32(const char* op, const Tensor& t) {
 }
 
 // Storage types for the two 16-bit float formats, so templates can tell them apart.
-struct Half { std::uint16_t bits; };
-struct BFloat { std::uint16_t bits; };
+struct Half {
+  std::uint16_t bits;
+};
+struct BFloat {
+  std::uint16_t bits;
+};
 
 template <typename T>
-struct TypeTag { using type = T; };
+struct TypeTag {
+  using type = T;
+};
 
 template <typename Fn>
 decltype(auto) visit_dtype(DType dtype, Fn&& fn) {

@@ -134,21 +134,21 @@ void conv_transpose1d(const Tensor& out, const Tensor& x, const Tensor& weight, 
   // Gather form: output o receives input l through tap j when l * stride - padding + j == o.
   parallel_for(n * lo, cout * cin * std::max<std::int64_t>(k / params.stride, 1),
                [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t task = begin; task < end; ++task) {
-      const std::int64_t b = task / lo, o = task % lo;
-      for (std::int64_t co = 0; co < cout; ++co) {
-        float acc = bp ? bp[co] : 0.0f;
-        for (std::int64_t j = 0; j < k; ++j) {
-          const std::int64_t num = o + params.padding - j;
-          if (num < 0 || num % params.stride != 0) continue;
-          const std::int64_t il = num / params.stride;
-          if (il >= l) continue;
-          acc += dot(xp + (b * l + il) * cin, wp + (co * k + j) * cin, cin);
-        }
-        op[task * cout + co] = acc;
-      }
-    }
-  });
+                 for (std::int64_t task = begin; task < end; ++task) {
+                   const std::int64_t b = task / lo, o = task % lo;
+                   for (std::int64_t co = 0; co < cout; ++co) {
+                     float acc = bp ? bp[co] : 0.0f;
+                     for (std::int64_t j = 0; j < k; ++j) {
+                       const std::int64_t num = o + params.padding - j;
+                       if (num < 0 || num % params.stride != 0) continue;
+                       const std::int64_t il = num / params.stride;
+                       if (il >= l) continue;
+                       acc += dot(xp + (b * l + il) * cin, wp + (co * k + j) * cin, cin);
+                     }
+                     op[task * cout + co] = acc;
+                   }
+                 }
+               });
 }
 
 }  // namespace wma::cpu

@@ -33,9 +33,8 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
 
 void copy_into(const Tensor& dst, const Tensor& src) {
   visit_dtype(dst.dtype(), [&](auto dtag) {
-    visit_dtype(src.dtype(), [&](auto stag) {
-      copy_typed<typename decltype(dtag)::type, typename decltype(stag)::type>(dst, src);
-    });
+    visit_dtype(src.dtype(),
+                [&](auto stag) { copy_typed<typename decltype(dtag)::type, typename decltype(stag)::type>(dst, src); });
   });
 }
 

@@ -10,8 +10,8 @@
 
 namespace wma::cpu {
 
-void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* weight, const Tensor* bias,
-                float eps, ops::Activation act, const Tensor* x_bias, const Tensor* film) {
+void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps,
+                ops::Activation act, const Tensor* x_bias, const Tensor* film) {
   require_f32("group_norm", x);
   if (x_bias) require_f32("group_norm", *x_bias);
   if (film) require_f32("group_norm", *film);

@@ -35,7 +35,9 @@ void parallel_for(std::int64_t n, std::int64_t cost_per_item,
   if (n <= 0) return;
   const std::int64_t total = n * std::max<std::int64_t>(cost_per_item, 1);
   const std::int64_t chunks =
-      t_inside_parallel ? 1 : std::min<std::int64_t>({thread_count(), n, std::max<std::int64_t>(total / kMinParallelCost, 1)});
+      t_inside_parallel
+          ? 1
+          : std::min<std::int64_t>({thread_count(), n, std::max<std::int64_t>(total / kMinParallelCost, 1)});
   if (chunks <= 1) {
     fn(0, n);
     return;

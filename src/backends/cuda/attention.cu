@@ -30,9 +30,9 @@ struct AttnArgs {
 template <typename T>
 __global__ void attention_kernel(T* out, const T* q, const T* k, const T* v, AttnArgs a) {
   extern __shared__ float smem[];
-  float* qs = smem;                                  // [queries][d]
-  float* ks = qs + kQueriesPerBlock * a.d;           // [keys][d + 1], padded against bank conflicts
-  float* vs = ks + kKeysPerTile * (a.d + 1);         // [keys][dv]
+  float* qs = smem;                           // [queries][d]
+  float* ks = qs + kQueriesPerBlock * a.d;    // [keys][d + 1], padded against bank conflicts
+  float* vs = ks + kKeysPerTile * (a.d + 1);  // [keys][dv]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int h = blockIdx.y;
   const std::int64_t b = blockIdx.z;
@@ -103,8 +103,7 @@ __global__ void attention_kernel(T* out, const T* q, const T* k, const T* v, Att
 
 std::int64_t attention_max_head_dim() { return kMaxHeadDim; }
 
-void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-               float scale) {
+void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, float scale) {
   check_float_same("attention", {&out, &q, &k, &v});
   WMA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && out.dim() == 4, "[attention] q ", q.describe(), ", k ",
             k.describe(), ", v ", v.describe(), ", out ", out.describe());
@@ -148,8 +147,8 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
     if (flash_attention_wgmma_sum(out, q, branch, scale)) return;
     if (flash_attention_sum(out, q, branch, scale)) return;
   }
-  const std::size_t smem = sizeof(float) * static_cast<std::size_t>(kQueriesPerBlock * d + kKeysPerTile * (d + 1) +
-                                                                    kKeysPerTile * dv);
+  const std::size_t smem =
+      sizeof(float) * static_cast<std::size_t>(kQueriesPerBlock * d + kKeysPerTile * (d + 1) + kKeysPerTile * dv);
   const dim3 grid(static_cast<unsigned>((lq + kQueriesPerBlock - 1) / kQueriesPerBlock), static_cast<unsigned>(heads),
                   static_cast<unsigned>(batch));
   dispatch_float(out.dtype(), "attention", [&]<typename T>() {
@@ -158,8 +157,8 @@ void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor
       WMA_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(smem)));
     }
-    attention_kernel<T><<<grid, kQueriesPerBlock * 32, smem, stream()>>>(out.data<T>(), q.data<T>(), k.data<T>(),
-                                                                         v.data<T>(), a);
+    attention_kernel<T>
+        <<<grid, kQueriesPerBlock * 32, smem, stream()>>>(out.data<T>(), q.data<T>(), k.data<T>(), v.data<T>(), a);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }

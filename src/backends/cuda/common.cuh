@@ -54,23 +54,17 @@ void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, std::siz
 
 template <typename T>
 __device__ __forceinline__ float to_float(T v) {
-  if constexpr (std::is_same_v<T, __half>)
-    return __half2float(v);
-  else if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    return __bfloat162float(v);
-  else
-    return static_cast<float>(v);
+  if constexpr (std::is_same_v<T, __half>) return __half2float(v);
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __bfloat162float(v);
+  else return static_cast<float>(v);
 }
 
 // Round to nearest even, as torch casts.
 template <typename T>
 __device__ __forceinline__ T from_float(float v) {
-  if constexpr (std::is_same_v<T, __half>)
-    return __float2half_rn(v);
-  else if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    return __float2bfloat16_rn(v);
-  else
-    return static_cast<T>(v);
+  if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(v);
+  else return static_cast<T>(v);
 }
 
 // Loads element i of a buffer whose dtype is known only at run time (norm affine
@@ -125,7 +119,6 @@ void dispatch_activation(ops::Activation act, Fn&& fn) {
   WMA_CHECK(false, "unknown activation ", static_cast<int>(act));
 }
 
-
 // ---- dtype dispatch --------------------------------------------------------------------
 
 // Calls fn.template operator()<T>() with T the storage type of a float dtype.
@@ -143,19 +136,15 @@ void dispatch_float(DType t, const char* op, Fn&& fn) {
 template <typename Fn>
 void dispatch_half(DType t, Fn&& fn) {
   WMA_CHECK(t == DType::F16 || t == DType::BF16, "expected f16 or bf16, got ", dtype_name(t));
-  if (t == DType::F16)
-    fn.template operator()<__half>();
-  else
-    fn.template operator()<__nv_bfloat16>();
+  if (t == DType::F16) fn.template operator()<__half>();
+  else fn.template operator()<__nv_bfloat16>();
 }
 
 // fn.template operator()<b>(): a kernel specialised on a flag known only at run time.
 template <typename Fn>
 void dispatch_bool(bool b, Fn&& fn) {
-  if (b)
-    fn.template operator()<true>();
-  else
-    fn.template operator()<false>();
+  if (b) fn.template operator()<true>();
+  else fn.template operator()<false>();
 }
 
 template <typename Fn>
@@ -230,7 +219,8 @@ inline void check_float_same(const char* op, std::initializer_list<const Tensor*
 
 inline void check_contiguous(const char* op, std::initializer_list<const Tensor*> ts) {
   for (const Tensor* x : ts)
-    if (x != nullptr) WMA_CHECK(x->is_contiguous(), "[", op, "] CUDA kernel needs a contiguous tensor, got ", x->describe());
+    if (x != nullptr)
+      WMA_CHECK(x->is_contiguous(), "[", op, "] CUDA kernel needs a contiguous tensor, got ", x->describe());
 }
 
 // ---- block reductions --------------------------------------------------------------------

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
-#include <cstdlib>
-#include <string>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
-#include <vector>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "backends/backend.h"
 #include "backends/cuda/context.h"
@@ -116,17 +116,18 @@ void init_once() {
   cudaFuncAttributes code{};
   if (const cudaError_t loaded = cudaFuncGetAttributes(&code, code_probe_kernel); loaded != cudaSuccess) {
     cudaGetLastError();
-    fail("[cuda] this build has no code that runs on ", prop.name, " (sm_", device_cc, "): ",
-         cudaGetErrorString(loaded), ". It holds ", WMA_CUDA_CODE, ": configure with -DCMAKE_CUDA_ARCHITECTURES=",
-         device_cc, ", or update the driver if the build's PTX is newer than it");
+    fail("[cuda] this build has no code that runs on ", prop.name, " (sm_", device_cc,
+         "): ", cudaGetErrorString(loaded), ". It holds ", WMA_CUDA_CODE,
+         ": configure with -DCMAKE_CUDA_ARCHITECTURES=", device_cc,
+         ", or update the driver if the build's PTX is newer than it");
   }
   c.capability_ = std::min({device_cc, code.ptxVersion, cap});
   if (code.ptxVersion < device_cc) {
     log_info("[cuda] this build's code for sm_", device_cc, " was compiled for compute_", code.ptxVersion);
   }
   if (cap < device_cc) {
-    log_info("[cuda] WMA_CUDA_MAX_CAPABILITY=", cap, ": our kernels take the sm_", c.capability_,
-             " paths on this sm_", device_cc, " GPU (cuBLASLt and cuDNN still choose theirs for sm_", device_cc, ")");
+    log_info("[cuda] WMA_CUDA_MAX_CAPABILITY=", cap, ": our kernels take the sm_", c.capability_, " paths on this sm_",
+             device_cc, " GPU (cuBLASLt and cuDNN still choose theirs for sm_", device_cc, ")");
   }
   c.wgmma_ = c.capability_ >= 90 && wgmma_attention_compiled();
   c.sm_count_ = prop.multiProcessorCount;
@@ -191,8 +192,8 @@ bool available() {
 }
 
 void copy_across_devices(const Tensor& dst, const Tensor& src) {
-  WMA_CHECK(dst.shape() == src.shape() && dst.dtype() == src.dtype(), "[copy_across_devices] ", dst.describe(),
-            " <- ", src.describe(), ": shapes and dtypes must match");
+  WMA_CHECK(dst.shape() == src.shape() && dst.dtype() == src.dtype(), "[copy_across_devices] ", dst.describe(), " <- ",
+            src.describe(), ": shapes and dtypes must match");
   WMA_CHECK(dst.is_contiguous() && src.is_contiguous(), "[copy_across_devices] needs contiguous tensors, got ",
             dst.describe(), " <- ", src.describe());
   WMA_CHECK(dst.device() == Device::CUDA || src.device() == Device::CUDA,

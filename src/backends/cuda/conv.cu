@@ -69,9 +69,8 @@ __device__ __forceinline__ float gather(const T* x, const GemmArgs& a, const Row
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kGemmThreads) implicit_gemm_kernel(T* out, const T* x, const T* weight,
-                                                                     const T* bias, const T* residual,
-                                                                     GemmArgs a) {
+__global__ void __launch_bounds__(kGemmThreads)
+    implicit_gemm_kernel(T* out, const T* x, const T* weight, const T* bias, const T* residual, GemmArgs a) {
   __shared__ float as[kTileK][kTileM + kPad];
   __shared__ float bs[kTileK][kTileN + kPad];
   const int tid = threadIdx.x;
@@ -139,8 +138,8 @@ GemmArgs check_conv(const Tensor& out, const Tensor& x, const Tensor& weight, co
   check_contiguous("conv", {&out, &x, &weight, bias, residual});
   GemmArgs a{g, g.n * g.ho * g.wo, static_cast<std::int64_t>(g.kh) * g.kw * g.cin};
   WMA_CHECK(out.numel() == a.m * g.cout && x.numel() == g.n * g.h * g.w * g.cin && weight.numel() == a.k * g.cout,
-            "[conv] tensor sizes do not match the geometry: x ", x.describe(), ", weight ", weight.describe(),
-            ", out ", out.describe());
+            "[conv] tensor sizes do not match the geometry: x ", x.describe(), ", weight ", weight.describe(), ", out ",
+            out.describe());
   if (residual != nullptr)
     WMA_CHECK(residual->numel() == out.numel(), "[conv] residual ", residual->describe(), " vs out ", out.describe());
   return a;
@@ -157,16 +156,17 @@ void convolve(const Tensor& out, const Tensor& x, const Tensor& weight, const Te
 
 }  // namespace
 
-void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
-                   const Tensor* residual, const ConvGeometry& g) {
+void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* residual,
+                   const ConvGeometry& g) {
   const GemmArgs a = check_conv(out, x, weight, bias, residual, g);
   if (a.m == 0 || g.cout == 0) return;
-  const dim3 grid(static_cast<unsigned>((a.m + kTileM - 1) / kTileM), static_cast<unsigned>((g.cout + kTileN - 1) / kTileN));
+  const dim3 grid(static_cast<unsigned>((a.m + kTileM - 1) / kTileM),
+                  static_cast<unsigned>((g.cout + kTileN - 1) / kTileN));
   WMA_CHECK(grid.y <= kMaxGridY, "[conv] too many output channels: ", g.cout);
   dispatch_float(out.dtype(), "conv", [&]<typename T>() {
-    implicit_gemm_kernel<T><<<grid, kGemmThreads, 0, stream()>>>(
-        out.data<T>(), x.data<T>(), weight.data<T>(), bias ? bias->data<T>() : nullptr,
-        residual ? residual->data<T>() : nullptr, a);
+    implicit_gemm_kernel<T><<<grid, kGemmThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), weight.data<T>(),
+                                                                 bias ? bias->data<T>() : nullptr,
+                                                                 residual ? residual->data<T>() : nullptr, a);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }
@@ -214,8 +214,8 @@ void conv_temporal(const Tensor& out, const Tensor& x, const Tensor& weight, con
 
 namespace {
 
-ConvGeometry conv1d_geometry(const Tensor& out, const Tensor& x, const Tensor& weight,
-                             const ops::Conv1dParams& params, const char* op) {
+ConvGeometry conv1d_geometry(const Tensor& out, const Tensor& x, const Tensor& weight, const ops::Conv1dParams& params,
+                             const char* op) {
   WMA_CHECK(x.dim() == 3 && weight.dim() == 3 && out.dim() == 3, "[", op, "] x ", x.describe(), ", weight ",
             weight.describe(), ", out ", out.describe());
   ConvGeometry g;
@@ -278,14 +278,13 @@ void conv1d_by_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, co
     const bool vectorised = g.cin % kVec == 0 && (reinterpret_cast<std::uintptr_t>(x.data_ptr()) & 15u) == 0;
     auto launch = [&]<int kWidth>() {
       const std::int64_t vectors = total / kWidth;
-      conv1d_im2col_kernel<T, kWidth><<<grid_for(vectors), kThreads, 0, stream()>>>(
-          static_cast<T*>(cols.data_ptr()), static_cast<const T*>(x.data_ptr()), vectors, g.w, g.cin, g.wo, g.kw,
-          params.stride, params.padding, transposed);
+      conv1d_im2col_kernel<T, kWidth>
+          <<<grid_for(vectors), kThreads, 0, stream()>>>(static_cast<T*>(cols.data_ptr()),
+                                                         static_cast<const T*>(x.data_ptr()), vectors, g.w, g.cin, g.wo,
+                                                         g.kw, params.stride, params.padding, transposed);
     };
-    if (vectorised)
-      launch.template operator()<kVec>();
-    else
-      launch.template operator()<1>();
+    if (vectorised) launch.template operator()<kVec>();
+    else launch.template operator()<1>();
   });
   WMA_CUDA_CHECK(cudaGetLastError());
   linear(out, cols, weight.reshape({g.cout, taps_cin}), bias, {});
@@ -301,8 +300,7 @@ void conv1d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
 
 void conv_transpose1d(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
                       const ops::Conv1dParams& params) {
-  if (!context().general_kernels_only_)
-    return conv1d_by_gemm(out, x, weight, bias, params, true, "conv_transpose1d");
+  if (!context().general_kernels_only_) return conv1d_by_gemm(out, x, weight, bias, params, true, "conv_transpose1d");
   ConvGeometry g = conv1d_geometry(out, x, weight, params, "conv_transpose1d");
   g.transposed = true;
   implicit_gemm(out, x, weight, bias, nullptr, g);

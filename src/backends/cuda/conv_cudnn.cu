@@ -135,13 +135,14 @@ std::unique_ptr<ConvPlan> build_plan(cudnnDataType_t type, const ConvGeometry& g
   const std::int64_t n = g.n, c = g.cin, k = g.cout;
   // Logical NCHW dimensions with channels-last strides.
   p->parts.push_back(make_tensor(kUidX, type, {n, c, g.h, g.w},
-                                 {static_cast<std::int64_t>(g.h) * g.w * c, 1, static_cast<std::int64_t>(g.w) * c, c}, ax));
-  p->parts.push_back(make_tensor(kUidW, type, {k, c, g.kh, g.kw},
-                                 {static_cast<std::int64_t>(g.kh) * g.kw * c, 1, static_cast<std::int64_t>(g.kw) * c, c},
-                                 aw));
-  p->parts.push_back(make_tensor(kUidY, type, {n, k, g.ho, g.wo},
-                                 {static_cast<std::int64_t>(g.ho) * g.wo * k, 1, static_cast<std::int64_t>(g.wo) * k, k},
-                                 ay));
+                                 {static_cast<std::int64_t>(g.h) * g.w * c, 1, static_cast<std::int64_t>(g.w) * c, c},
+                                 ax));
+  p->parts.push_back(
+      make_tensor(kUidW, type, {k, c, g.kh, g.kw},
+                  {static_cast<std::int64_t>(g.kh) * g.kw * c, 1, static_cast<std::int64_t>(g.kw) * c, c}, aw));
+  p->parts.push_back(
+      make_tensor(kUidY, type, {n, k, g.ho, g.wo},
+                  {static_cast<std::int64_t>(g.ho) * g.wo * k, 1, static_cast<std::int64_t>(g.wo) * k, k}, ay));
   Desc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
   const std::int64_t dims = 2;
   const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
@@ -203,8 +204,8 @@ std::unique_ptr<ConvPlan> build_plan(cudnnDataType_t type, const ConvGeometry& g
     plan->set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, &raw[i], 1);
     if (cudnnBackendFinalize(plan->get()) != CUDNN_STATUS_SUCCESS) continue;
     std::int64_t ws = 0, got = 0;
-    WMA_CUDNN_CHECK(
-        cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &got, &ws));
+    WMA_CUDNN_CHECK(cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                             &got, &ws));
     if (ws > static_cast<std::int64_t>(context().workspace_bytes_)) continue;
     usable.push_back(std::move(plan));
   }
@@ -228,8 +229,8 @@ struct ConvKey {
 
   bool operator==(const ConvKey&) const = default;
   std::size_t hash() const {
-    return hash_fields({static_cast<std::int64_t>(dtype), n, h, w, cin, ho, wo, cout, kh, kw, stride_h, stride_w,
-                        pad_h, pad_w, align_x, align_w, align_y});
+    return hash_fields({static_cast<std::int64_t>(dtype), n, h, w, cin, ho, wo, cout, kh, kw, stride_h, stride_w, pad_h,
+                        pad_w, align_x, align_w, align_y});
   }
 };
 
@@ -241,8 +242,7 @@ __global__ void conv_epilogue_kernel(T* out, const T* bias, const T* residual, s
   // Written out rather than grid_stride_loop: the step hoisted out of the loop keeps the 16-bit scalar
   // instantiation at 20 registers instead of 24 (ptxas -v, sm_90a).
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kVec;
-  for (std::int64_t e = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; e < n;
-       e += stride) {
+  for (std::int64_t e = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; e < n; e += stride) {
     const int c = static_cast<int>(e % cout);
     alignas(16) T o[kVec];
     alignas(16) T r[kVec];
@@ -280,8 +280,8 @@ bool cudnn_conv(const Tensor& out, const Tensor& x, const Tensor& weight, const 
   if (residual != nullptr && residual->data_ptr() == out.data_ptr()) return false;
   const std::int64_t ax = alignment_of(x.data_ptr()), aw = alignment_of(weight.data_ptr()),
                      ay = alignment_of(out.data_ptr());
-  const ConvKey key{dt, g.n, g.h, g.w, g.cin, g.ho, g.wo, g.cout, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                    ax, aw, ay};
+  const ConvKey key{dt,   g.n,        g.h,        g.w,     g.cin,   g.ho, g.wo, g.cout, g.kh,
+                    g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w, ax,   aw,   ay};
   const ConvOperands io{const_cast<void*>(x.data_ptr()), const_cast<void*>(weight.data_ptr()), out.data_ptr()};
   const ConvPlan* plan = g_plans.find_or_build(key, [&] {
     return build_plan(dt == DType::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_BFLOAT16, g, ax, aw, ay, io);
@@ -294,8 +294,8 @@ bool cudnn_conv(const Tensor& out, const Tensor& x, const Tensor& weight, const 
   dispatch_float(dt, "conv", [&]<typename T>() {
     const T* b = bias ? bias->data<T>() : nullptr;
     const T* r = residual ? residual->data<T>() : nullptr;
-    const bool vec = g.cout % 8 == 0 && alignment_of(out.data_ptr()) == 16 &&
-                     (b == nullptr || alignment_of(b) == 16) && (r == nullptr || alignment_of(r) == 16);
+    const bool vec = g.cout % 8 == 0 && alignment_of(out.data_ptr()) == 16 && (b == nullptr || alignment_of(b) == 16) &&
+                     (r == nullptr || alignment_of(r) == 16);
     if (vec) {
       conv_epilogue_kernel<T, 8><<<grid_for(n / 8), kThreads, 0, stream()>>>(out.data<T>(), b, r, n, g.cout);
     } else {

@@ -33,28 +33,27 @@ namespace wma::cuda::detail {
 
 }  // namespace wma::cuda::detail
 
-#define WMA_CUDA_CHECK(expr)                                                              \
-  do {                                                                                    \
-    const cudaError_t wma_cuda_err_ = (expr);                                             \
-    if (wma_cuda_err_ != cudaSuccess)                                                     \
-      ::wma::cuda::detail::fail_cuda(wma_cuda_err_, #expr, __FILE__, __LINE__);           \
+#define WMA_CUDA_CHECK(expr)                                                                                    \
+  do {                                                                                                          \
+    const cudaError_t wma_cuda_err_ = (expr);                                                                   \
+    if (wma_cuda_err_ != cudaSuccess) ::wma::cuda::detail::fail_cuda(wma_cuda_err_, #expr, __FILE__, __LINE__); \
   } while (0)
 
 // After a <<<...>>> launch: catches bad configurations without synchronising.
 #define WMA_CUDA_CHECK_LAUNCH() WMA_CUDA_CHECK(cudaGetLastError())
 
-#define WMA_CUBLAS_CHECK(expr)                                                            \
-  do {                                                                                    \
-    const cublasStatus_t wma_cublas_st_ = (expr);                                         \
-    if (wma_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                          \
-      ::wma::cuda::detail::fail_cublas(wma_cublas_st_, #expr, __FILE__, __LINE__);        \
+#define WMA_CUBLAS_CHECK(expr)                                                     \
+  do {                                                                             \
+    const cublasStatus_t wma_cublas_st_ = (expr);                                  \
+    if (wma_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                   \
+      ::wma::cuda::detail::fail_cublas(wma_cublas_st_, #expr, __FILE__, __LINE__); \
   } while (0)
 
 #if defined(WMA_WITH_CUDNN) && WMA_WITH_CUDNN
-#define WMA_CUDNN_CHECK(expr)                                                             \
-  do {                                                                                    \
-    const cudnnStatus_t wma_cudnn_st_ = (expr);                                           \
-    if (wma_cudnn_st_ != CUDNN_STATUS_SUCCESS)                                            \
-      ::wma::cuda::detail::fail_cudnn(wma_cudnn_st_, #expr, __FILE__, __LINE__);          \
+#define WMA_CUDNN_CHECK(expr)                                                    \
+  do {                                                                           \
+    const cudnnStatus_t wma_cudnn_st_ = (expr);                                  \
+    if (wma_cudnn_st_ != CUDNN_STATUS_SUCCESS)                                   \
+      ::wma::cuda::detail::fail_cudnn(wma_cudnn_st_, #expr, __FILE__, __LINE__); \
   } while (0)
 #endif

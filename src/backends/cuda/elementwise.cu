@@ -96,9 +96,7 @@ __global__ void eps_ddim_step_kernel(float* out, const float* eps, const float* 
 
 template <typename T, ops::Activation kAct>
 __global__ void activation_kernel(T* out, const T* x, std::int64_t n) {
-  grid_stride_loop(n, [&](const std::int64_t i) {
-    out[i] = from_float<T>(activate<kAct>(to_float(x[i])));
-  });
+  grid_stride_loop(n, [&](const std::int64_t i) { out[i] = from_float<T>(activate<kAct>(to_float(x[i]))); });
 }
 
 template <typename T>
@@ -142,12 +140,13 @@ void binary(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op) {
     constexpr int kVec = static_cast<int>(16 / sizeof(T));
     const auto aligned = [](const Tensor& t) { return (reinterpret_cast<std::uintptr_t>(t.data_ptr()) & 15u) == 0; };
     if (flat && n % kVec == 0 && aligned(out) && aligned(a) && aligned(b))
-      binary_vec_kernel<T, kVec><<<grid_for(n / kVec), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(),
-                                                                               b.data<T>(), n / kVec, op);
+      binary_vec_kernel<T, kVec>
+          <<<grid_for(n / kVec), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(), b.data<T>(), n / kVec, op);
     else if (flat)
       binary_kernel<T, true><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, op);
     else
-      binary_kernel<T, false><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, op);
+      binary_kernel<T, false>
+          <<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, op);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }
@@ -172,7 +171,7 @@ void eps_ddim_step(const Tensor& out, const Tensor& eps, const Tensor& sample, c
   const std::int64_t n = out.numel();
   if (n == 0) return;
   eps_ddim_step_kernel<<<grid_for(n), kThreads, 0, stream()>>>(out.data<float>(), eps.data<float>(),
-                                                                 sample.data<float>(), n, step);
+                                                               sample.data<float>(), n, step);
   WMA_CUDA_CHECK_LAUNCH();
 }
 
@@ -193,8 +192,7 @@ void geglu(const Tensor& out, const Tensor& x) {
   check_float_same("geglu", {&out, &x});
   check_contiguous("geglu", {&out, &x});
   const std::int64_t half = out.size(-1);
-  WMA_CHECK(x.size(-1) == 2 * half && x.numel() == 2 * out.numel(), "[geglu] ", x.describe(), " -> ",
-            out.describe());
+  WMA_CHECK(x.size(-1) == 2 * half && x.numel() == 2 * out.numel(), "[geglu] ", x.describe(), " -> ", out.describe());
   const std::int64_t n = out.numel();
   if (n == 0) return;
   dispatch_float(out.dtype(), "geglu", [&]<typename T>() {
@@ -203,8 +201,8 @@ void geglu(const Tensor& out, const Tensor& x) {
                          (reinterpret_cast<std::uintptr_t>(out.data_ptr()) & 15u) == 0;
     if (aligned && !context().general_kernels_only_) {
       const std::int64_t vecs = n / kVec;
-      geglu_vec_kernel<T, kVec><<<grid_for(vecs), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), vecs,
-                                                                          half / kVec);
+      geglu_vec_kernel<T, kVec>
+          <<<grid_for(vecs), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), vecs, half / kVec);
     } else {
       geglu_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, half);
     }

@@ -43,8 +43,7 @@ void timestep_embedding(const Tensor& out, const Tensor& t, ops::TimestepStyle s
   const int batch = static_cast<int>(out.size(0));
   const int dim = static_cast<int>(out.size(1));
   const int half = dim / 2;
-  WMA_CHECK(half <= kMaxTimestepHalf, "[timestep_embedding] dim ", dim, " above the CUDA limit ",
-            2 * kMaxTimestepHalf);
+  WMA_CHECK(half <= kMaxTimestepHalf, "[timestep_embedding] dim ", dim, " above the CUDA limit ", 2 * kMaxTimestepHalf);
   const bool cos_first = style == ops::TimestepStyle::CosSin;
   const int denom = cos_first ? half : half - 1;
   WMA_CHECK(denom > 0, "[timestep_embedding] dim ", dim, " too small for this style");
@@ -64,7 +63,7 @@ void timestep_embedding(const Tensor& out, const Tensor& t, ops::TimestepStyle s
   if (n == 0) return;
   dispatch_any(t.dtype(), [&]<typename TT>() {
     timestep_kernel<TT><<<grid_for(n), kThreads, 0, stream()>>>(out.data<float>(), t.data<TT>(), t.stride(0), batch,
-                                                                 dim, half, cos_first, freqs);
+                                                                dim, half, cos_first, freqs);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }

@@ -28,7 +28,7 @@ constexpr int kMaxBranches = 4;
 static_assert(kRows == kKeys, "Q is loaded by the key-tile loader");
 static_assert(kRows == kWarps * 16, "each warp owns one 16-row mma tile of queries");
 static_assert(kKeys == 64 && kHeadDim == 64, "the fragments are sized for 64: s and o 8 column blocks of 8, qf and the "
-              "PV steps 4 k-steps of 16");
+                                             "PV steps 4 k-steps of 16");
 static_assert(kMaxBranches <= kFlashThreads, "one thread sets up each branch's key range");
 static_assert(sizeof(__half) * (kRows + 4 * kKeys) * kHeadDim + kMaxBranches * (sizeof(std::int64_t) + sizeof(int)) <=
                   kDefaultSharedMemory,
@@ -62,8 +62,8 @@ __device__ __forceinline__ void load_tile(T* tile, const T* src, std::int64_t ld
 
 // kSum: more than one branch, so finished branches accumulate (normalised) into a second register tile.
 template <typename T, bool kSum>
-__global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* out, const T* q,
-                                                                        const __grid_constant__ FlashArgs a) {
+__global__ void __launch_bounds__(kFlashThreads, 4)
+    flash_attention_kernel(T* out, const T* q, const __grid_constant__ FlashArgs a) {
   __shared__ __align__(128) T sq[kRows * kHeadDim];
   __shared__ __align__(128) T sk[2][kKeys * kHeadDim];
   __shared__ __align__(128) T sv[2][kKeys * kHeadDim];
@@ -253,7 +253,7 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
       scale_row[r] = 1.0f / l[r];
     }
   }
-  auto store = [&](const float (&result)[8][4]) {
+  auto store = [&](const float(&result)[8][4]) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const std::int64_t row = r == 0 ? row0 : row1;
@@ -265,10 +265,8 @@ __global__ void __launch_bounds__(kFlashThreads, 4) flash_attention_kernel(T* ou
             pack2<T>(result[dt][2 * r] * scale_row[r], result[dt][2 * r + 1] * scale_row[r]);
     }
   };
-  if constexpr (kSum)
-    store(sum);
-  else
-    store(o);
+  if constexpr (kSum) store(sum);
+  else store(o);
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ constexpr int kRows = kGroups * kGroupRows;
 constexpr int kKeys = 64;
 constexpr int kBlockThreads = kGroups * 128;
 constexpr int kStages = 2;
-constexpr int kSwizzleAtom = 1024;     // 8 rows of 128 bytes
+constexpr int kSwizzleAtom = 1024;  // 8 rows of 128 bytes
 constexpr std::size_t kSmemBytes =
     static_cast<std::size_t>(kRows + 2 * kStages * kKeys) * kRowBytes + kSwizzleAtom;  // + alignment slack
 constexpr int kAccumulators = 32;  // a 64x64 fp32 tile over the 128 threads of a warpgroup
@@ -111,14 +111,14 @@ __device__ __forceinline__ void fence_registers(float (&d)[kAccumulators]) {
   for (int i = 0; i < kAccumulators; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-#define WMA_D32                                                                                                    \
+#define WMA_D32                                                                                                     \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
   "%24, %25, %26, %27, %28, %29, %30, %31}"
 
-#define WMA_D32_OPERANDS                                                                                         \
-  "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),      \
-      "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),       \
-      "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),      \
+#define WMA_D32_OPERANDS                                                                                      \
+  "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), \
+      "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),  \
+      "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), \
       "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
 
 // wgmma_ss: D (64x64, fp32) = A B (+ D when accumulate), A and B from shared memory, both K-major.
@@ -127,21 +127,21 @@ template <typename T>
 __device__ __forceinline__ void wgmma_ss(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate);
 template <typename T>
 __device__ __forceinline__ void wgmma_rs(float (&d)[32], const unsigned (&a)[4], std::uint64_t b);
-#define WMA_WGMMA_FOR(T, PTX_TYPE)                                                                                 \
-  template <>                                                                                                      \
-  __device__ __forceinline__ void wgmma_ss<T>(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate) { \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                      \
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE " " WMA_D32                  \
-                 ", %32, %33, p, 1, 1, 0, 0;\n}\n"                                                                 \
-                 : WMA_D32_OPERANDS                                                                                \
-                 : "l"(a), "l"(b), "r"(accumulate));                                                               \
-  }                                                                                                                \
-  template <>                                                                                                      \
-  __device__ __forceinline__ void wgmma_rs<T>(float (&d)[32], const unsigned (&a)[4], std::uint64_t b) {          \
-    asm volatile("wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE " " WMA_D32                  \
-                 ", {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"                                                      \
-                 : WMA_D32_OPERANDS                                                                                \
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));                                            \
+#define WMA_WGMMA_FOR(T, PTX_TYPE)                                                                               \
+  template <>                                                                                                    \
+  __device__ __forceinline__ void wgmma_ss<T>(float(&d)[32], std::uint64_t a, std::uint64_t b, int accumulate) { \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                    \
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE " " WMA_D32                 \
+                 ", %32, %33, p, 1, 1, 0, 0;\n}\n"                                                               \
+                 : WMA_D32_OPERANDS                                                                              \
+                 : "l"(a), "l"(b), "r"(accumulate));                                                             \
+  }                                                                                                              \
+  template <>                                                                                                    \
+  __device__ __forceinline__ void wgmma_rs<T>(float(&d)[32], const unsigned(&a)[4], std::uint64_t b) {           \
+    asm volatile("wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE " " WMA_D32                 \
+                 ", {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"                                                    \
+                 : WMA_D32_OPERANDS                                                                              \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));                                          \
   }
 WMA_WGMMA_FOR(__half, "f16")
 WMA_WGMMA_FOR(__nv_bfloat16, "bf16")
@@ -159,7 +159,7 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
   extern __shared__ unsigned char smem_raw[];
   const unsigned raw = static_cast<unsigned>(__cvta_generic_to_shared(smem_raw));
   T* sq = reinterpret_cast<T*>(smem_raw + ((kSwizzleAtom - raw % kSwizzleAtom) % kSwizzleAtom));
-  T* sk = sq + kRows * kHeadDim;     // [kStages][kKeys * kHeadDim]
+  T* sk = sq + kRows * kHeadDim;  // [kStages][kKeys * kHeadDim]
   T* sv = sk + kStages * kKeys * kHeadDim;
   [[maybe_unused]] float* sum = reinterpret_cast<float*>(sv + kStages * kKeys * kHeadDim);  // [32][threads]
   const int group = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
@@ -257,10 +257,8 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
       for (int i = 0; i < kAccumulators; ++i) {
         const int key = (i >> 2) * 8 + 2 * t + (i & 1);
         float x = s[i] * a.scale_log2;
-        if (key >= keys_here)
-          x = -INFINITY;
-        else if (mask_row != nullptr)
-          x += to_float(mask_row[key * cur.m_sk]) * kLog2e;
+        if (key >= keys_here) x = -INFINITY;
+        else if (mask_row != nullptr) x += to_float(mask_row[key * cur.m_sk]) * kLog2e;
         s[i] = x;
         mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], x);
       }
@@ -346,7 +344,8 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     T* orow = out + b * a.o_sb + row * a.o_sl + h * a.o_sh + 2 * t;
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
-      *reinterpret_cast<unsigned*>(orow + nt * 8) = pack2<T>(o[4 * nt + 2 * r] * inv[r], o[4 * nt + 2 * r + 1] * inv[r]);
+      *reinterpret_cast<unsigned*>(orow + nt * 8) =
+          pack2<T>(o[4 * nt + 2 * r] * inv[r], o[4 * nt + 2 * r + 1] * inv[r]);
   }
 #endif
 }

@@ -24,8 +24,8 @@ struct ConvGeometry {
 };
 
 // x, weight, bias, residual and out contiguous and of one float dtype; residual may alias out.
-void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
-                   const Tensor* residual, const ConvGeometry& g);
+void implicit_gemm(const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* residual,
+                   const ConvGeometry& g);
 
 // The same contract for f16/bf16 through cuDNN (residual must not alias out). Returns false,
 // having done nothing, when cuDNN is not built in or has no suitable engine for the shape.

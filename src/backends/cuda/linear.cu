@@ -53,9 +53,26 @@ struct GemmKey {
 
   bool operator==(const GemmKey&) const = default;
   std::size_t hash() const {
-    return hash_fields({static_cast<std::int64_t>(dtype), a.trans, a.rows, a.cols, a.ld, a.batch_stride, b.trans,
-                        b.rows, b.cols, b.ld, b.batch_stride, m, n, batch, c_batch_stride,
-                        static_cast<std::int64_t>(epilogue), align_a, align_b, align_c, device});
+    return hash_fields({static_cast<std::int64_t>(dtype),
+                        a.trans,
+                        a.rows,
+                        a.cols,
+                        a.ld,
+                        a.batch_stride,
+                        b.trans,
+                        b.rows,
+                        b.cols,
+                        b.ld,
+                        b.batch_stride,
+                        m,
+                        n,
+                        batch,
+                        c_batch_stride,
+                        static_cast<std::int64_t>(epilogue),
+                        align_a,
+                        align_b,
+                        align_c,
+                        device});
   }
 };
 
@@ -78,11 +95,11 @@ cudaDataType_t lt_type(DType t) {
   }
 }
 
-LtOwned<cublasLtMatrixLayout_t> make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols,
-                                            std::int64_t ld, int batch, std::int64_t batch_stride) {
+LtOwned<cublasLtMatrixLayout_t> make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                                            int batch, std::int64_t batch_stride) {
   cublasLtMatrixLayout_t raw = nullptr;
-  WMA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&raw, type, static_cast<std::uint64_t>(rows),
-                                              static_cast<std::uint64_t>(cols), ld));
+  WMA_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&raw, type, static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols), ld));
   LtOwned<cublasLtMatrixLayout_t> l(raw);
   if (batch > 1) {
     const std::int32_t count = batch;
@@ -108,8 +125,8 @@ int fastest_algo(const GemmPlan& plan, const cublasLtMatmulHeuristicResult_t* ca
   float best_ms = std::numeric_limits<float>::infinity();
   for (int i = 0; i < count; ++i) {
     const float ms = best_time_ms([&] {
-      return cublasLtMatmul(context().lt_, plan.op.get(), &alpha, pa, plan.a.get(), pb, plan.b.get(), &beta,
-                            scratch, plan.c.get(), scratch, plan.c.get(), &candidates[i].algo, context().workspace_,
+      return cublasLtMatmul(context().lt_, plan.op.get(), &alpha, pa, plan.a.get(), pb, plan.b.get(), &beta, scratch,
+                            plan.c.get(), scratch, plan.c.get(), &candidates[i].algo, context().workspace_,
                             context().workspace_bytes_, stream()) == CUBLAS_STATUS_SUCCESS;
     });
     if (ms < best_ms) best = i, best_ms = ms;
@@ -175,8 +192,17 @@ GemmPlan* find_plan(DType dtype, const LtMatrix& a, const LtMatrix& b, std::int6
                     std::int64_t c_batch_stride, cublasLtEpilogue_t epilogue, const void* pa, const void* pb,
                     const void* pc, const void* bias) {
   const std::int64_t es = static_cast<std::int64_t>(dtype_size(dtype));
-  const GemmKey key{dtype, a, b, m, n, batch, c_batch_stride, epilogue, alignment_of(pa, a.batch_stride * es, batch),
-                    alignment_of(pb, b.batch_stride * es, batch), alignment_of(pc, c_batch_stride * es, batch),
+  const GemmKey key{dtype,
+                    a,
+                    b,
+                    m,
+                    n,
+                    batch,
+                    c_batch_stride,
+                    epilogue,
+                    alignment_of(pa, a.batch_stride * es, batch),
+                    alignment_of(pb, b.batch_stride * es, batch),
+                    alignment_of(pc, c_batch_stride * es, batch),
                     context().device_};
   return g_plans.find_or_build(key, [&] { return build_plan(key, pa, pb, bias); });
 }
@@ -208,9 +234,9 @@ void bias_act_residual(const Tensor& out, const Tensor* bias, const Tensor* resi
   if (total == 0 || (bias == nullptr && residual == nullptr && act == ops::Activation::None)) return;
   dispatch_float(out.dtype(), "linear", [&]<typename T>() {
     dispatch_activation(act, [&]<ops::Activation kAct>() {
-      bias_act_residual_kernel<T, kAct><<<grid_for(total), kThreads, 0, stream()>>>(
-          out.data<T>(), bias ? bias->data<T>() : nullptr, residual ? residual->data<T>() : nullptr, total,
-          out.size(-1));
+      bias_act_residual_kernel<T, kAct>
+          <<<grid_for(total), kThreads, 0, stream()>>>(out.data<T>(), bias ? bias->data<T>() : nullptr,
+                                                       residual ? residual->data<T>() : nullptr, total, out.size(-1));
       WMA_CUDA_CHECK_LAUNCH();
     });
   });
@@ -243,8 +269,8 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
   check_float_same("linear", {&out, &x, &weight, bias, residual});
   check_contiguous("linear", {&out, &x, &weight, bias});
   const std::int64_t k = weight.size(1), n = weight.size(0);
-  WMA_CHECK(weight.dim() == 2 && x.size(-1) == k && out.size(-1) == n && out.numel() % (n ? n : 1) == 0,
-            "[linear] x ", x.describe(), ", weight ", weight.describe(), ", out ", out.describe());
+  WMA_CHECK(weight.dim() == 2 && x.size(-1) == k && out.size(-1) == n && out.numel() % (n ? n : 1) == 0, "[linear] x ",
+            x.describe(), ", weight ", weight.describe(), ", out ", out.describe());
   const std::int64_t m = n ? out.numel() / n : 0;
   WMA_CHECK(x.numel() == m * k, "[linear] x ", x.describe(), " does not match out ", out.describe());
   if (residual != nullptr)
@@ -303,8 +329,8 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
     bias_act_residual(target, bias, nullptr, act);
     binary(out, target, *residual, BinaryOp::Add);
   } else {
-    if (residual != nullptr) WMA_CHECK(residual->is_contiguous(), "[linear] residual must be contiguous, got ",
-                                       residual->describe());
+    if (residual != nullptr)
+      WMA_CHECK(residual->is_contiguous(), "[linear] residual must be contiguous, got ", residual->describe());
     bias_act_residual(out, bias, residual, act);
   }
 }
@@ -312,8 +338,8 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& weight, const Tens
 void matmul(const Tensor& out, const Tensor& a, const Tensor& b) {
   check_float_same("matmul", {&out, &a, &b});
   check_contiguous("matmul", {&out});
-  WMA_CHECK(a.dim() == 3 && b.dim() == 3 && out.dim() == 3, "[matmul] a ", a.describe(), ", b ", b.describe(),
-            ", out ", out.describe());
+  WMA_CHECK(a.dim() == 3 && b.dim() == 3 && out.dim() == 3, "[matmul] a ", a.describe(), ", b ", b.describe(), ", out ",
+            out.describe());
   const std::int64_t batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
   WMA_CHECK(b.size(1) == k && (b.size(0) == batch || b.size(0) == 1) && out.size(0) == batch && out.size(1) == m &&
                 out.size(2) == n,

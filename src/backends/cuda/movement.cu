@@ -9,10 +9,8 @@ namespace {
 
 template <typename D, typename S>
 __device__ __forceinline__ D convert(S v) {
-  if constexpr (std::is_integral_v<D> && std::is_integral_v<S>)
-    return static_cast<D>(v);
-  else
-    return from_float<D>(to_float<S>(v));
+  if constexpr (std::is_integral_v<D> && std::is_integral_v<S>) return static_cast<D>(v);
+  else return from_float<D>(to_float<S>(v));
 }
 
 template <typename D, typename S>
@@ -34,8 +32,7 @@ __global__ void fill_kernel(T* dst, StridedMap m, std::int64_t n, T value) {
 }
 
 template <typename T>
-__global__ void upsample2x_kernel(T* out, const T* x, std::int64_t n, std::int64_t h, std::int64_t w,
-                                  std::int64_t c) {
+__global__ void upsample2x_kernel(T* out, const T* x, std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c) {
   grid_stride_loop(n, [&](const std::int64_t i) {
     std::int64_t r = i;
     const std::int64_t ch = r % c;
@@ -72,9 +69,10 @@ bool copy_rows(const Tensor& dst, const Tensor& src, const StridedMap& m) {
       (reinterpret_cast<std::uintptr_t>(src.data_ptr()) & 15u) != 0)
     return false;
   const std::int64_t row_vecs = cols * item / 16;
-  copy_rows_kernel<<<grid_for(rows * row_vecs), kThreads, 0, stream()>>>(
-      static_cast<uint4*>(dst.data_ptr()), static_cast<const uint4*>(src.data_ptr()), rows, row_vecs,
-      dst_stride / 16, src_stride / 16);
+  copy_rows_kernel<<<grid_for(rows * row_vecs), kThreads, 0, stream()>>>(static_cast<uint4*>(dst.data_ptr()),
+                                                                         static_cast<const uint4*>(src.data_ptr()),
+                                                                         rows, row_vecs, dst_stride / 16,
+                                                                         src_stride / 16);
   WMA_CUDA_CHECK_LAUNCH();
   return true;
 }
@@ -83,8 +81,8 @@ bool copy_rows(const Tensor& dst, const Tensor& src, const StridedMap& m) {
 
 void copy_into(const Tensor& dst, const Tensor& src) {
   WMA_CHECK(dst.shape() == src.shape(), "[copy_into] shape mismatch: ", dst.describe(), " <- ", src.describe());
-  WMA_CHECK(dst.device() == Device::CUDA && src.device() == Device::CUDA, "[copy_into] both tensors must be on the GPU: ",
-            dst.describe(), " <- ", src.describe());
+  WMA_CHECK(dst.device() == Device::CUDA && src.device() == Device::CUDA,
+            "[copy_into] both tensors must be on the GPU: ", dst.describe(), " <- ", src.describe());
   const std::int64_t n = dst.numel();
   if (n == 0) return;
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
@@ -111,14 +109,10 @@ void fill(const Tensor& dst, float value) {
   const StridedMap m = make_strided_map(dst.shape(), st, 1, "fill");
   dispatch_any(dst.dtype(), [&]<typename T>() {
     const T v = [&] {
-      if constexpr (std::is_integral_v<T>)
-        return static_cast<T>(value);
-      else if constexpr (std::is_same_v<T, float>)
-        return value;
-      else if constexpr (std::is_same_v<T, __half>)
-        return __float2half_rn(value);
-      else
-        return __float2bfloat16_rn(value);
+      if constexpr (std::is_integral_v<T>) return static_cast<T>(value);
+      else if constexpr (std::is_same_v<T, float>) return value;
+      else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(value);
+      else return __float2bfloat16_rn(value);
     }();
     fill_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(dst.data<T>(), m, n, v);
     WMA_CUDA_CHECK_LAUNCH();
@@ -134,8 +128,8 @@ void upsample_nearest2x(const Tensor& out, const Tensor& x) {
   const std::int64_t n = out.numel();
   if (n == 0) return;
   dispatch_float(out.dtype(), "upsample_nearest2x", [&]<typename T>() {
-    upsample2x_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, x.size(1), x.size(2),
-                                                                  x.size(3));
+    upsample2x_kernel<T>
+        <<<grid_for(n), kThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), n, x.size(1), x.size(2), x.size(3));
     WMA_CUDA_CHECK_LAUNCH();
   });
 }

@@ -27,10 +27,9 @@ __device__ __forceinline__ float bias_at(const T* x_bias, std::int64_t i) {
 }
 
 template <typename T, ops::Activation kAct>
-__global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const T* x, const T* x_bias,
-                                                                  std::int64_t samples_per_bias_row, const T* film,
-                                                                  std::int64_t len, int channels, int groups, float eps,
-                                                                  Affine affine) {
+__global__ void __launch_bounds__(kNormThreads)
+    group_norm_kernel(T* out, const T* x, const T* x_bias, std::int64_t samples_per_bias_row, const T* film,
+                      std::int64_t len, int channels, int groups, float eps, Affine affine) {
   __shared__ float scratch[32];
   const int g = blockIdx.x % groups;
   const std::int64_t n = blockIdx.x / groups;
@@ -39,7 +38,8 @@ __global__ void __launch_bounds__(kNormThreads) group_norm_kernel(T* out, const 
   const std::int64_t base = n * len * channels + static_cast<std::int64_t>(g) * cg;
   auto at = [&](std::int64_t e) { return base + (e / cg) * channels + e % cg; };
   auto value = [&](std::int64_t e) {
-    return to_float(x[at(e)]) + bias_at(x_bias, n / samples_per_bias_row * channels + g * cg + static_cast<int>(e % cg));
+    return to_float(x[at(e)]) +
+           bias_at(x_bias, n / samples_per_bias_row * channels + g * cg + static_cast<int>(e % cg));
   };
 
   float s = 0.0f;
@@ -111,7 +111,6 @@ struct Unit {
 constexpr int kResidentThreads = 512;
 constexpr int kResidentUnits = 8;
 constexpr int kMaxResidentGroupChannels = 512;
-
 
 template <typename T, int kVec, int kThreads, ops::Activation kAct>
 __global__ void __launch_bounds__(kThreads)
@@ -652,8 +651,7 @@ int row_threads(std::int64_t cols) {
 Affine make_affine(const Tensor* weight, const Tensor* bias, std::int64_t channels, const char* op) {
   for (const Tensor* p : {weight, bias}) {
     if (p == nullptr) continue;
-    WMA_CHECK(p->device() == Device::CUDA && dtype_is_float(p->dtype()) && p->is_contiguous() &&
-                  p->numel() == channels,
+    WMA_CHECK(p->device() == Device::CUDA && dtype_is_float(p->dtype()) && p->is_contiguous() && p->numel() == channels,
               "[", op, "] affine parameter ", p->describe(), " must be a contiguous float CUDA tensor of ", channels,
               " elements");
   }
@@ -710,22 +708,20 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
         const auto grid = static_cast<unsigned>(blocks);
         constexpr int kHalf = kResidentThreads / 2;
         if (units <= std::int64_t{kResidentUnits} * kHalf)
-          group_norm_resident_kernel<T, kUnitVec, kHalf, kAct><<<grid, kHalf, 0, stream()>>>(
-              out.data<T>(), x.data<T>(), bias_data, samples_per_bias_row, film_data, static_cast<int>(len), channels,
-              groups, eps, affine);
+          group_norm_resident_kernel<T, kUnitVec, kHalf, kAct>
+              <<<grid, kHalf, 0, stream()>>>(out.data<T>(), x.data<T>(), bias_data, samples_per_bias_row, film_data,
+                                             static_cast<int>(len), channels, groups, eps, affine);
         else
-          group_norm_resident_kernel<T, kUnitVec, kResidentThreads, kAct><<<grid, kResidentThreads, 0, stream()>>>(
-              out.data<T>(), x.data<T>(), bias_data, samples_per_bias_row, film_data, static_cast<int>(len), channels,
-              groups, eps, affine);
+          group_norm_resident_kernel<T, kUnitVec, kResidentThreads, kAct>
+              <<<grid, kResidentThreads, 0, stream()>>>(out.data<T>(), x.data<T>(), bias_data, samples_per_bias_row,
+                                                        film_data, static_cast<int>(len), channels, groups, eps,
+                                                        affine);
         WMA_CUDA_CHECK_LAUNCH();
       });
     };
-    if (width == kVec)
-      launch.template operator()<kVec>();
-    else if (width == kVec / 2)
-      launch.template operator()<kVec / 2>();
-    else
-      launch.template operator()<1>();
+    if (width == kVec) launch.template operator()<kVec>();
+    else if (width == kVec / 2) launch.template operator()<kVec / 2>();
+    else launch.template operator()<1>();
     launched = true;
   });
   if (launched) return;
@@ -758,7 +754,8 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     const Tensor partial = Tensor::empty({n_count * chunks * groups * 2}, DType::F32, Device::CUDA);
     const Tensor params = Tensor::empty({n_count * channels * 4}, DType::F32, Device::CUDA);
     auto* params4 = reinterpret_cast<float4*>(params.data<float>());
-    const GroupStatArgs args{len, rows_per_chunk, samples_per_bias_row, channels, groups, static_cast<int>(chunks), eps};
+    const GroupStatArgs args{len, rows_per_chunk, samples_per_bias_row, channels, groups, static_cast<int>(chunks),
+                             eps};
     group_stats_kernel<T, kVec>
         <<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n_count)), kStatThreads, stat_smem, stream()>>>(
             params4, reinterpret_cast<float2*>(partial.data<float>()), context().norm_counters_, x.data<T>(),
@@ -766,8 +763,9 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
     WMA_CUDA_CHECK_LAUNCH();
     const int apply_slots = kApplyThreads / vecs;
     const std::int64_t apply_want = (4 * context().sm_count_ + n_count - 1) / n_count;
-    const std::int64_t apply_blocks = std::max<std::int64_t>(
-        1, std::min<std::int64_t>(apply_want, (len + apply_slots * kApplyUnroll - 1) / (apply_slots * kApplyUnroll)));
+    const std::int64_t apply_blocks =
+        std::max<std::int64_t>(1, std::min<std::int64_t>(apply_want, (len + apply_slots * kApplyUnroll - 1) /
+                                                                         (apply_slots * kApplyUnroll)));
     const dim3 apply_grid(static_cast<unsigned>(apply_blocks), static_cast<unsigned>(n_count));
     const dim3 apply_block(static_cast<unsigned>(apply_slots * vecs));
     dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
@@ -784,9 +782,13 @@ void group_norm(const Tensor& out, const Tensor& x, int groups, const Tensor* we
   if (launched) return;
   dispatch_float(x.dtype(), "group_norm", [&]<typename T>() {
     dispatch_norm_activation(act, [&]<ops::Activation kAct>() {
-      group_norm_kernel<T, kAct><<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(
-          out.data<T>(), x.data<T>(), x_bias != nullptr ? x_bias->data<T>() : nullptr, samples_per_bias_row,
-          film != nullptr ? film->data<T>() : nullptr, len, channels, groups, eps, affine);
+      group_norm_kernel<T, kAct>
+          <<<static_cast<unsigned>(blocks), kNormThreads, 0, stream()>>>(out.data<T>(), x.data<T>(),
+                                                                         x_bias != nullptr ? x_bias->data<T>()
+                                                                                           : nullptr,
+                                                                         samples_per_bias_row,
+                                                                         film != nullptr ? film->data<T>() : nullptr,
+                                                                         len, channels, groups, eps, affine);
       WMA_CUDA_CHECK_LAUNCH();
     });
   });
@@ -816,23 +818,23 @@ void layer_norm(const Tensor& out, const Tensor& x, const Tensor* weight, const 
         const std::int64_t rows_per_block = kWarpsPerNormBlock * (32 / kLanes);
         const auto blocks = static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block);
         if (affine_vec)
-          layer_norm_lanes_kernel<T, kVec, kLanes, true><<<blocks, 32 * kWarpsPerNormBlock, 0, stream()>>>(
-              out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+          layer_norm_lanes_kernel<T, kVec, kLanes, true>
+              <<<blocks, 32 * kWarpsPerNormBlock, 0, stream()>>>(out.data<T>(), x.data<T>(), rows,
+                                                                 static_cast<int>(cols), eps, affine);
         else
-          layer_norm_lanes_kernel<T, kVec, kLanes, false><<<blocks, 32 * kWarpsPerNormBlock, 0, stream()>>>(
-              out.data<T>(), x.data<T>(), rows, static_cast<int>(cols), eps, affine);
+          layer_norm_lanes_kernel<T, kVec, kLanes, false>
+              <<<blocks, 32 * kWarpsPerNormBlock, 0, stream()>>>(out.data<T>(), x.data<T>(), rows,
+                                                                 static_cast<int>(cols), eps, affine);
       };
-      if (vecs <= 8 * kMaxVecsPerLane)
-        launch.template operator()<8>();
-      else if (vecs <= 16 * kMaxVecsPerLane)
-        launch.template operator()<16>();
-      else
-        launch.template operator()<32>();
+      if (vecs <= 8 * kMaxVecsPerLane) launch.template operator()<8>();
+      else if (vecs <= 16 * kMaxVecsPerLane) launch.template operator()<16>();
+      else launch.template operator()<32>();
       WMA_CUDA_CHECK_LAUNCH();
       return;
     }
-    layer_norm_kernel<T><<<static_cast<unsigned>(rows), row_threads(cols), 0, stream()>>>(
-        out.data<T>(), x.data<T>(), static_cast<int>(cols), eps, affine);
+    layer_norm_kernel<T><<<static_cast<unsigned>(rows), row_threads(cols), 0, stream()>>>(out.data<T>(), x.data<T>(),
+                                                                                          static_cast<int>(cols), eps,
+                                                                                          affine);
     WMA_CUDA_CHECK_LAUNCH();
   });
 }
@@ -889,9 +891,10 @@ void spatial_softmax(const Tensor& out, const Tensor& logits, const Tensor& pos)
   if (split) return;
   const dim3 grid(static_cast<unsigned>((maps + 31) / 32), static_cast<unsigned>(n));
   dispatch_float(out.dtype(), "spatial_softmax", [&]<typename T>() {
-    spatial_softmax_kernel<T><<<grid, 32 * kSpatialSlots, 0, stream()>>>(
-        out.data<T>(), logits.data<T>(), pos.data<T>(), static_cast<int>(positions), static_cast<int>(maps),
-        static_cast<int>(dims));
+    spatial_softmax_kernel<T><<<grid, 32 * kSpatialSlots, 0, stream()>>>(out.data<T>(), logits.data<T>(), pos.data<T>(),
+                                                                         static_cast<int>(positions),
+                                                                         static_cast<int>(maps),
+                                                                         static_cast<int>(dims));
     WMA_CUDA_CHECK_LAUNCH();
   });
 }

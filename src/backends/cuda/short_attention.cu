@@ -29,14 +29,13 @@ static_assert(sizeof(__half) * kWarps * (kMaxLen + 2 * kMaxLen) * kHeadDim <= kD
 struct ShortArgs {
   std::int64_t pairs;  // sequences x heads
   int heads, lq, lk;
-  int q_rows;          // query rows staged per warp: lq rounded up to 16 (one or two mma row tiles)
+  int q_rows;  // query rows staged per warp: lq rounded up to 16 (one or two mma row tiles)
   std::int64_t q_sb, q_sl, q_sh;
   std::int64_t k_sb, k_sl, k_sh;
   std::int64_t v_sb, v_sl, v_sh;
   std::int64_t o_sb, o_sl, o_sh;
   float scale_log2;  // scale * log2(e)
 };
-
 
 // Rows [0, rows) of a [len, 64] slice (row stride `ld`) into a swizzled tile, by the 32 lanes of
 // one warp; rows past `len` become zeros, so padding keys add exact zeros to PV and padding
@@ -52,8 +51,8 @@ __device__ __forceinline__ void load_rows(T* tile, const T* src, std::int64_t ld
 
 // KT: 16-key steps (1 for lk <= 16, 2 for lk <= 32), so the score fragments stay in registers.
 template <typename T, int KT>
-__global__ void __launch_bounds__(kShortThreads) short_attention_kernel(T* out, const T* q, const T* k, const T* v,
-                                                                        ShortArgs a) {
+__global__ void __launch_bounds__(kShortThreads)
+    short_attention_kernel(T* out, const T* q, const T* k, const T* v, ShortArgs a) {
   constexpr int kKeyRows = 16 * KT;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -147,7 +146,8 @@ __global__ void __launch_bounds__(kShortThreads) short_attention_kernel(T* out, 
     for (int e = lane; e < 16 * kChunks; e += 32) {
       const int r = e / kChunks, c = e % kChunks;
       if (m0 + r < a.lq)
-        *reinterpret_cast<uint4*>(ob + (m0 + r) * a.o_sl + c * 8) = *reinterpret_cast<const uint4*>(so + swizzle64(r, c));
+        *reinterpret_cast<uint4*>(ob + (m0 + r) * a.o_sl + c * 8) =
+            *reinterpret_cast<const uint4*>(so + swizzle64(r, c));
     }
   }
 }
@@ -187,7 +187,7 @@ bool short_attention(const Tensor& out, const Tensor& q, const Tensor& k, const 
     const std::size_t smem = sizeof(T) * kWarps * (a.q_rows + 2 * key_rows) * kHeadDim;
     auto* kernel = key_rows == 16 ? short_attention_kernel<T, 1> : short_attention_kernel<T, 2>;
     kernel<<<static_cast<unsigned>(blocks), kShortThreads, smem, stream()>>>(out.data<T>(), q.data<T>(), k.data<T>(),
-                                                                            v.data<T>(), a);
+                                                                             v.data<T>(), a);
   };
   if (dt == DType::F16) launch.operator()<__half>();
   else launch.operator()<__nv_bfloat16>();

@@ -34,8 +34,8 @@ void torch_randn(const Tensor& out, std::uint64_t seed, std::uint64_t philox_off
             "[torch_randn] needs a contiguous f32 CUDA tensor, got ", out.describe());
   if (out.numel() == 0) return;
   torch_randn_kernel<<<blocks, threads_per_block, 0, stream()>>>(out.data<float>(),
-                                                                  static_cast<std::uint64_t>(out.numel()), seed,
-                                                                  philox_offset);
+                                                                 static_cast<std::uint64_t>(out.numel()), seed,
+                                                                 philox_offset);
   WMA_CUDA_CHECK_LAUNCH();
 }
 
