@@ -34,15 +34,10 @@ static_assert(sizeof(__half) * (kRows + 4 * kKeys) * kHeadDim + kMaxBranches * (
                   kDefaultSharedMemory,
               "the static shared memory (Q, two stages of K and V) needs no opt-in");
 
-struct FlashBranch {
-  const void* k;
-  const void* v;
-  std::int64_t lk;
-  std::int64_t k_sb, k_sl, k_sh;
-  std::int64_t v_sb, v_sl, v_sh;
-  const void* mask;
+// This kernel also takes masks that vary along the queries, in any float dtype.
+struct FlashBranch : KeyValueArgs {
   DType mask_dtype;
-  std::int64_t m_sb, m_sq, m_sk;
+  std::int64_t m_sq;
 };
 
 struct FlashArgs {
@@ -188,8 +183,7 @@ __global__ void __launch_bounds__(kFlashThreads, 4)
     float corr[2], base[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      mx[r] = quad_max(mx[r]);
       const float m_new = fmaxf(m[r], mx[r] * score_scale);
       // While every key so far is masked, m_new is -inf; a zero base keeps NaN out.
       base[r] = m_new == -INFINITY ? 0.0f : m_new;
@@ -248,8 +242,7 @@ __global__ void __launch_bounds__(kFlashThreads, 4)
   if constexpr (!kSum) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+      l[r] = quad_sum(l[r]);
       scale_row[r] = 1.0f / l[r];
     }
   }
@@ -275,24 +268,13 @@ bool flash_attention_sum(const Tensor& out, const Tensor& q, const std::vector<o
                          float scale) {
   if (!flash_operands_fit(out, q, branches, kMaxBranches, kHeadDim)) return false;
   FlashArgs a{};
-  a.lq = q.size(1);
+  pack_attention_args(a, out, q, branches, scale * kLog2e);
   a.heads = static_cast<int>(q.size(2));
-  a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
-  a.o_sb = out.stride(0), a.o_sl = out.stride(1), a.o_sh = out.stride(2);
-  a.scale_log2 = scale * kLog2e;
-  for (std::size_t i = 0; i < branches.size(); ++i) {
-    const ops::KeyValueBranch& kv = branches[i];
-    FlashBranch& br = a.branch[i];
-    set_key_values(br, kv);
-    if (kv.mask != nullptr) {
-      br.mask = kv.mask->data_ptr();
-      br.mask_dtype = kv.mask->dtype();
-      br.m_sb = kv.mask->size(0) == 1 ? 0 : kv.mask->stride(0);
-      br.m_sq = kv.mask->stride(1);
-      br.m_sk = kv.mask->stride(2);
+  for (std::size_t i = 0; i < branches.size(); ++i)
+    if (const Tensor* mask = branches[i].mask) {
+      a.branch[i].mask_dtype = mask->dtype();
+      a.branch[i].m_sq = mask->stride(1);
     }
-  }
-  a.branches = static_cast<int>(branches.size());
   const dim3 grid(static_cast<unsigned>((a.lq + kRows - 1) / kRows), static_cast<unsigned>(q.size(2)),
                   static_cast<unsigned>(q.size(0)));
   dispatch_half(out.dtype(), [&]<typename T>() {

@@ -33,15 +33,43 @@ inline bool flash_operands_fit(const Tensor& out, const Tensor& q, const std::ve
   return true;
 }
 
-// The key/value pointers, key count and strides (elements) of either kernel's branch struct, from kv.
-template <typename Branch>
-void set_key_values(Branch& br, const ops::KeyValueBranch& kv) {
-  br.k = kv.k.data_ptr();
-  br.v = kv.v.data_ptr();
-  br.lk = kv.k.size(1);
-  br.k_sb = kv.k.stride(0), br.k_sl = kv.k.stride(1), br.k_sh = kv.k.stride(2);
-  br.v_sb = kv.v.stride(0), br.v_sl = kv.v.stride(1), br.v_sh = kv.v.stride(2);
-  WMA_CHECK(br.lk <= INT32_MAX / 2, "[attention] too many keys");
+// One key/value branch as both tensor-core kernels read it: device pointers and strides in elements of [b, l, h, d]
+// views, and an optional additive mask with its batch stride (0 when the batch shares it) and key stride.
+struct KeyValueArgs {
+  const void* k;
+  const void* v;
+  std::int64_t lk;
+  std::int64_t k_sb, k_sl, k_sh;
+  std::int64_t v_sb, v_sl, v_sh;
+  const void* mask;
+  std::int64_t m_sb, m_sk;
+};
+
+// What either kernel's argument struct holds in common: query count, q and out strides (elements), the softmax
+// scale times log2(e), and per branch the key/value pointers, key count and strides, and the mask pointer with
+// its batch and key strides (batch stride 0 for a mask shared by the batch).
+template <typename Args>
+void pack_attention_args(Args& a, const Tensor& out, const Tensor& q, const std::vector<ops::KeyValueBranch>& branches,
+                         float scale_log2) {
+  a.lq = q.size(1);
+  a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
+  a.o_sb = out.stride(0), a.o_sl = out.stride(1), a.o_sh = out.stride(2);
+  a.scale_log2 = scale_log2;
+  a.branches = static_cast<int>(branches.size());
+  for (std::size_t i = 0; i < branches.size(); ++i) {
+    const ops::KeyValueBranch& kv = branches[i];
+    auto& br = a.branch[i];
+    br.k = kv.k.data_ptr();
+    br.v = kv.v.data_ptr();
+    br.lk = kv.k.size(1);
+    br.k_sb = kv.k.stride(0), br.k_sl = kv.k.stride(1), br.k_sh = kv.k.stride(2);
+    br.v_sb = kv.v.stride(0), br.v_sl = kv.v.stride(1), br.v_sh = kv.v.stride(2);
+    WMA_CHECK(br.lk <= INT32_MAX / 2, "[attention] too many keys");
+    if (kv.mask == nullptr) continue;
+    br.mask = kv.mask->data_ptr();
+    br.m_sb = kv.mask->size(0) == 1 ? 0 : kv.mask->stride(0);
+    br.m_sk = kv.mask->stride(2);
+  }
 }
 
 // The sum over branches of cuda::attention(out, q, k_i, v_i, mask_i) (arguments already checked), one kernel

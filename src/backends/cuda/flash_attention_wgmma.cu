@@ -67,15 +67,8 @@ static_assert(2 * (kSmemBytes + kSumBytes + kStaticSmemBytes + kSmemReservedPerB
 
 __device__ int g_wgmma_code = WMA_WGMMA_CODE;
 
-struct WgmmaBranch {
-  const void* k;
-  const void* v;
-  std::int64_t lk;
-  std::int64_t k_sb, k_sl, k_sh;
-  std::int64_t v_sb, v_sl, v_sh;
-  const void* mask;  // [batch or 1, *, lk] in the activations' dtype with query stride 0, or null
-  std::int64_t m_sb, m_sk;
-};
+// Masks here are [batch or 1, *, lk] in the activations' dtype with query stride 0.
+using WgmmaBranch = KeyValueArgs;
 
 struct WgmmaArgs {
   std::int64_t lq;
@@ -266,8 +259,7 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     float corr[2], base[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      mx[r] = quad_max(mx[r]);
       const float m_new = fmaxf(m[r], mx[r] * score_scale);
       // Unmasked, every tile has a real key and m_new is finite; while a mask hides every key so far it is
       // -inf, and a zero base keeps NaN out.
@@ -331,8 +323,7 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
   } else {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+      l[r] = quad_sum(l[r]);
       inv[r] = 1.0f / l[r];
     }
   }
@@ -370,21 +361,7 @@ bool flash_attention_wgmma_sum(const Tensor& out, const Tensor& q, const std::ve
     masked = masked || kv.mask != nullptr;
   }
   WgmmaArgs a{};
-  a.lq = q.size(1);
-  a.q_sb = q.stride(0), a.q_sl = q.stride(1), a.q_sh = q.stride(2);
-  a.o_sb = out.stride(0), a.o_sl = out.stride(1), a.o_sh = out.stride(2);
-  a.scale_log2 = scale * kLog2e;
-  for (std::size_t i = 0; i < branches.size(); ++i) {
-    const ops::KeyValueBranch& kv = branches[i];
-    WgmmaBranch& br = a.branch[i];
-    set_key_values(br, kv);
-    if (kv.mask != nullptr) {
-      br.mask = kv.mask->data_ptr();
-      br.m_sb = kv.mask->size(0) == 1 ? 0 : kv.mask->stride(0);
-      br.m_sk = kv.mask->stride(2);
-    }
-  }
-  a.branches = static_cast<int>(branches.size());
+  pack_attention_args(a, out, q, branches, scale * kLog2e);
   const bool branched = branches.size() > 1 || masked;
   const std::size_t smem = kSmemBytes + (branched ? kSumBytes : 0);
   const dim3 grid(static_cast<unsigned>((a.lq + kRows - 1) / kRows), static_cast<unsigned>(q.size(2)),

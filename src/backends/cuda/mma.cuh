@@ -98,6 +98,16 @@ __device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float lo, float hi) {
   return *reinterpret_cast<const unsigned*>(&h);
 }
 
+// The max and the sum over the four lanes of a quad, which share a row of an mma accumulator fragment.
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+__device__ __forceinline__ float quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows][64] tile of 16-bit elements stored with chunk
 // c of row r at chunk c ^ (r % 8): the eight rows one ldmatrix phase reads (and the eight rows output fragments
 // write) then fall in eight different bank groups instead of one.

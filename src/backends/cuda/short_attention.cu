@@ -108,8 +108,7 @@ __global__ void __launch_bounds__(kShortThreads)
     float l[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      mx[r] = quad_max(mx[r]);
     }
 #pragma unroll
     for (int nt = 0; nt < 2 * KT; ++nt) {
@@ -122,8 +121,7 @@ __global__ void __launch_bounds__(kShortThreads)
     }
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+      l[r] = quad_sum(l[r]);
       l[r] = 1.0f / l[r];
     }
 
