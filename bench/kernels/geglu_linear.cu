@@ -31,7 +31,7 @@
 // reference computed from the same 16-bit inputs, ||out - ref|| / ||ref|| <= 2e-3 (fp16) or 1e-2 (bf16).
 // Timing: L2 flushed before every repetition (a 256 MB memset), CUDA events, median of the repetitions.
 //
-// Build (the GPU machine): nvcc -std=c++20 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc
+// Build (the GPU machine): nvcc -std=c++20 -O3 -gencode arch=compute_90a,code=sm_90a
 //   bench/kernels/geglu_linear.cu -lcublasLt -o geglu_linear
 // Results: bench/kernels/README.md.
 #include <cublasLt.h>
