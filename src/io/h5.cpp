@@ -1,6 +1,8 @@
 #include "io/h5.h"
 
 #include "core/error.h"
+#include "io/h5_builtin.h"
+#include "io/mapped_file.h"
 
 #if WMA_WITH_HDF5
 #include <hdf5.h>
@@ -100,13 +102,15 @@ std::string read_h5_string_attribute(const std::string& path, const std::string&
 
 bool hdf5_available() { return false; }
 
-[[noreturn]] static void no_hdf5(const std::string& path) {
-  fail("[h5] ", path, ": this build of wma has no HDF5 support (install libhdf5-dev and rebuild)");
+std::vector<std::string> list_h5_datasets(const std::string& path) {
+  return h5_builtin::list_datasets(*MappedFile::open(path));
 }
-
-std::vector<std::string> list_h5_datasets(const std::string& path) { no_hdf5(path); }
-Tensor read_h5_dataset(const std::string& path, const std::string&) { no_hdf5(path); }
-std::string read_h5_string_attribute(const std::string& path, const std::string&) { no_hdf5(path); }
+Tensor read_h5_dataset(const std::string& path, const std::string& dataset) {
+  return h5_builtin::read_dataset(*MappedFile::open(path), dataset);
+}
+std::string read_h5_string_attribute(const std::string& path, const std::string& attribute) {
+  return h5_builtin::read_string_attribute(*MappedFile::open(path), attribute);
+}
 
 #endif
 

@@ -1,5 +1,6 @@
 // Reading upstream's `.h5` transition files (datasets `action`, `observation.state`, string
-// attributes). HDF5 is an optional build feature: without it every call explains that.
+// attributes): through libhdf5 where the build has it, else through our own reader of the classic format
+// (io/h5_builtin.h), which covers the files h5py writes by default.
 #pragma once
 
 #include <string>
@@ -9,6 +10,7 @@
 
 namespace wma::io {
 
+// Whether libhdf5 is compiled in (else the built-in reader serves the calls below).
 bool hdf5_available();
 
 // A numeric dataset as f32 (converted from any integer/float type), shape as stored.

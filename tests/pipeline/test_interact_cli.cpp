@@ -90,7 +90,6 @@ TEST_F(InteractCli, WrongImageSize) {
 
 TEST_F(InteractCli, CheckpointNotMatchingConfig) {
   // The run reads the example transitions (.h5) before the checkpoint.
-  if (!WMA_WITH_HDF5) GTEST_SKIP() << "this build has no HDF5 support";
   const fs::path ckpt = test::source_dir() / "tests/fixtures/vae.safetensors";
   expect_error(run_interact(
                    base_args(test::prompts_dir(), savedir_, "--height 64 --width 64 --ckpt_path " + ckpt.string())),

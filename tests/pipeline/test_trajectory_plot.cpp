@@ -130,7 +130,6 @@ TEST(TrajectoryPlot, NonFiniteValuesLeaveGaps) {
 TEST(TrajectoryPlot, DatasetUnitsAndJointNames) {
   const fs::path prompts = test::prompts_dir();
   WMA_REQUIRE_UPSTREAM(prompts / "unitree_z1_stackbox.csv", "examples/world_model_interaction_prompts");
-  if (!WMA_WITH_HDF5) GTEST_SKIP() << "this build has no HDF5 support";
   const std::string h5 = (prompts / "transitions/unitree_z1_stackbox/0.h5").string();
   // Upstream's own data names no joints: the legend falls back to "joint k", the axis to the .h5's attributes.
   const TrajectoryLabels upstream = read_trajectory_labels(prompts.string(), "unitree_z1_stackbox", h5);
