@@ -138,6 +138,12 @@ def png():
         + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
 
 
+def h5():
+    # The built-in HDF5 reader's fixtures (tools/make_h5_fixture.py writes them with h5py).
+    for path in sorted((ROOT / "tests/data/h5").glob("*.h5")):
+        put("fuzz_h5", path.name, path.read_bytes())
+
+
 if __name__ == "__main__":
     ckpt()
     safetensors()
@@ -146,3 +152,4 @@ if __name__ == "__main__":
     csv()
     http()
     png()
+    h5()

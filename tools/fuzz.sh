@@ -23,7 +23,7 @@ shift $((OPTIND - 1))
 if [ -z "$seconds" ] && [ -z "$runs" ]; then seconds=20; fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_ckpt fuzz_safetensors fuzz_yaml fuzz_json fuzz_png fuzz_csv fuzz_http_request)
+  targets=(fuzz_ckpt fuzz_safetensors fuzz_yaml fuzz_json fuzz_png fuzz_csv fuzz_http_request fuzz_h5)
   # Built only where libpng and libjpeg are (fuzz/CMakeLists.txt).
   if pkg-config --exists libpng libjpeg 2>/dev/null; then targets+=(fuzz_image); fi
 fi
