@@ -302,9 +302,10 @@ LoadedModel build_model(const std::function<std::unique_ptr<io::WeightStore>()>&
   options.timings = &timings;
   const auto start = std::chrono::steady_clock::now();
   LoadedModel loaded;
-  loaded.store = open_store();
+  std::unique_ptr<io::WeightStore> store = open_store();
   const double open_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  loaded.model = std::make_unique<pipeline::WorldModel>(*loaded.store, config, options);
+  loaded.model = std::make_unique<pipeline::WorldModel>(*store, config, options);
+  store.reset();
   pipeline::synchronize_device(options.device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   profiler.add("model_loading", config_seconds + seconds);

@@ -100,8 +100,9 @@ std::pair<std::int64_t, std::int64_t> checked_video_size(const Flags& f, const p
 pipeline::PassOptions pass_options(const Flags& f, const pipeline::WorldModelConfig& config, int default_steps,
                                    const std::string& default_spacing, double default_guidance_rescale);
 
+// The store the model was built from is gone by then: a CPU model's zero-copy weights hold their file mapping
+// themselves, and on CUDA nothing of it stays on the host (issue 15: host memory after loading).
 struct LoadedModel {
-  std::unique_ptr<io::WeightStore> store;  // the model reads from it
   std::unique_ptr<pipeline::WorldModel> model;
 };
 // A config as read from its yaml, with the seconds that took (the profile's model_loading/config).
