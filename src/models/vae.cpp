@@ -299,16 +299,32 @@ Tensor AutoencoderKL::decode(const Tensor& z) const {
 }
 
 Tensor AutoencoderKL::encode_first_stage(const Tensor& x, const Tensor& noise, std::int64_t frames_per_call) const {
+  return sample_first_stage(encode_frames(x, frames_per_call), noise, x);
+}
+
+DiagonalGaussian AutoencoderKL::encode_frames(const Tensor& x, std::int64_t frames_per_call) const {
   const Tensor frames = fold_frames(x);
+  const std::int64_t n = frames.size(0);
+  if (frames_per_call <= 0 || frames_per_call >= n) return encode(frames);
+  // The posterior is elementwise in the encoder's output, so the parts' moments join into the whole's.
+  std::vector<Tensor> mean, logvar, std;
+  for (std::int64_t start = 0; start < n; start += frames_per_call) {
+    const DiagonalGaussian part = encode(frames.slice(0, start, std::min(n, start + frames_per_call)));
+    mean.push_back(part.mean);
+    logvar.push_back(part.logvar);
+    std.push_back(part.std);
+  }
+  return {ops::concat(mean, 0), ops::concat(logvar, 0), ops::concat(std, 0)};
+}
+
+Tensor AutoencoderKL::sample_first_stage(const DiagonalGaussian& posterior, const Tensor& noise,
+                                         const Tensor& like) const {
   const Tensor eps = fold_frames(noise);
-  WMA_CHECK(eps.size(0) == frames.size(0), "[AutoencoderKL] noise has ", eps.size(0), " frames, input ",
-            frames.size(0));
+  WMA_CHECK(eps.size(0) == posterior.mean.size(0), "[AutoencoderKL] noise has ", eps.size(0), " frames, input ",
+            posterior.mean.size(0));
   // Python float times an f32 tensor: the factor is rounded to f32 first.
   const float factor = static_cast<float>(config_.scale_factor);
-  const Tensor z = over_frames({frames, eps}, frames_per_call, [&](const std::vector<Tensor>& part) {
-    return ops::scale(encode(part[0]).sample(part[1]), factor);
-  });
-  return unfold_frames(z, x);
+  return unfold_frames(ops::scale(posterior.sample(eps), factor), like);
 }
 
 Tensor AutoencoderKL::decode_first_stage(const Tensor& z, std::int64_t frames_per_call) const {

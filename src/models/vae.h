@@ -64,6 +64,11 @@ class AutoencoderKL {
   // [B, T, H, W, C] (frames folded as (b t)); noise has the latent shape. `frames_per_call` frames go
   // through the encoder at once (1 = upstream's perframe_ae, 0 = all); the result does not depend on it.
   Tensor encode_first_stage(const Tensor& x, const Tensor& noise, std::int64_t frames_per_call = 1) const;
+  // encode_first_stage's two halves, for a caller that samples the same frames more than once: the posterior of
+  // x's frames (video folded to [(B T), h, w, embed_dim]), then scale_factor * its sample for `noise`, shaped as
+  // `like` (x). encode_first_stage is exactly the one after the other.
+  DiagonalGaussian encode_frames(const Tensor& x, std::int64_t frames_per_call = 1) const;
+  Tensor sample_first_stage(const DiagonalGaussian& posterior, const Tensor& noise, const Tensor& like) const;
   // LatentVisualDiffusion.decode_core: decode(float32(1 / scale_factor) * z); same layouts and chunking.
   Tensor decode_first_stage(const Tensor& z, std::int64_t frames_per_call = 1) const;
 

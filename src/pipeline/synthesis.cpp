@@ -2,6 +2,8 @@
 // (upstream's DDIM, or a multistep ODE solver) is a free function of sampling/ over the denoiser.
 #include "pipeline/synthesis.h"
 
+#include <cstring>
+
 #include "core/error.h"
 #include "ops/op_profile.h"
 #include "ops/ops.h"
@@ -47,6 +49,31 @@ Tensor Synthesizer::text_embedding(const std::string& prompt) {
   return it->second;
 }
 
+bool Synthesizer::reuses_observation(const Tensor& obs_images) const {
+  if (obs_images.device() != Device::CPU || !observation_ || observation_->host_images.shape() != obs_images.shape() ||
+      observation_->host_images.dtype() != obs_images.dtype())
+    return false;
+  const Tensor key = ops::contiguous(obs_images);
+  return std::memcmp(key.data_ptr(), observation_->host_images.data_ptr(), key.nbytes()) == 0;
+}
+
+Synthesizer::ObservationEncoding Synthesizer::encode_observation(const Tensor& obs_images, const Tensor& images) {
+  if (reuses_observation(obs_images)) return *observation_;
+  ObservationEncoding e;
+  // CLIP tokens of the last observation frame -> Resampler; every frame through the VAE's encoder.
+  const Tensor last = ops::contiguous(images.select(1, images.size(1) - 1));
+  e.image_tokens = model_.image_proj(model_.image_embedder(last));
+  e.posterior = model_.vae.encode_frames(images, model_.config.perframe_ae ? 1 : 0);
+  if (obs_images.device() != Device::CPU) {  // a key on the device would cost a copy and a synchronisation
+    observation_.reset();
+    return e;
+  }
+  e.host_images = Tensor::empty(obs_images.shape(), obs_images.dtype());
+  ops::copy_into(e.host_images, obs_images);
+  observation_ = std::move(e);
+  return *observation_;
+}
+
 models::WMAConditioning Synthesizer::condition(const PassInput& in, NoiseSource& noise, ConditionParts* parts) {
   const ops::ScopedOpTag tag("condition");
   const WorldModelConfig& c = model_.config;
@@ -57,17 +84,15 @@ models::WMAConditioning Synthesizer::condition(const PassInput& in, NoiseSource&
   WMA_CHECK(h == c.video_height() && w == c.video_width(), "[synthesis] observation frames are ", h, "x", w,
             ", the model (", c.source, ") generates ", c.video_height(), "x", c.video_width());
   const Tensor images = on_device(in.obs_images);
+  const ObservationEncoding seen = encode_observation(in.obs_images, images);
+  const Tensor& image_tokens = seen.image_tokens;
 
-  // CLIP tokens of the last observation frame -> Resampler.
-  const Tensor last = ops::contiguous(images.select(1, frames - 1));
-  const Tensor image_tokens = model_.image_proj(model_.image_embedder(last));
-
-  // Both frames through the VAE (each consumes a CPU-stream posterior draw, older first); the last latent
-  // repeated over the video length is c_concat.
+  // Both frames' posteriors sampled (each consumes a CPU-stream draw, older first); the last latent repeated
+  // over the video length is c_concat.
   std::vector<Tensor> draws;
   for (std::int64_t f = 0; f < frames; ++f)
     draws.push_back(channels_last(noise.randn_cpu({1, c.vae.embed_dim, h / down, w / down})).unsqueeze(1));
-  const Tensor z = model_.vae.encode_first_stage(images, on_device(ops::concat(draws, 1)), c.perframe_ae ? 1 : 0);
+  const Tensor z = model_.vae.sample_first_stage(seen.posterior, on_device(ops::concat(draws, 1)), images);
   const Tensor c_concat = ops::repeat(z.slice(1, frames - 1, frames), 1, options_.video_length);
 
   const Tensor text = text_embedding(in.prompt);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "models/clip_tokenizer.h"
@@ -83,10 +84,21 @@ class Synthesizer {
   const sampling::DdimSchedule& ddim() const { return ddim_; }
   const PassOptions& options() const { return options_; }
   const WorldModel& model() const { return model_; }
+  // Whether condition() on these frames (on the host) reuses the last pass's CLIP tokens and VAE posterior.
+  bool reuses_observation(const Tensor& obs_images) const;
 
  private:
   Tensor text_embedding(const std::string& prompt);
   Tensor on_device(const Tensor& host) const;
+
+  // The CLIP tokens and VAE posterior of the last observation: the policy and world-model passes of an iteration
+  // see the same frames, so the second runs neither encoder (its posterior draws are still its own).
+  struct ObservationEncoding {
+    Tensor host_images;  // a copy of the pass's obs_images: the key, compared bit for bit
+    Tensor image_tokens;
+    models::DiagonalGaussian posterior;
+  };
+  ObservationEncoding encode_observation(const Tensor& obs_images, const Tensor& images);
 
   const WorldModel& model_;
   const models::ClipTokenizer& tokenizer_;
@@ -95,6 +107,7 @@ class Synthesizer {
   sampling::DiffusersDdimScheduler head_scheduler_;
   sampling::MultistepSchedule multistep_;     // empty for ddim
   std::map<std::string, Tensor> text_cache_;  // the prompts repeat every iteration
+  std::optional<ObservationEncoding> observation_;
   VideoDecoder decoder_;
 };
 
