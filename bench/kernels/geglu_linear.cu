@@ -23,9 +23,12 @@
 //   9  ping-pong: each consumer warpgroup owns whole 128 x 64 output tiles (two m64n128k16 per k16, B = 64 value +
 //      64 gate rows), the CTA's tiles alternating between the two, so one's epilogue runs under the other's
 //      MMAs; 6 stages.
+//  10  as 8 in clusters of two CTAs on vertically adjacent tiles: each producer loads its A and half of the shared
+//      B tile, multicast to both, so B is read from L2 once per pair.
 // And for the main loop alone, against cuBLASLt on the same [M, 2F] GEMM with bias:
 //   g1 cuBLASLt, g2 version 2's main loop with a plain bias epilogue (128x256 tile), g3 version 4's, g4 version 5's,
-//   g5 version 7's, g6 version 8's, g7 version 9's (128 x 128 tiles).
+//   g5 version 7's, g6 version 8's, g7 version 9's (128 x 128 tiles),
+//   g8 version 10's.
 //
 // Validation: every output checked finite after a NaN-poisoned launch; sampled rows (all columns) against a double
 // reference computed from the same 16-bit inputs, ||out - ref|| / ||ref|| <= 2e-3 (fp16) or 1e-2 (bf16).
@@ -535,6 +538,138 @@ void launch_pingpong(T* out, const CUtensorMap& x_map, const CUtensorMap& w_map,
   CHECK(cudaGetLastError());
 }
 
+// Version 10: version 8 in clusters of two CTAs on vertically adjacent tiles (the same W rows): each CTA's
+// producer loads its own A and one half of the shared B tile, multicast into both CTAs' stages, so the pair reads
+// B from L2 once. A stage's `full` barrier expects all 48 KB (its A, both halves); its `empty` barrier collects the
+// releases of both CTAs' consumers (4 arrivals), since each producer writes into the peer's stage too.
+__device__ __forceinline__ unsigned cluster_rank() {
+  unsigned r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+// Arrives on the barrier at `bar`'s offset in CTA `rank` of the cluster.
+__device__ __forceinline__ void mbar_arrive_cluster(std::uint64_t* bar, unsigned rank) {
+  unsigned remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_u32(bar)), "r"(rank));
+  asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
+}
+__device__ __forceinline__ void tma_load_2d_multicast(void* dst, const CUtensorMap* map, int inner, int outer,
+                                                      std::uint64_t* bar, std::uint16_t mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, "
+      "%3}], [%4], %5;\n" ::"r"(smem_u32(dst)),
+      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(inner), "r"(outer), "r"(smem_u32(bar)), "h"(mask)
+      : "memory");
+}
+
+template <typename T, int kStages, bool kGeglu>
+__global__ void __launch_bounds__(kTmaThreads, 1)
+    cluster_linear_kernel(T* out, const __grid_constant__ CUtensorMap x_map, const __grid_constant__ CUtensorMap w_map,
+                          const T* bias, int m, int n_out, int k) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int kRows = 256, kCols = kGeglu ? kRows / 2 : kRows, kAcc = kRows / 2;
+  constexpr int kABytes = kBM * kBK * 2, kStageBytes = (kBM + kRows) * kBK * 2, kHalfB = kRows / 2 * kBK * 2;
+  extern __shared__ unsigned char smem_raw[];
+  unsigned char* smem = reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) &
+                                                         ~static_cast<std::uintptr_t>(1023));
+  auto* full = reinterpret_cast<std::uint64_t*>(smem + kStages * kStageBytes);
+  std::uint64_t* empty = full + kStages;
+  const int t = threadIdx.x;
+  const unsigned rank = cluster_rank(), peer = rank ^ 1;
+  if (t == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      mbar_init(&full[s], 1);
+      mbar_init(&empty[s], 4);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  cluster_sync();  // the peer's barriers exist before anything reaches them
+  const int n_tiles = n_out / kCols;
+  const int pairs = n_tiles * ((m + 2 * kBM - 1) / (2 * kBM));
+  const int cluster = blockIdx.x / 2, clusters = gridDim.x / 2;
+  const int kt_count = k / kBK;
+
+  if (t < 128) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (t == 0) {
+      int step = 0;
+      for (int pair = cluster; pair < pairs; pair += clusters) {
+        const int m0 = ((pair / n_tiles) * 2 + static_cast<int>(rank)) * kBM, n0 = (pair % n_tiles) * kCols;
+        for (int kt = 0; kt < kt_count; ++kt, ++step) {
+          const int s = step % kStages;
+          mbar_wait(&empty[s], ((step / kStages) & 1) ^ 1);
+          mbar_expect_tx(&full[s], kStageBytes);
+          unsigned char* stage = smem + s * kStageBytes;
+          tma_load_2d(stage, &x_map, kt * kBK, m0, &full[s]);
+          const int b_row = rank == 0 ? n0 : (kGeglu ? n_out + n0 : n0 + kRows / 2);
+          tma_load_2d_multicast(stage + kABytes + rank * kHalfB, &w_map, kt * kBK, b_row, &full[s], 0x3);
+        }
+      }
+    }
+  } else {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int group = (t - 128) / 128, warp = (t % 128) / 32, lane = t % 32;
+    const bool leader = t % 128 == 0;
+    auto release = [&](int s) {
+      if (!leader) return;
+      mbar_arrive(&empty[s]);
+      mbar_arrive_cluster(&empty[s], peer);
+    };
+    float acc[kAcc];
+    int step = 0;
+    for (int pair = cluster; pair < pairs; pair += clusters) {
+      for (int kt = 0; kt < kt_count; ++kt, ++step) {
+        const int s = step % kStages;
+        mbar_wait(&full[s], (step / kStages) & 1);
+        const unsigned char* stage = smem + s * kStageBytes;
+        const std::uint64_t da = smem_desc(stage + group * 64 * kBK * 2), db = smem_desc(stage + kABytes);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < kBK / 16; ++kk) wgmma<T, kRows>(acc, da + 2 * kk, db + 2 * kk, kt > 0 || kk > 0);
+        wgmma_commit();
+        wgmma_wait<1>();
+        if (kt > 0) release((step - 1) % kStages);
+      }
+      wgmma_wait<0>();
+      release((step - 1) % kStages);
+      const int m_tile = (pair / n_tiles) * 2 + static_cast<int>(rank);
+      const std::int64_t row = static_cast<std::int64_t>(m_tile) * kBM + group * 64 + warp * 16 + lane / 4;
+      store_accumulators<T, kGeglu, kCols>(out, bias, acc, row, (pair % n_tiles) * kCols, m, n_out);
+    }
+  }
+  cluster_sync();  // no CTA leaves while its peer may still arrive on its barriers
+#endif
+}
+
+template <typename T, int kStages, bool kGeglu>
+void launch_cluster(T* out, const CUtensorMap& x_map, const CUtensorMap& w_map, const T* bias, int m, int n_out,
+                    int k) {
+  constexpr int kCols = kGeglu ? 128 : 256;
+  constexpr std::size_t smem = smem_bytes<256, kStages>() + 2 * kStages * sizeof(std::uint64_t);
+  static int sms = 0;
+  if (sms == 0) {
+    CHECK(cudaFuncSetAttribute(cluster_linear_kernel<T, kStages, kGeglu>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(smem)));
+    CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  }
+  const int pairs = n_out / kCols * ((m + 2 * kBM - 1) / (2 * kBM));
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(2 * std::min(pairs, sms / 2));
+  config.blockDim = dim3(kTmaThreads);
+  config.dynamicSmemBytes = smem;
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeClusterDimension;
+  attribute.val.clusterDim.x = 2;
+  attribute.val.clusterDim.y = 1;
+  attribute.val.clusterDim.z = 1;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  CHECK(cudaLaunchKernelEx(&config, cluster_linear_kernel<T, kStages, kGeglu>, out, x_map, w_map, bias, m, n_out, k));
+}
+
 // A [rows, k] row-major 16-bit matrix as 64 x box_rows tiles with the 128-byte swizzle.
 template <typename T>
 CUtensorMap tensor_map(const T* base, int rows, int k, int box_rows) {
@@ -757,6 +892,15 @@ double check(const Reference<T>& ref, const Shape& s, bool geglu, const T* dev_o
   return std::sqrt(num / std::max(den, 1e-30));
 }
 
+// --versions: the versions to run, by the number or name before the first space (all when empty).
+std::vector<std::string> g_selected;
+
+bool selected(const std::string& version) {
+  if (g_selected.empty()) return true;
+  const std::string id = version.substr(0, version.find(' '));
+  return std::find(g_selected.begin(), g_selected.end(), id) != g_selected.end();
+}
+
 template <typename T>
 void run_shape(const Shape& s, std::vector<Row>& rows, void* flush, std::size_t flush_bytes, LtGemm& lt) {
   const char* dtype = std::is_same_v<T, __half> ? "f16" : "bf16";
@@ -817,6 +961,8 @@ void run_shape(const Shape& s, std::vector<Row>& rows, void* flush, std::size_t 
         {"8 tma n256 s4 p", true, [&] { launch_tma<T, 4, true, true>(b.out, x_map, w_map, b.b, m, f, k); }});
     versions.push_back(
         {"9 pingpong n128 s6", true, [&] { launch_pingpong<T, 6, true>(b.out, x_map, w_map, b.b, m, f, k); }});
+    versions.push_back(
+        {"10 cluster2 multicast", true, [&] { launch_cluster<T, 4, true>(b.out, x_map, w_map, b.b, m, f, k); }});
   }
   versions.push_back({"g1 cublasLt gemm", false, [&] { lt.run(b.x, b.w, b.h); }});
   if (fits)
@@ -833,9 +979,12 @@ void run_shape(const Shape& s, std::vector<Row>& rows, void* flush, std::size_t 
         {"g6 tma gemm n256 p", false, [&] { launch_tma<T, 4, false, true>(b.h, x_map, w_map, b.b, m, 2 * f, k); }});
     versions.push_back(
         {"g7 pingpong gemm", false, [&] { launch_pingpong<T, 6, false>(b.h, x_map, w_map, b.b, m, 2 * f, k); }});
+    versions.push_back(
+        {"g8 cluster2 gemm", false, [&] { launch_cluster<T, 4, false>(b.h, x_map, w_map, b.b, m, 2 * f, k); }});
   }
 
   for (auto& v : versions) {
+    if (!selected(v.name)) continue;
     T* dst = v.geglu ? b.out : b.h;
     CHECK(cudaMemset(dst, 0xff, (v.geglu ? no : nh) * sizeof(T)));  // NaN in f16 and bf16
     v.fn();
@@ -860,7 +1009,22 @@ void run_shape(const Shape& s, std::vector<Row>& rows, void* flush, std::size_t 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strncmp(argv[i], "--versions=", 11) == 0) {
+      std::string list = argv[i] + 11;
+      for (std::size_t at = 0; at <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        g_selected.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+      }
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--versions=1,7,g1,...]\n", argv[0]);
+      return 2;
+    }
+  }
   cudaDeviceProp prop{};
   CHECK(cudaGetDeviceProperties(&prop, 0));
   std::printf("%s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
