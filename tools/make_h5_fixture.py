@@ -18,6 +18,7 @@ with h5py.File(f"{folder}/classic.h5", "w") as f:
     f.attrs["action_type"] = "joint position"
     f.attrs["fixed"] = np.bytes_(b"fixed value")
     f.attrs["count"] = np.int32(3)
+    f.attrs["empty_text"] = ""
     # Values the test recomputes: element i of a flattened dataset is (i % 17) * 0.5 - 3.
     def values(shape, dtype):
         n = int(np.prod(shape)) if shape else 1
@@ -30,6 +31,7 @@ with h5py.File(f"{folder}/classic.h5", "w") as f:
     f["big_endian_double"] = values((3,), ">f8")
     f["int64"] = np.array([-(2**40), 2**40, -1], dtype=np.int64)
     f["empty"] = np.zeros((0, 3), dtype=np.float32)
+    f["empty3"] = np.zeros((0, 2, 3), dtype=np.float32)  # the test enlarges its other dimensions
     f["scalar"] = np.float32(2.5)
     f.create_dataset("chunked", data=values((10,), np.float32), chunks=(5,))
     f.create_dataset("gzip", data=values((10,), np.float32), compression="gzip")

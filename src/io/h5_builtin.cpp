@@ -2,6 +2,7 @@
 // meet is read, and every structure is bounds-checked against the file before it is used.
 #include "io/h5_builtin.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -97,7 +98,7 @@ class File {
  private:
   void read_superblock();
   void walk_btree(std::uint64_t node, std::uint64_t heap_data, std::uint64_t heap_size, int depth,
-                  std::vector<Member>& out, std::set<std::uint64_t>& seen) const;
+                  std::vector<Member>& out, std::set<std::uint64_t>& seen, std::uint64_t& name_bytes) const;
 
   const MappedFile& f_;
   int offset_size_ = 8, length_size_ = 8;
@@ -142,9 +143,15 @@ std::vector<Message> File::messages(std::uint64_t header) const {
     std::uint64_t p = start;
     while (p + 8 <= start + bytes && out.size() < count) {
       Message m{static_cast<std::uint16_t>(uint(p, 2, "message")), p + 8, uint(p + 2, 2, "message")};
+      // Flag 0x02: the message is shared (stored elsewhere, e.g. a committed datatype), not its own data.
+      if ((uint(p + 4, 1, "message") & 0x02) != 0 && (m.type == kDatatype || m.type == kDataspace))
+        bad("a shared (committed) datatype or dataspace at byte ", p,
+            ", which wma's built-in HDF5 reader does not read");
       if (m.size > start + bytes - (p + 8)) bad("corrupt (message at byte ", p, " overruns its header)");
       if (out.size() >= kMaxMessages) bad("more than ", kMaxMessages, " header messages in one object");
       if (m.type == kContinuation) {
+        if (m.size < static_cast<std::uint64_t>(offset_size_) + length_size_)
+          bad("corrupt (short continuation message)");
         if (blocks.size() > kMaxContinuations) bad("more than ", kMaxContinuations, " header continuations");
         blocks.emplace_back(absolute(offset(m.at, "continuation"), "continuation"),
                             length(m.at + offset_size_, "continuation"));
@@ -157,7 +164,7 @@ std::vector<Message> File::messages(std::uint64_t header) const {
 }
 
 void File::walk_btree(std::uint64_t node, std::uint64_t heap_data, std::uint64_t heap_size, int depth,
-                      std::vector<Member>& out, std::set<std::uint64_t>& seen) const {
+                      std::vector<Member>& out, std::set<std::uint64_t>& seen, std::uint64_t& name_bytes) const {
   const std::uint64_t at = absolute(node, "group B-tree node");
   if (depth > kMaxDepth) bad("group B-tree deeper than ", kMaxDepth, " levels");
   if (!seen.insert(at).second) bad("corrupt (group B-tree node at byte ", at, " is reached twice)");
@@ -170,12 +177,13 @@ void File::walk_btree(std::uint64_t node, std::uint64_t heap_data, std::uint64_t
   for (std::uint64_t i = 0; i < entries; ++i) {
     const std::uint64_t child = offset(first + i * stride + length_size_, "group B-tree child");
     if (level > 0) {
-      walk_btree(child, heap_data, heap_size, depth + 1, out, seen);
+      walk_btree(child, heap_data, heap_size, depth + 1, out, seen, name_bytes);
       continue;
     }
     const std::uint64_t snod = absolute(child, "symbol node");
     if (!seen.insert(snod).second) bad("corrupt (symbol node at byte ", snod, " is reached twice)");
-    if (std::memcmp(bytes(snod, 4, "symbol node"), "SNOD", 4) != 0) bad("corrupt (no symbol node at byte ", snod, ")");
+    if (std::memcmp(bytes(snod, 4, "symbol node"), "SNOD", 4) != 0 || uint(snod + 4, 1, "symbol node") != 1)
+      bad("corrupt (no symbol node at byte ", snod, ")");
     const auto symbols = uint(snod + 6, 2, "symbol node");
     const std::uint64_t entry_size = 2 * static_cast<std::uint64_t>(offset_size_) + 24;
     for (std::uint64_t s = 0; s < symbols; ++s) {
@@ -186,6 +194,9 @@ void File::walk_btree(std::uint64_t node, std::uint64_t heap_data, std::uint64_t
       const std::size_t len = strnlen(chars, heap_size - name);
       if (len == heap_size - name) bad("corrupt (member name at heap offset ", name, " is not terminated)");
       if (out.size() >= kMaxMembers) bad("more than ", kMaxMembers, " members in one group");
+      // Distinct members' names are distinct bytes of the heap: more is a file repeating one name to exhaust memory.
+      name_bytes += len + 1;
+      if (name_bytes > heap_size) bad("corrupt (a group's member names overrun their heap)");
       out.push_back({std::string(chars, len), offset(e + offset_size_, "symbol table entry")});
     }
   }
@@ -204,7 +215,8 @@ std::vector<Member> File::members(const std::vector<Message>& group) const {
     need(heap_data, heap_size, "group heap data");
     std::vector<Member> out;
     std::set<std::uint64_t> seen;
-    walk_btree(tree, heap_data, heap_size, 0, out, seen);
+    std::uint64_t name_bytes = 0;
+    walk_btree(tree, heap_data, heap_size, 0, out, seen, name_bytes);
     return out;
   }
   bad("a group is stored as a link table (HDF5 >= 1.8 compact or dense groups), which wma's built-in HDF5 reader "
@@ -221,8 +233,12 @@ std::uint64_t File::find(const std::string& path) const {
     if (end > begin) {
       if (++depth > kMaxDepth) bad("'", path, "' is nested deeper than ", kMaxDepth, " groups");
       const std::string name = path.substr(begin, end - begin);
+      const std::vector<Message> group = messages(header);
+      if (std::none_of(group.begin(), group.end(), [](const Message& m) { return m.type == kSymbolTable; }) &&
+          std::any_of(group.begin(), group.end(), [](const Message& m) { return m.type == kLayout; }))
+        bad("no dataset '", path, "' ('", path.substr(0, begin - 1), "' is a dataset, not a group)");
       bool found = false;
-      for (const Member& m : members(messages(header))) {
+      for (const Member& m : members(group)) {
         if (m.name == name) {
           header = m.header;
           found = true;
@@ -281,11 +297,14 @@ Shape parse_dataspace(const File& f, std::uint64_t at, std::uint64_t size) {
 
 // The element count of a shape, refused when it overflows or its bytes exceed the file.
 std::uint64_t checked_elements(const File& f, const Shape& shape, std::uint64_t element_size, std::uint64_t limit) {
-  std::uint64_t n = 1;
+  std::uint64_t n = 1, nonzero = 1;
   for (const std::int64_t d : shape) {
     const auto u = static_cast<std::uint64_t>(d);
     if (u != 0 && n > limit / u) f.bad("corrupt (dataset larger than the file)");
     n *= u;
+    // An empty dataset still gets strides: its other dimensions' product must be a valid size too.
+    if (u != 0 && nonzero > static_cast<std::uint64_t>(INT64_MAX) / u) f.bad("corrupt (dataset dimensions overflow)");
+    if (u != 0) nonzero *= u;
   }
   if (element_size != 0 && n > limit / element_size) f.bad("corrupt (dataset larger than the file)");
   return n;
@@ -317,6 +336,7 @@ std::string vlen_string(const File& f, std::uint64_t at, std::uint64_t size) {
   const std::uint64_t id = at + 4;
   if (size < 8 + static_cast<std::uint64_t>(f.offset_size())) f.bad("corrupt (short variable-length string)");
   const std::uint64_t length = f.uint(at, 4, "variable-length string");
+  if (length == 0) return {};  // empty or null: libhdf5 reads no heap object either
   const std::uint64_t collection = f.absolute(f.offset(id, "global heap id"), "global heap");
   const std::uint64_t index = f.uint(id + f.offset_size(), 4, "global heap id");
   if (std::memcmp(f.bytes(collection, 4, "global heap"), "GCOL", 4) != 0)
@@ -374,12 +394,17 @@ Tensor read_dataset(const MappedFile& file, const std::string& dataset) {
   if (version < 3 || version > 4) f.bad("dataset '", dataset, "' has a layout message of version ", version);
   std::uint64_t data = 0, bytes = 0;
   if (cls == 0) {  // compact: the data inside the message
+    if (layout->size < 4) f.bad("corrupt (short layout message)");
     bytes = f.uint(layout->at + 2, 2, "layout");
     data = layout->at + 4;
     if (bytes > layout->size - 4) f.bad("corrupt (compact data overruns its message)");
   } else if (cls == 1) {
+    if (layout->size < 2 + static_cast<std::uint64_t>(f.offset_size()) + f.length_size())
+      f.bad("corrupt (short layout message)");
     const std::uint64_t address = f.offset(layout->at + 2, "layout");
     bytes = f.length(layout->at + 2 + f.offset_size(), "layout");
+    if (n > 0 && f.undefined(address))
+      f.bad("dataset '", dataset, "' has no data written (its storage was never allocated)");
     if (n > 0) data = f.absolute(address, "dataset data");
   } else {
     f.bad("dataset '", dataset, "' is stored in chunks, which wma's built-in HDF5 reader does not read");

@@ -307,14 +307,14 @@ DiagonalGaussian AutoencoderKL::encode_frames(const Tensor& x, std::int64_t fram
   const std::int64_t n = frames.size(0);
   if (frames_per_call <= 0 || frames_per_call >= n) return encode(frames);
   // The posterior is elementwise in the encoder's output, so the parts' moments join into the whole's.
-  std::vector<Tensor> mean, logvar, std;
+  std::vector<Tensor> mean, logvar, stddev;
   for (std::int64_t start = 0; start < n; start += frames_per_call) {
     const DiagonalGaussian part = encode(frames.slice(0, start, std::min(n, start + frames_per_call)));
     mean.push_back(part.mean);
     logvar.push_back(part.logvar);
-    std.push_back(part.std);
+    stddev.push_back(part.std);
   }
-  return {ops::concat(mean, 0), ops::concat(logvar, 0), ops::concat(std, 0)};
+  return {ops::concat(mean, 0), ops::concat(logvar, 0), ops::concat(stddev, 0)};
 }
 
 Tensor AutoencoderKL::sample_first_stage(const DiagonalGaussian& posterior, const Tensor& noise,

@@ -101,6 +101,7 @@ models::WMAConditioning Synthesizer::condition(const PassInput& in, NoiseSource&
   Tensor action_emb = model_.projectors.embed_actions(on_device(in.action));
   if (!in.sim_mode) ops::fill(action_emb, 0.0f);
 
+  // parts->image_tokens is the cache's tensor: its readers must not write to it.
   if (parts) *parts = {text, image_tokens, state_emb, action_emb, z};
   models::WMAConditioning cond;
   // The decision-only server leaves the action tokens out (upstream computes them and discards them).

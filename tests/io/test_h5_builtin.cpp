@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -76,7 +77,7 @@ TEST(H5Builtin, NumericDatasetsOfEveryStoredType) {
 
 TEST(H5Builtin, MembersAcrossSymbolNodes) {
   const std::vector<std::string> names = h5_builtin::list_datasets(classic());
-  EXPECT_EQ(names.size(), 34u);
+  EXPECT_EQ(names.size(), 35u);
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end())) << "the group's B-tree keeps names in order";
   for (int i = 0; i < 20; ++i) {
     char name[8];
@@ -92,6 +93,7 @@ TEST(H5Builtin, StringAttributes) {
   EXPECT_EQ(read_string_attribute(classic(), "action_type"), "joint position");
   EXPECT_EQ(read_string_attribute(classic(), "fixed"), "fixed value") << "fixed-length";
   EXPECT_EQ(read_string_attribute(classic(), "absent"), "");
+  EXPECT_EQ(read_string_attribute(classic(), "empty_text"), "") << "a zero-length variable-length string";
   EXPECT_NE(error_of([] { read_string_attribute(classic(), "count"); }).find("attribute 'count' is not a string"),
             std::string::npos);
 }
@@ -109,8 +111,49 @@ TEST(H5Builtin, WhatItDoesNotReadIsNamed) {
   expect("inner", "'inner' is not a dataset");
   expect("observation.images", "no dataset 'observation.images'");
   expect("inner/y", "no dataset 'inner/y'");
+  expect("inner/x/y", "'inner/x' is a dataset, not a group");
   const auto text = MappedFile::from_bytes("notes.txt", {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'});
   EXPECT_NE(error_of([&] { h5_builtin::list_datasets(*text); }).find("notes.txt: not an HDF5 file"), std::string::npos);
+}
+
+std::vector<std::uint8_t> fixture_bytes() { return {classic().data(), classic().data() + classic().size()}; }
+
+std::size_t find_bytes(const std::vector<std::uint8_t>& b, const std::string& what, std::size_t from = 0) {
+  const auto it = std::search(b.begin() + static_cast<std::ptrdiff_t>(from), b.end(), what.begin(), what.end());
+  return it == b.end() ? std::string::npos : static_cast<std::size_t>(it - b.begin());
+}
+
+// Hostile edits of the fixture that its structure checks alone would let through.
+TEST(H5Builtin, HostileEditsAreRefused) {
+  // Every member of every group renamed to the root heap's longest name: names repeated past the heap's size,
+  // which would otherwise let a small file make the reader copy one long name 65536 times.
+  std::vector<std::uint8_t> b = fixture_bytes();
+  const std::size_t heap = find_bytes(b, "HEAP");  // the root group's local heap comes first in this file
+  ASSERT_NE(heap, std::string::npos);
+  std::uint64_t heap_data = 0;
+  std::memcpy(&heap_data, &b[heap + 24], 8);
+  const std::size_t name = find_bytes(b, std::string("observation.state") + '\0');
+  ASSERT_NE(name, std::string::npos);
+  const std::uint64_t offset = name - heap_data;
+  for (std::size_t snod = find_bytes(b, "SNOD"); snod != std::string::npos; snod = find_bytes(b, "SNOD", snod + 1)) {
+    const int symbols = b[snod + 6] | b[snod + 7] << 8;
+    for (int i = 0; i < symbols; ++i) std::memcpy(&b[snod + 8 + 40 * static_cast<std::size_t>(i)], &offset, 8);
+  }
+  const auto renamed = MappedFile::from_bytes("renamed.h5", b);
+  EXPECT_NE(error_of([&] { h5_builtin::list_datasets(*renamed); }).find("member names overrun their heap"),
+            std::string::npos);
+
+  // An empty [0, 2, 3] dataset whose other dimensions become 2^62: no bytes to read, but its strides would overflow.
+  b = fixture_bytes();
+  const std::uint64_t dims[3] = {0, 2, 3}, huge = std::uint64_t{1} << 62;
+  const std::size_t at = find_bytes(b, std::string(reinterpret_cast<const char*>(dims), sizeof dims));
+  ASSERT_NE(at, std::string::npos);
+  std::memcpy(&b[at + 8], &huge, 8);
+  std::memcpy(&b[at + 16], &huge, 8);
+  const auto enlarged = MappedFile::from_bytes("enlarged.h5", b);
+  EXPECT_NE(error_of([&] { h5_builtin::read_dataset(*enlarged, "empty3"); }).find("dimensions overflow"),
+            std::string::npos);
+  EXPECT_EQ(h5_builtin::read_dataset(classic(), "empty3").shape(), (Shape{0, 2, 3}));
 }
 
 // Every prefix and a few thousand random corruptions of the fixture end in a result or an Error (the sanitizer
