@@ -227,6 +227,14 @@ WMA_LAB_WGMMA(__nv_bfloat16, "bf16", 128, 64, 65, 66)
 WMA_LAB_WGMMA(__nv_bfloat16, "bf16", 256, 128, 129, 130)
 #undef WMA_LAB_WGMMA
 
+// The dynamic shared memory, rounded up to the 1024 bytes a 128-byte-swizzled tile starts on (smem_bytes() adds
+// the slack).
+__device__ __forceinline__ unsigned char* aligned_stages() {
+  extern __shared__ unsigned char smem_raw[];
+  return reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) &
+                                          ~static_cast<std::uintptr_t>(1023));
+}
+
 // ---- versions 2-5 (and g2, g3): a CTA computes 128-row tiles of out; a tile's B operand is kRows rows of W.
 constexpr int kBM = 128, kBK = 64, kThreads = 256;
 
@@ -247,9 +255,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
   constexpr int kABytes = kBM * kBK * 2, kStageBytes = (kBM + kRows) * kBK * 2;
   constexpr int kAcc = kRows / 2;
   static_assert(kStages >= 3 && smem_bytes<kRows, kStages>() <= 227 * 1024, "pipeline depth within shared memory");
-  extern __shared__ unsigned char smem_raw[];
-  unsigned char* smem = reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) &
-                                                         ~static_cast<std::uintptr_t>(1023));
+  unsigned char* smem = aligned_stages();
   const int n_tiles = n_out / kCols;
   const int tiles = n_tiles * ((m + kBM - 1) / kBM);
   const int my_tiles = (tiles - static_cast<int>(blockIdx.x) + static_cast<int>(gridDim.x) - 1) / gridDim.x;
@@ -418,9 +424,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int kRows = 256, kCols = kGeglu ? kRows / 2 : kRows, kAcc = kRows / 2;
   constexpr int kABytes = kBM * kBK * 2, kStageBytes = (kBM + kRows) * kBK * 2;
-  extern __shared__ unsigned char smem_raw[];
-  unsigned char* smem = reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) &
-                                                         ~static_cast<std::uintptr_t>(1023));
+  unsigned char* smem = aligned_stages();
   auto* full = reinterpret_cast<std::uint64_t*>(smem + kStages * kStageBytes);
   std::uint64_t* empty = full + kStages;
   const int t = threadIdx.x;
@@ -472,9 +476,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
   constexpr int kRows = 128, kCols = kGeglu ? kRows / 2 : kRows, kAcc = kRows / 2;
   constexpr int kABytes = kBM * kBK * 2, kStageBytes = (kBM + kRows) * kBK * 2;
   static_assert(kStages * kStageBytes + 1024 + 2 * kStages * 8 <= 227 * 1024, "stages within shared memory");
-  extern __shared__ unsigned char smem_raw[];
-  unsigned char* smem = reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) &
-                                                         ~static_cast<std::uintptr_t>(1023));
+  unsigned char* smem = aligned_stages();
   auto* full = reinterpret_cast<std::uint64_t*>(smem + kStages * kStageBytes);
   std::uint64_t* empty = full + kStages;
   const int t = threadIdx.x;
@@ -572,20 +574,12 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int kRows = 256, kCols = kGeglu ? kRows / 2 : kRows, kAcc = kRows / 2;
   constexpr int kABytes = kBM * kBK * 2, kStageBytes = (kBM + kRows) * kBK * 2, kHalfB = kRows / 2 * kBK * 2;
-  extern __shared__ unsigned char smem_raw[];
-  unsigned char* smem = reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) &
-                                                         ~static_cast<std::uintptr_t>(1023));
+  unsigned char* smem = aligned_stages();
   auto* full = reinterpret_cast<std::uint64_t*>(smem + kStages * kStageBytes);
   std::uint64_t* empty = full + kStages;
   const int t = threadIdx.x;
   const unsigned rank = cluster_rank(), peer = rank ^ 1;
-  if (t == 0) {
-    for (int s = 0; s < kStages; ++s) {
-      mbar_init(&full[s], 1);
-      mbar_init(&empty[s], 4);
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  init_barriers<kStages>(full, empty, 4);
   cluster_sync();  // the peer's barriers exist before anything reaches them
   const int n_tiles = n_out / kCols;
   const int pairs = n_tiles * ((m + 2 * kBM - 1) / (2 * kBM));
