@@ -4,6 +4,8 @@
 // configs carry a dead ${...action_unet_config...} reference in normalization_config).
 #include "io/yaml.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -11,8 +13,8 @@
 #include <functional>
 #include <iterator>
 #include <limits>
-#include <regex>
 #include <set>
+#include <string_view>
 
 #include "core/error.h"
 #include "io/utf8.h"
@@ -55,9 +57,6 @@ class YamlBuilder {
   // (b: [${a},${a}], c: [${b},${b}], ...); each reference also walks its target once.
   static constexpr std::uint64_t kMaxExpandedBytes = 64u << 20;
   static constexpr std::uint64_t kMaxResolveVisits = 1u << 24;
-  // libstdc++'s std::regex recurses once per character, so typing a 100k-digit scalar overflows the stack;
-  // no boolean or number in a config is this long, so longer plain scalars are strings.
-  static constexpr std::size_t kMaxTypedScalar = 1024;
 
   struct Nesting {
     int& depth;
@@ -347,13 +346,76 @@ class YamlBuilder {
     return make_scalar(trim(s.substr(start, i - start)), false, path);
   }
 
-  // PyYAML's YAML 1.1 implicit resolvers, with OmegaConf's float rule (1e-4 is a float).
+  // PyYAML's YAML 1.1 implicit resolvers, with OmegaConf's float rule (1e-4 is a float), as hand-written
+  // matchers: std::regex recursed once per character (a long scalar overflowed the stack) and was most of a
+  // parse's time.
+  static bool is_bool_text(std::string_view t) {
+    static constexpr std::string_view kWords[] = {"yes",   "Yes",   "YES",   "no", "No", "NO", "true", "True", "TRUE",
+                                                  "false", "False", "FALSE", "on", "On", "ON", "off",  "Off",  "OFF"};
+    return std::find(std::begin(kWords), std::end(kWords), t) != std::end(kWords);
+  }
+
+  // Whether t[i..] is non-empty and every character satisfies `ok`.
+  template <typename Pred>
+  static bool all_of_from(std::string_view t, std::size_t i, Pred ok) {
+    return i < t.size() && std::all_of(t.begin() + static_cast<std::ptrdiff_t>(i), t.end(), ok);
+  }
+  static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+  static bool is_digit_(char c) { return is_digit(c) || c == '_'; }
+
+  // [-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) | [-+]?0x[0-9a-fA-F_]+
+  static bool is_int_text(std::string_view t) {
+    if (!t.empty() && (t[0] == '-' || t[0] == '+')) t.remove_prefix(1);
+    if (t.empty()) return false;
+    if (t[0] != '0') return is_digit(t[0]) && (t.size() == 1 || all_of_from(t, 1, is_digit_));
+    if (t.size() == 1) return true;
+    if (t[1] == 'b') return all_of_from(t, 2, [](char c) { return c == '0' || c == '1' || c == '_'; });
+    if (t[1] == 'x')
+      return all_of_from(t, 2, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '_'; });
+    return all_of_from(t, 1, [](char c) { return (c >= '0' && c <= '7') || c == '_'; });
+  }
+
+  // Consumes [eE][-+]?[0-9]+ at t[i..] (the sign required when `sign_required`); false if it is not there.
+  static bool consume_exponent(std::string_view t, std::size_t& i, bool sign_required) {
+    if (i >= t.size() || (t[i] != 'e' && t[i] != 'E')) return false;
+    std::size_t j = i + 1;
+    if (j < t.size() && (t[j] == '-' || t[j] == '+')) ++j;
+    else if (sign_required) return false;
+    const std::size_t digits = j;
+    while (j < t.size() && is_digit(t[j])) ++j;
+    if (j == digits) return false;
+    i = j;
+    return true;
+  }
+
+  // [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+]?[0-9]+)? | [-+]?[0-9][0-9_]*[eE][-+]?[0-9]+ |
+  // \.[0-9_]+([eE][-+][0-9]+)? | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
+  static bool is_float_text(std::string_view t) {
+    if (t == ".nan" || t == ".NaN" || t == ".NAN") return true;
+    const bool signed_ = !t.empty() && (t[0] == '-' || t[0] == '+');
+    if (signed_) t.remove_prefix(1);
+    if (t == ".inf" || t == ".Inf" || t == ".INF") return true;
+    if (t.empty()) return false;
+    std::size_t i = 0;
+    if (is_digit(t[0])) {
+      while (i < t.size() && is_digit_(t[i])) ++i;
+      if (i < t.size() && t[i] == '.') {
+        ++i;
+        while (i < t.size() && is_digit_(t[i])) ++i;
+        if (i < t.size() && !consume_exponent(t, i, false)) return false;
+        return i == t.size();
+      }
+      return consume_exponent(t, i, false) && i == t.size();
+    }
+    if (signed_ || t[0] != '.') return false;
+    i = 1;
+    while (i < t.size() && is_digit_(t[i])) ++i;
+    if (i == 1) return false;
+    if (i < t.size() && !consume_exponent(t, i, true)) return false;
+    return i == t.size();
+  }
+
   static YamlNode make_scalar(const std::string& text, bool quoted, const std::string& path) {
-    static const std::regex kBool("yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF");
-    static const std::regex kInt("[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+");
-    static const std::regex kFloat(
-        "[-+]?([0-9][0-9_]*)\\.[0-9_]*([eE][-+]?[0-9]+)?|[-+]?([0-9][0-9_]*)([eE][-+]?[0-9]+)|"
-        "\\.[0-9_]+([eE][-+][0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
     YamlNode node;
     node.path_ = path;
     node.text_ = text;
@@ -361,10 +423,9 @@ class YamlBuilder {
     if (quoted) node.kind_ = YamlNode::Kind::String;
     else if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL")
       node.kind_ = YamlNode::Kind::Null;
-    else if (text.size() > kMaxTypedScalar) node.kind_ = YamlNode::Kind::String;
-    else if (std::regex_match(text, kBool)) node.kind_ = YamlNode::Kind::Bool;
-    else if (std::regex_match(text, kInt)) node.kind_ = YamlNode::Kind::Int;
-    else if (std::regex_match(text, kFloat)) node.kind_ = YamlNode::Kind::Float;
+    else if (is_bool_text(text)) node.kind_ = YamlNode::Kind::Bool;
+    else if (is_int_text(text)) node.kind_ = YamlNode::Kind::Int;
+    else if (is_float_text(text)) node.kind_ = YamlNode::Kind::Float;
     else node.kind_ = YamlNode::Kind::String;
     return node;
   }

@@ -4,8 +4,12 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <limits>
+#include <random>
+#include <regex>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "io/yaml.h"
@@ -163,12 +167,58 @@ TEST(Yaml, DeepNestingIsRefusedNamingTheLine) {
   EXPECT_EQ(parse_yaml("a: " + std::string(200, '[') + "7" + std::string(200, ']') + "\n")["a"].size(), 1u);
 }
 
-TEST(Yaml, LongScalarsAreStrings) {
+TEST(Yaml, LongScalarsAreTypedWithoutRecursion) {
   const std::string digits(200000, '7');
-  const YamlNode y = parse_yaml("a: " + digits + "\nb: [" + digits + "]\n", "doc.yaml");
-  EXPECT_EQ(y["a"].kind(), YamlNode::Kind::String);
+  const YamlNode y = parse_yaml("a: " + digits + "\nb: [" + digits + "]\nc: " + digits + ".5\n", "doc.yaml");
+  EXPECT_EQ(y["a"].kind(), YamlNode::Kind::Int);
   EXPECT_EQ(y["b"][0].as_string(), digits);
   EXPECT_THROW(y["a"].as_int(), Error);
+  EXPECT_EQ(y["c"].kind(), YamlNode::Kind::Float);
+}
+
+// The typing rules as PyYAML writes them (its implicit resolvers, with OmegaConf's float rule), the oracle
+// for the reader's hand-written matchers: every string of up to four characters over an alphabet that
+// reaches each branch, and random longer ones.
+TEST(Yaml, ScalarTypingMatchesTheResolverRegexes) {
+  const std::regex bool_re("yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF");
+  const std::regex int_re("[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+");
+  const std::regex float_re("[-+]?([0-9][0-9_]*)\\.[0-9_]*([eE][-+]?[0-9]+)?|[-+]?([0-9][0-9_]*)([eE][-+]?[0-9]+)|"
+                            "\\.[0-9_]+([eE][-+][0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+  auto expected = [&](const std::string& t) {
+    if (t.empty() || t == "~" || t == "null") return YamlNode::Kind::Null;
+    if (std::regex_match(t, bool_re)) return YamlNode::Kind::Bool;
+    if (std::regex_match(t, int_re)) return YamlNode::Kind::Int;
+    if (std::regex_match(t, float_re)) return YamlNode::Kind::Float;
+    return YamlNode::Kind::String;
+  };
+  auto typed = [](const std::string& t) { return parse_yaml("a: " + t + "\n", "t.yaml")["a"].kind(); };
+  const std::string alphabet = "0178_+-.eEbxaFin";
+  std::vector<std::string> texts = {".inf", "-.Inf",   "+.INF", ".nan", ".NaN", "-.nan", ".5e+3",
+                                    ".5e3", "1_0.e-7", "0x_F",  "0b",   "0b2",  "07",    "08",
+                                    "0_",   "yes",     "Off",   "oN",   "1e",   "1e+",   "1.e"};
+  std::string t;
+  std::function<void(int)> all_up_to = [&](int left) {
+    texts.push_back(t);
+    if (left == 0) return;
+    for (char c : alphabet) {
+      t.push_back(c);
+      all_up_to(left - 1);
+      t.pop_back();
+    }
+  };
+  all_up_to(4);
+  std::mt19937 rng(7);
+  for (int k = 0; k < 20000; ++k) {
+    std::string r(5 + rng() % 8, ' ');
+    for (char& c : r) c = alphabet[rng() % alphabet.size()];
+    texts.push_back(r);
+  }
+  int mismatches = 0;
+  for (const std::string& text : texts) {
+    const YamlNode::Kind got = typed(text);
+    if (got != expected(text) && ++mismatches <= 10) ADD_FAILURE() << "'" << text << "'";
+  }
+  EXPECT_EQ(mismatches, 0);
 }
 
 TEST(Yaml, LongInterpolationChainIsRefused) {
