@@ -14,8 +14,13 @@
 namespace wma::io {
 
 // The largest picture decoded, in any format; checked against the header before anything is allocated.
+// The fuzz build (fuzz/CMakeLists.txt) lowers the pixel limit, so that a header declaring a huge picture over
+// a few bytes of data costs its executions milliseconds instead of seconds; the checks are the same code.
+#ifndef WMA_IMAGE_MAX_PIXELS
+#define WMA_IMAGE_MAX_PIXELS (std::uint64_t{64} << 20)
+#endif
 constexpr std::uint32_t kImageMaxSide = 16384;
-constexpr std::uint64_t kImageMaxPixels = std::uint64_t{64} << 20;
+constexpr std::uint64_t kImageMaxPixels = WMA_IMAGE_MAX_PIXELS;
 
 // Throws "<tag><source>: image is WxH..." unless both sides are 1..kImageMaxSide and the product is at most
 // kImageMaxPixels (`tag` is e.g. "[png] ").
