@@ -59,6 +59,10 @@ std::string Profiler::table() const {
     std::snprintf(line, sizeof line, "peak %s: %.1f MiB\n", name.c_str(), bytes / 1048576.0);
     out += line;
   }
+  for (const auto& [name, bytes] : readings_) {
+    std::snprintf(line, sizeof line, "%s: %.1f MiB\n", name.c_str(), bytes / 1048576.0);
+    out += line;
+  }
   return out;
 }
 
@@ -78,6 +82,7 @@ io::json::Value Profiler::to_json() const {
   }
   for (const auto& [name, bytes] : memory_)
     memory.emplace_back("peak_" + name + "_bytes", static_cast<std::int64_t>(bytes));
+  for (const auto& [name, bytes] : readings_) memory.emplace_back(name + "_bytes", static_cast<std::int64_t>(bytes));
   io::json::Object doc;
   if (!run_.empty()) doc.emplace_back("run", run_);
   doc.emplace_back("sections", std::move(sections));
@@ -89,6 +94,16 @@ std::uint64_t peak_host_memory_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+std::uint64_t resident_host_memory_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int read = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  if (read != 2) return 0;
+  return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 ProgressBar::ProgressBar(std::string label, int total, bool enabled)

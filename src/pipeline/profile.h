@@ -38,6 +38,9 @@ class Profiler {
   void add(const std::string& name, double seconds);
   // Extra peak-memory readings (e.g. the whole GPU's), shown under the table.
   void set_memory(const std::string& name, std::uint64_t bytes) { memory_[name] = bytes; }
+  // A memory reading at one moment (e.g. the host's resident memory once the model is loaded): a table line
+  // "<name>: N MiB" and "<name>_bytes" in the JSON's memory.
+  void set_reading(const std::string& name, std::uint64_t bytes) { readings_[name] = bytes; }
 
   // The GPU's allocated memory as the caching allocator counts it: live bytes now and the peak so far.
   struct GpuMemoryReading {
@@ -68,6 +71,7 @@ class Profiler {
   std::vector<std::string> order_;
   std::map<std::string, Stat> stats_;
   std::map<std::string, std::uint64_t> memory_;
+  std::map<std::string, std::uint64_t> readings_;
   std::function<GpuMemoryReading()> gpu_read_;
   std::uint64_t gpu_peak_ = 0;
   double gpu_allocated_sum_ = 0;
@@ -77,6 +81,8 @@ class Profiler {
 
 // Peak resident set size of this process (getrusage), in bytes.
 std::uint64_t peak_host_memory_bytes();
+// Resident set size of this process now (/proc/self/statm), in bytes; 0 where that cannot be read.
+std::uint64_t resident_host_memory_bytes();
 
 // A one-line progress bar on stderr ("label [#####     ] 3/10 1.2s"), redrawn in place on a terminal and
 // printed once when done otherwise.

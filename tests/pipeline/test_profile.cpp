@@ -1,7 +1,7 @@
 // The profile table and profile.json (pipeline/profile.h, app/cli.h build_model and run_record): GPU memory as
 // peak and average of the readings at section ends, the run's description in the JSON, and `wma demo`'s table and
 // JSON with the loading sections split as model_loading/config, model_loading/checkpoint and (on a GPU)
-// model_to_cuda.
+// model_to_cuda, and the host's resident memory once the model is loaded.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -50,6 +50,19 @@ TEST(Profile, WithoutAGpuThereAreNoGpuLines) {
   EXPECT_EQ(profiler.table().find("gpu"), std::string::npos) << profiler.table();
   EXPECT_EQ(profiler.to_json().find("memory")->find("peak_gpu_allocated_bytes"), nullptr);
   EXPECT_EQ(profiler.to_json().find("run"), nullptr);
+}
+
+TEST(Profile, ReadingsAreShownAsTheyWereTaken) {
+  Profiler profiler;
+  profiler.add("a", 1.0);
+  profiler.set_reading("host_resident_after_loading", 1536 * kMiB);
+  EXPECT_NE(profiler.table().find("\nhost_resident_after_loading: 1536.0 MiB\n"), std::string::npos)
+      << profiler.table();
+  EXPECT_EQ(profiler.to_json().find("memory")->find("host_resident_after_loading_bytes")->as_int(),
+            static_cast<std::int64_t>(1536 * kMiB));
+  // This test binary's own pages: more than a megabyte, far less than a gigabyte.
+  EXPECT_GT(resident_host_memory_bytes(), kMiB);
+  EXPECT_LT(resident_host_memory_bytes(), 1024 * kMiB);
 }
 
 TEST(Profile, RunRecordComesFirstInTheJson) {
@@ -111,6 +124,10 @@ TEST(Profile, DemoTableAndJsonDescribeTheRun) {
   EXPECT_EQ(sections->find("model_to_cuda") != nullptr, gpu);
   EXPECT_EQ(doc.find("memory")->find("peak_gpu_allocated_bytes") != nullptr, gpu);
   EXPECT_EQ(table.find("average gpu allocated: ") != std::string::npos, gpu) << table;
+  const io::json::Value* memory = doc.find("memory");
+  const std::int64_t resident = memory->find("host_resident_after_loading_bytes")->as_int();
+  EXPECT_GT(resident, static_cast<std::int64_t>(kMiB));
+  EXPECT_NE(table.find("host_resident_after_loading: "), std::string::npos) << table;
 }
 
 }  // namespace
