@@ -3,16 +3,21 @@
 // meaning and default, and `wma --version`.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "app/cli.h"
 #include "app/device_choice.h"
 #include "core/error.h"
+#include "io/weight_store.h"
+#include "pipeline/world_model.h"
 #include "sampling/sampler.h"
+#include "util/model_test_util.h"
 
 namespace wma::app {
 namespace {
@@ -195,6 +200,36 @@ TEST(WmaProgram, PrefixesReachTheCommands) {
   const Outcome ambiguous = run_wma("interact --d x");
   EXPECT_NE(ambiguous.rc, 0);
   EXPECT_NE(ambiguous.out.find("ambiguous flag --d could match"), std::string::npos) << ambiguous.out;
+}
+
+// `wma convert --demo_weights` writes exactly the deterministic store the engine builds for a config: same keys,
+// shapes and (in fp32) values; misuse is refused.
+TEST(WmaProgram, ConvertWritesTheDemoWeightsOfAConfig) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("wma_convert_demo_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string config = models::test::fixture_path("configs/tiny.yaml").string();
+  const std::string out = (dir / "tiny_demo.safetensors").string();
+  const Outcome r = run_wma("convert --demo_weights --config '" + config + "' --dtype fp32 '" + out + "'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const io::WeightStore written = io::WeightStore::open(out);
+  const io::WeightStore expected = pipeline::deterministic_world_model_store(pipeline::WorldModelConfig::load(config));
+  ASSERT_EQ(written.keys(), expected.keys());
+  for (const auto& key : expected.keys()) {
+    SCOPED_TRACE(key);
+    const Tensor a = expected.load(key);
+    const Tensor b = written.load(key);
+    ASSERT_EQ(b.shape(), a.shape());
+    ASSERT_EQ(b.dtype(), a.dtype());
+    if (dtype_is_float(a.dtype())) EXPECT_EQ(b.to_floats(), a.to_floats());
+    else EXPECT_EQ(b.to_ints(), a.to_ints());
+  }
+  EXPECT_NE(run_wma("convert --demo_weights in.ckpt '" + out + "'").rc, 0);
+  const Outcome stray = run_wma("convert --config '" + config + "' in.ckpt '" + out + "'");
+  EXPECT_NE(stray.rc, 0);
+  EXPECT_NE(stray.out.find("--config goes with --demo_weights"), std::string::npos) << stray.out;
+  fs::remove_all(dir);
 }
 
 }  // namespace
