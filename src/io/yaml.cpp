@@ -55,8 +55,16 @@ class YamlBuilder {
   static constexpr int kMaxDepth = 256;
   // Whole-node interpolations copy their target per use, so a few lines can ask for gigabytes
   // (b: [${a},${a}], c: [${b},${b}], ...); each reference also walks its target once.
-  static constexpr std::uint64_t kMaxExpandedBytes = 64u << 20;
-  static constexpr std::uint64_t kMaxResolveVisits = 1u << 24;
+  // The fuzz build (fuzz/CMakeLists.txt) lowers both, so that inputs expanding to near the limits cost its
+  // executions milliseconds; the checks are the same code.
+#ifndef WMA_YAML_MAX_EXPANDED_BYTES
+#define WMA_YAML_MAX_EXPANDED_BYTES (std::uint64_t{64} << 20)
+#endif
+#ifndef WMA_YAML_MAX_RESOLVE_VISITS
+#define WMA_YAML_MAX_RESOLVE_VISITS (std::uint64_t{1} << 24)
+#endif
+  static constexpr std::uint64_t kMaxExpandedBytes = WMA_YAML_MAX_EXPANDED_BYTES;
+  static constexpr std::uint64_t kMaxResolveVisits = WMA_YAML_MAX_RESOLVE_VISITS;
 
   struct Nesting {
     int& depth;
